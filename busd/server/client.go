@@ -1,0 +1,4 @@
+package server
+
+// client is one connection.
+type client struct{}

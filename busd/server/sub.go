@@ -1,0 +1,12 @@
+package server
+
+// subscription is one SUB of one client. The sublist indexes it by subject
+// (and queue); delivery reads client, sid and the auto-unsubscribe counters.
+type subscription struct {
+	client  *client
+	subject []byte // as the client sent it, copied out of the read buffer
+	queue   []byte // nil for a plain subscription
+	sid     []byte
+	max     int64 // auto-unsubscribe after this many deliveries; 0 is unlimited
+	nm      int64 // deliveries so far (guarded by client.mu)
+}
