@@ -1,0 +1,332 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dialtone-dev/dialtone"
+)
+
+// Endpoint names what a call is for: an endpoint of a service. Subject is the
+// endpoint's subject; when empty it is "<Service>.<Name>", the default a service
+// gives an endpoint outside any group.
+type Endpoint struct {
+	Service string // service name, e.g. "greeter"
+	Name    string // endpoint name, e.g. "SayHello"
+	Subject string // e.g. "greeter.SayHello"; empty means Service + "." + Name
+}
+
+// subject returns the endpoint subject.
+func (e Endpoint) subject() string {
+	if e.Subject != "" {
+		return e.Subject
+	}
+	return e.Service + "." + e.Name
+}
+
+// String returns "<Service>.<Name>", the name of the call's span.
+func (e Endpoint) String() string { return e.Service + "." + e.Name }
+
+// Call encodes req with the client's codec, sends it to ep and decodes the reply into
+// a new Resp. req is validated first (dialtone.Validate); a nil req is sent as the
+// zero Req. Every error is an *dialtone.Error; see the package documentation for the
+// codes.
+func Call[Req, Resp any](ctx context.Context, c *Client, ep Endpoint, req *Req, opts ...CallOption) (*Resp, error) {
+	if req == nil {
+		req = new(Req)
+	}
+	if err := dialtone.Validate(req); err != nil {
+		return nil, err
+	}
+	data, err := c.codec.Marshal(req)
+	if err != nil {
+		return nil, dialtone.Errorf(dialtone.CodeInternal, "rpc: %s: encode %T as %s: %w", ep, req, c.codec.Name(), err)
+	}
+	msg, err := c.call(ctx, ep, data, make(nats.Header, 2), opts)
+	if err != nil {
+		return nil, err
+	}
+	resp := new(Resp)
+	if err := c.decode(ep, msg, resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// CallRaw sends data, already encoded, with the headers in hdr (which it does not
+// modify) to ep and returns the reply message. Patterns, deadlines, retries and
+// tracing work as for Call; an error reply is returned as an *dialtone.Error, not as a
+// message. The caller names a codec other than JSON with a Content-Type header.
+func (c *Client) CallRaw(ctx context.Context, ep Endpoint, data []byte, hdr nats.Header, opts ...CallOption) (*nats.Msg, error) {
+	h := make(nats.Header, len(hdr)+2)
+	for k, v := range hdr {
+		h[k] = append([]string(nil), v...)
+	}
+	return c.call(ctx, ep, data, h, opts)
+}
+
+// Decode decodes a reply returned by CallRaw into v with the codec named by its
+// Content-Type header (JSON when absent). A failure is CodeInternal and wraps the
+// codec's error.
+func (c *Client) Decode(ep Endpoint, msg *nats.Msg, v any) error { return c.decode(ep, msg, v) }
+
+func (c *Client) decode(ep Endpoint, msg *nats.Msg, v any) error {
+	codec := dialtone.JSON
+	if ct := msg.Header.Get(dialtone.HeaderContentType); ct != "" && ct != codec.Name() {
+		var ok bool
+		if codec, ok = c.codecs[ct]; !ok {
+			return dialtone.Errorf(dialtone.CodeInternal,
+				"rpc: %s: cannot decode reply into %T: unsupported content type %q", ep, v, ct)
+		}
+	}
+	if err := codec.Unmarshal(msg.Data, v); err != nil {
+		return dialtone.Errorf(dialtone.CodeInternal,
+			"rpc: %s: decode reply (%s, %d bytes) into %T: %w", ep, codec.Name(), len(msg.Data), v, err)
+	}
+	return nil
+}
+
+// call is the body of every call: options, deadline, span, attempts. hdr is owned by
+// call and written to.
+func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, hdr nats.Header, opts []CallOption) (*nats.Msg, error) {
+	var cfg callConfig
+	for _, o := range c.defaults {
+		o.applyCall(&cfg)
+	}
+	for _, o := range callOptionsFrom(ctx) {
+		o.applyCall(&cfg)
+	}
+	for _, o := range opts {
+		o.applyCall(&cfg)
+	}
+	for _, kv := range cfg.headers {
+		hdr.Add(kv.key, kv.value)
+	}
+	if c.codec != dialtone.JSON {
+		hdr.Set(dialtone.HeaderContentType, c.codec.Name())
+	}
+
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+
+	ctx, span := c.tracer.Start(ctx, ep.String(), trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	recording := span.IsRecording()
+	if recording {
+		span.SetAttributes(
+			attribute.String("rpc.system", "dialtone"),
+			attribute.String("rpc.service", ep.Service),
+			attribute.String("rpc.method", ep.Name),
+			attribute.String("messaging.system", "nats"),
+			attribute.String("dialtone.pattern", cfg.pattern.String()),
+		)
+	}
+	c.propagator.Inject(ctx, dialtone.HeaderCarrier(hdr))
+
+	msg, err := c.attempts(ctx, &cfg, ep, data, hdr, span, recording)
+	if err != nil {
+		code := dialtone.CodeOf(err)
+		span.SetStatus(codes.Error, err.Error())
+		if recording {
+			span.SetAttributes(attribute.String("dialtone.code", code.String()))
+		}
+	}
+	return msg, err
+}
+
+func (c *Client) attempts(ctx context.Context, cfg *callConfig, ep Endpoint, data []byte, hdr nats.Header, span trace.Span, recording bool) (*nats.Msg, error) {
+	msg, err := c.attempt(ctx, cfg, ep, data, hdr, span, recording)
+	if err == nil || !cfg.retrySet {
+		return msg, err
+	}
+	policy := cfg.retry.withDefaults()
+	for n := 1; n < policy.MaxAttempts; n++ {
+		if dialtone.CodeOf(err) != dialtone.CodeUnavailable {
+			return nil, err
+		}
+		wait := policy.backoff(n, rand.Float64())
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+			return nil, err // the next attempt could not start in time
+		}
+		if recording {
+			span.AddEvent("retry", trace.WithAttributes(
+				attribute.Int("attempt", n+1),
+				attribute.Int64("backoff_ms", wait.Milliseconds()),
+				attribute.String("cause", err.Error()),
+			))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, contextError(ctx, ep)
+		case <-t.C:
+		}
+		msg, err = c.attempt(ctx, cfg, ep, data, hdr, span, recording)
+		if err == nil {
+			return msg, nil
+		}
+	}
+	return nil, err
+}
+
+// attempt sends the request once with the configured pattern.
+func (c *Client) attempt(ctx context.Context, cfg *callConfig, ep Endpoint, data []byte, hdr nats.Header, span trace.Span, recording bool) (*nats.Msg, error) {
+	subject := ep.subject()
+	if !validSubject(subject) {
+		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid endpoint subject %q", ep, subject)
+	}
+	switch cfg.pattern {
+	case PatternBalanced:
+	case PatternLowestLatency:
+		if !validToken(ep.Service) {
+			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", ep, ep.Service)
+		}
+		subject = "_DT." + ep.Service + ".all." + subject
+	case PatternDirect:
+		if !validToken(ep.Service) {
+			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", ep, ep.Service)
+		}
+		if !validToken(cfg.instance) {
+			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid instance id %q", ep, cfg.instance)
+		}
+		subject = "_DT." + ep.Service + "." + cfg.instance + "." + subject
+	case PatternAvailable:
+		if !validToken(ep.Service) {
+			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", ep, ep.Service)
+		}
+		id, inbox, err := c.probe(ctx, ep)
+		if err != nil {
+			return nil, err
+		}
+		if recording {
+			span.AddEvent("available", trace.WithAttributes(attribute.String("dialtone.instance", id)))
+		}
+		subject = inbox + "." + subject
+	default:
+		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: unknown pattern %d", ep, cfg.pattern)
+	}
+
+	dl, _ := ctx.Deadline()
+	remaining := time.Until(dl)
+	if remaining <= 0 {
+		return nil, dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
+	}
+	dialtone.SetTimeoutHeader(hdr, remaining)
+
+	msg, err := c.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: subject, Header: hdr, Data: data})
+	if err != nil {
+		return nil, c.transportError(ctx, ep, subject, err)
+	}
+	if e := dialtone.ErrorFromHeader(msg.Header); e != nil {
+		return nil, e
+	}
+	return msg, nil
+}
+
+// availReply is the availability probe's answer.
+type availReply struct {
+	ID    string `json:"id"`
+	Inbox string `json:"inbox"`
+}
+
+// probe asks the service who has a free slot and returns the first volunteer.
+func (c *Client) probe(ctx context.Context, ep Endpoint) (id, inbox string, err error) {
+	pctx, cancel := context.WithTimeout(ctx, c.availTimeout)
+	defer cancel()
+	subject := "_DT." + ep.Service + ".avail"
+	msg, err := c.nc.RequestWithContext(pctx, subject, nil)
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return "", "", dialtone.Errorf(dialtone.CodeUnavailable,
+				"rpc: %s: no instance of %q has free capacity (no answer on %s within %v)",
+				ep, ep.Service, subject, c.availTimeout)
+		}
+		return "", "", c.transportError(ctx, ep, subject, err)
+	}
+	if e := dialtone.ErrorFromHeader(msg.Header); e != nil {
+		return "", "", e
+	}
+	var r availReply
+	if err := json.Unmarshal(msg.Data, &r); err != nil {
+		return "", "", dialtone.Errorf(dialtone.CodeInternal,
+			"rpc: %s: decode availability reply (%d bytes) from %s into %T: %w", ep, len(msg.Data), subject, &r, err)
+	}
+	if !validSubject(r.Inbox) {
+		return "", "", dialtone.Errorf(dialtone.CodeInternal,
+			"rpc: %s: availability reply from instance %q has invalid inbox %q", ep, r.ID, r.Inbox)
+	}
+	return r.ID, r.Inbox, nil
+}
+
+// transportError turns an error of nats.go's request into an *dialtone.Error.
+func (c *Client) transportError(ctx context.Context, ep Endpoint, subject string, err error) error {
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return dialtone.Errorf(dialtone.CodeUnavailable, "rpc: %s: no instance listens on %s: %w", ep, subject, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return contextError(ctx, ep)
+	case errors.Is(err, nats.ErrTimeout):
+		return dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, err)
+	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining),
+		errors.Is(err, nats.ErrDisconnected), errors.Is(err, nats.ErrConnectionReconnecting),
+		errors.Is(err, nats.ErrInvalidConnection):
+		return dialtone.Errorf(dialtone.CodeUnavailable, "rpc: %s: %w", ep, err)
+	case errors.Is(err, nats.ErrMaxPayload):
+		return dialtone.Errorf(dialtone.CodeResourceExhausted, "rpc: %s: %w", ep, err)
+	}
+	return dialtone.Errorf(dialtone.CodeInternal, "rpc: %s: request on %s: %w", ep, subject, err)
+}
+
+// contextError reports why ctx is done.
+func contextError(ctx context.Context, ep Endpoint) error {
+	err := ctx.Err()
+	if errors.Is(err, context.Canceled) {
+		return dialtone.Errorf(dialtone.CodeCanceled, "rpc: %s: %w", ep, err)
+	}
+	return dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
+}
+
+// validToken reports whether s is one subject token: not empty, no dots, wildcards
+// or white space.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			return false
+		}
+	}
+	return true
+}
+
+// validSubject reports whether s is a NATS subject without wildcards: non-empty
+// tokens separated by dots.
+func validSubject(s string) bool {
+	if s == "" {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			if !validToken(s[start:i]) {
+				return false
+			}
+			start = i + 1
+		}
+	}
+	return true
+}
