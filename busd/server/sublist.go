@@ -1,0 +1,761 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// The sublist is busd's subscription index: a trie keyed by subject token, with
+// one child per literal token plus a "*" child and a ">" child per node, and a
+// bounded cache of match results keyed by published subject.
+//
+// Locking. mu guards the trie; cmu guards the cache. The lock order is mu, then
+// cmu. A cache hit takes only cmu.RLock. A cache miss walks the trie under
+// mu.RLock and stores its result while still holding mu.RLock (taking cmu for
+// the store), so no insert or remove can run between computing the result and
+// caching it: every mutation holds mu exclusively while it changes the trie and
+// while it evicts the cache entries it affects, so a result computed before the
+// mutation is either not yet cached (and will be computed afresh) or already
+// cached and then evicted by the mutation. A stale result is never left behind.
+//
+// Match results are immutable once returned: the subscriber slices are copied
+// out of the trie, which keeps mutating its own slices in place.
+//
+// Memory. Nodes with few children keep them in a slice, and nodes with few
+// subscribers keep them in a slice without an index; both switch to maps only
+// when large, so removal stays O(1) without paying for a map per node. Empty
+// nodes are pruned on removal, and maps and slices are rebuilt smaller once
+// most of their entries are gone, so memory is returned.
+
+var (
+	// errInvalidSubject is returned by insert for a subject that validSubject rejects.
+	errInvalidSubject = errors.New("busd: invalid subject")
+	// errNotFound is returned by remove for a subscription that is not in the sublist.
+	errNotFound = errors.New("busd: subscription not found")
+)
+
+const (
+	// slCacheSize is the default number of match results the cache holds.
+	slCacheSize = 1024
+	// slSmallKids is the number of literal children a node keeps in a slice;
+	// above it they move into a map.
+	slSmallKids = 8
+	// slSmallSet is the number of subscriptions (or queue groups) a node keeps
+	// in a plain slice searched linearly; above it an index map is added so that
+	// removal stays O(1).
+	slSmallSet = 16
+)
+
+// matchResult is what a published subject matches. It is shared (the cache
+// hands the same value to every caller) and must be treated as read-only.
+type matchResult struct {
+	psubs []*subscription   // plain subscribers
+	qsubs [][]*subscription // one slice per queue group (the broker picks one member at random)
+}
+
+// slEmptyResult is returned for subjects that match nothing.
+var slEmptyResult = &matchResult{}
+
+// sublistStats is a snapshot of sublist counters for monitoring.
+type sublistStats struct {
+	numSubs      uint32  // subscriptions in the sublist
+	numCache     uint32  // match results cached
+	numInserts   uint64  // successful inserts since creation
+	numRemoves   uint64  // successful removes since creation
+	numMatches   uint64  // match calls since creation
+	cacheHitRate float64 // fraction of matches answered from the cache
+	maxFanout    uint32  // largest fanout (plain subs + queue groups) among cached results
+	avgFanout    float64 // mean fanout among cached results
+}
+
+// sublist indexes subscriptions by subject and answers "who gets a message
+// published on this subject". It is safe for concurrent use.
+type sublist struct {
+	mu   sync.RWMutex // guards the trie
+	root *slNode
+
+	cmu      sync.RWMutex // guards cache; taken after mu when both are held
+	cache    map[string]*matchResult
+	cacheMax int // 0 disables the cache
+
+	nsubs   atomic.Uint32
+	inserts atomic.Uint64
+	removes atomic.Uint64
+	matches atomic.Uint64
+	hits    atomic.Uint64
+}
+
+// newSublist returns an empty sublist with a result cache of slCacheSize entries.
+func newSublist() *sublist { return newSublistCache(slCacheSize) }
+
+// newSublistCache returns an empty sublist whose result cache holds at most
+// size entries; size 0 disables caching.
+func newSublistCache(size int) *sublist {
+	s := &sublist{root: &slNode{}, cacheMax: size}
+	if size > 0 {
+		s.cache = make(map[string]*matchResult, size)
+	}
+	return s
+}
+
+// insert adds sub under sub.subject (and sub.queue, if set). It returns
+// errInvalidSubject if the subject is not valid. Inserting a subscription that
+// is already present is a no-op.
+func (s *sublist) insert(sub *subscription) error {
+	subj := sub.subject
+	if !validSubject(subj) {
+		return errInvalidSubject
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.root
+	for start, i := 0, 0; i <= len(subj); i++ {
+		if i < len(subj) && subj[i] != subjSep {
+			continue
+		}
+		n = n.childForInsert(subj[start:i])
+		start = i + 1
+	}
+	if !n.addSub(sub) {
+		return nil
+	}
+	s.nsubs.Add(1)
+	s.inserts.Add(1)
+	if s.cacheMax > 0 {
+		s.cmu.Lock()
+		s.invalidateLocked(subj)
+		s.cmu.Unlock()
+	}
+	return nil
+}
+
+// remove deletes sub, pruning nodes left empty. It returns errNotFound if sub
+// is not in the sublist.
+func (s *sublist) remove(sub *subscription) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.removeLocked(sub) {
+		return errNotFound
+	}
+	if s.cacheMax > 0 {
+		s.cmu.Lock()
+		s.invalidateLocked(sub.subject)
+		s.cmu.Unlock()
+	}
+	return nil
+}
+
+// slBatchWildcardLimit is the number of wildcard subscriptions in one
+// removeBatch above which the whole cache is dropped instead of checking every
+// cached subject against every wildcard.
+const slBatchWildcardLimit = 16
+
+// removeBatch removes every subscription in subs that is present (absent ones
+// are ignored) under one lock, then purges the cache once. It is meant for a
+// closing client.
+func (s *sublist) removeBatch(subs []*subscription) {
+	if len(subs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var wild [][]byte
+	var literal [][]byte
+	for _, sub := range subs {
+		if !s.removeLocked(sub) {
+			continue
+		}
+		if subjectHasWildcard(sub.subject) {
+			wild = append(wild, sub.subject)
+		} else {
+			literal = append(literal, sub.subject)
+		}
+	}
+	if s.cacheMax == 0 || len(wild)+len(literal) == 0 {
+		return
+	}
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if len(wild) > slBatchWildcardLimit {
+		clear(s.cache)
+		return
+	}
+	for _, subj := range literal {
+		delete(s.cache, string(subj))
+	}
+	if len(wild) == 0 {
+		return
+	}
+	for k := range s.cache {
+		for _, w := range wild {
+			if slPatternMatches(w, k) {
+				delete(s.cache, k)
+				break
+			}
+		}
+	}
+}
+
+// removeLocked removes sub from the trie and prunes empty nodes. mu must be
+// held for writing. It reports whether sub was present.
+func (s *sublist) removeLocked(sub *subscription) bool {
+	subj := sub.subject
+	if !validSubject(subj) {
+		return false
+	}
+	var pathBuf [16]*slNode
+	path := append(pathBuf[:0], s.root)
+	n := s.root
+	for start, i := 0, 0; i <= len(subj); i++ {
+		if i < len(subj) && subj[i] != subjSep {
+			continue
+		}
+		tok := subj[start:i]
+		start = i + 1
+		switch {
+		case isPWCToken(tok):
+			n = n.pwc
+		case isFWCToken(tok):
+			n = n.fwc
+		default:
+			n = n.child(tok)
+		}
+		if n == nil {
+			return false
+		}
+		path = append(path, n)
+	}
+	if !n.removeSub(sub) {
+		return false
+	}
+	for i := len(path) - 1; i > 0 && path[i].isEmpty(); i-- {
+		path[i-1].deleteChild(path[i])
+	}
+	s.nsubs.Add(^uint32(0))
+	s.removes.Add(1)
+	return true
+}
+
+// invalidateLocked evicts the cached results that a subscription on subj
+// affects: for a literal subject only its own entry, for a wildcard subject
+// every cached subject it matches. cmu must be held for writing.
+func (s *sublist) invalidateLocked(subj []byte) {
+	if len(s.cache) == 0 {
+		return
+	}
+	if !subjectHasWildcard(subj) {
+		delete(s.cache, string(subj))
+		return
+	}
+	for k := range s.cache {
+		if slPatternMatches(subj, k) {
+			delete(s.cache, k)
+		}
+	}
+}
+
+// match returns the subscriptions interested in a message published on
+// subject. subject may alias the caller's read buffer: it is copied if kept.
+// An invalid subject (empty, or with empty tokens) matches nothing. The result
+// is shared and must not be modified.
+func (s *sublist) match(subject []byte) *matchResult {
+	s.matches.Add(1)
+	if s.cacheMax > 0 {
+		s.cmu.RLock()
+		r, ok := s.cache[string(subject)]
+		s.cmu.RUnlock()
+		if ok {
+			s.hits.Add(1)
+			return r
+		}
+	}
+
+	var tokBuf [32][]byte
+	toks := tokBuf[:0]
+	for start, i := 0, 0; i <= len(subject); i++ {
+		if i < len(subject) && subject[i] != subjSep {
+			continue
+		}
+		if i == start {
+			return slEmptyResult
+		}
+		toks = append(toks, subject[start:i])
+		start = i + 1
+	}
+
+	var b slResultBuilder
+	s.mu.RLock()
+	b.matchFrom(s.root, toks)
+	r := b.result()
+	if s.cacheMax > 0 {
+		// Still under mu.RLock: no mutation can slip in between computing r and
+		// caching it (see the locking notes at the top of the file).
+		s.cmu.Lock()
+		if len(s.cache) >= s.cacheMax {
+			s.evictLocked()
+		}
+		s.cache[string(subject)] = r // the map key conversion copies subject
+		s.cmu.Unlock()
+	}
+	s.mu.RUnlock()
+	return r
+}
+
+// evictLocked drops about a quarter of the cache. Go randomises the starting
+// point of map iteration, so this evicts a cheap pseudo-random sample. cmu
+// must be held for writing.
+func (s *sublist) evictLocked() {
+	n := s.cacheMax/4 + 1
+	for k := range s.cache {
+		delete(s.cache, k)
+		n--
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// count returns the number of subscriptions in the sublist.
+func (s *sublist) count() uint32 { return s.nsubs.Load() }
+
+// stats returns a snapshot of the sublist's counters.
+func (s *sublist) stats() sublistStats {
+	st := sublistStats{
+		numSubs:    s.nsubs.Load(),
+		numInserts: s.inserts.Load(),
+		numRemoves: s.removes.Load(),
+		numMatches: s.matches.Load(),
+	}
+	if st.numMatches > 0 {
+		st.cacheHitRate = float64(s.hits.Load()) / float64(st.numMatches)
+	}
+	s.cmu.RLock()
+	defer s.cmu.RUnlock()
+	st.numCache = uint32(len(s.cache))
+	var total uint64
+	for _, r := range s.cache {
+		f := uint32(len(r.psubs) + len(r.qsubs))
+		total += uint64(f)
+		st.maxFanout = max(st.maxFanout, f)
+	}
+	if st.numCache > 0 {
+		st.avgFanout = float64(total) / float64(st.numCache)
+	}
+	return st
+}
+
+// slPatternMatches reports whether the subscription subject pattern (which
+// may contain wildcards) matches the literal subject subj. Both must be valid.
+func slPatternMatches(pattern []byte, subj string) bool {
+	for {
+		pt, prest, pmore := bytes.Cut(pattern, []byte{subjSep})
+		if isFWCToken(pt) {
+			return true // subj still has at least one token
+		}
+		st, srest, smore := strings.Cut(subj, string(rune(subjSep)))
+		if !isPWCToken(pt) && string(pt) != st {
+			return false
+		}
+		if !pmore || !smore {
+			return pmore == smore
+		}
+		pattern, subj = prest, srest
+	}
+}
+
+// slResultBuilder accumulates a matchResult while walking the trie.
+type slResultBuilder struct {
+	r      matchResult
+	qnames []string       // queue group name of each r.qsubs entry
+	qpos   map[string]int // index of qnames, built once there are many groups
+}
+
+// matchFrom adds the subscriptions of every node under n matched by toks.
+func (b *slResultBuilder) matchFrom(n *slNode, toks [][]byte) {
+	for i, t := range toks {
+		if n.fwc != nil {
+			b.addNode(n.fwc)
+		}
+		if n.pwc != nil {
+			b.matchFrom(n.pwc, toks[i+1:])
+		}
+		if n = n.child(t); n == nil {
+			return
+		}
+	}
+	b.addNode(n)
+}
+
+// addNode copies n's subscribers into the result, merging queue groups of the
+// same name found at different nodes into one slice.
+func (b *slResultBuilder) addNode(n *slNode) {
+	b.r.psubs = append(b.r.psubs, n.psubs.list...)
+	if n.queues == nil {
+		return
+	}
+	fresh := len(b.qnames) == 0 // names within one node are distinct
+	for _, g := range n.queues.groups {
+		if !fresh {
+			if i := b.findQueue(g.name); i >= 0 {
+				b.r.qsubs[i] = append(b.r.qsubs[i], g.subs.list...)
+				continue
+			}
+		}
+		b.qnames = append(b.qnames, g.name)
+		b.r.qsubs = append(b.r.qsubs, slices.Clone(g.subs.list))
+		if b.qpos != nil {
+			b.qpos[g.name] = len(b.qnames) - 1
+		}
+	}
+}
+
+// findQueue returns the index of queue group name in the result, or -1.
+func (b *slResultBuilder) findQueue(name string) int {
+	if b.qpos == nil && len(b.qnames) > slSmallSet {
+		b.qpos = make(map[string]int, len(b.qnames))
+		for i, q := range b.qnames {
+			b.qpos[q] = i
+		}
+	}
+	if b.qpos != nil {
+		if i, ok := b.qpos[name]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, q := range b.qnames {
+		if q == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// result returns the accumulated result, or the shared empty result.
+func (b *slResultBuilder) result() *matchResult {
+	if len(b.r.psubs) == 0 && len(b.r.qsubs) == 0 {
+		return slEmptyResult
+	}
+	r := b.r
+	return &r
+}
+
+// slNode is one trie node: the subscriptions whose subject ends here and the
+// children for the next token.
+type slNode struct {
+	token  string       // literal token leading here from the parent ("" for root and wildcards)
+	kids   []*slNode    // literal children while there are few
+	kidMap *slKidIndex  // literal children once there are many (kids is then nil)
+	pwc    *slNode      // child for "*"
+	fwc    *slNode      // child for ">"
+	psubs  slSubSet     // plain subscriptions
+	queues *slQueueSubs // queue subscriptions, nil when there are none
+}
+
+// slKidIndex holds the literal children of a node with many of them.
+type slKidIndex struct {
+	m    map[string]*slNode
+	peak int // largest len(m) since the map was built; Go maps never shrink
+}
+
+// child returns the literal child for tok, or nil.
+func (n *slNode) child(tok []byte) *slNode {
+	if n.kidMap != nil {
+		return n.kidMap.m[string(tok)]
+	}
+	for _, k := range n.kids {
+		if k.token == string(tok) {
+			return k
+		}
+	}
+	return nil
+}
+
+// childForInsert returns the child for tok, creating it if needed.
+func (n *slNode) childForInsert(tok []byte) *slNode {
+	switch {
+	case isPWCToken(tok):
+		if n.pwc == nil {
+			n.pwc = &slNode{}
+		}
+		return n.pwc
+	case isFWCToken(tok):
+		if n.fwc == nil {
+			n.fwc = &slNode{}
+		}
+		return n.fwc
+	}
+	if c := n.child(tok); c != nil {
+		return c
+	}
+	c := &slNode{token: string(tok)}
+	if n.kidMap != nil {
+		n.kidMap.m[c.token] = c
+		n.kidMap.peak = max(n.kidMap.peak, len(n.kidMap.m))
+		return c
+	}
+	n.kids = append(n.kids, c)
+	if len(n.kids) > slSmallKids {
+		m := make(map[string]*slNode, len(n.kids))
+		for _, k := range n.kids {
+			m[k.token] = k
+		}
+		n.kidMap = &slKidIndex{m: m, peak: len(m)}
+		n.kids = nil
+	}
+	return c
+}
+
+// deleteChild unlinks the child c.
+func (n *slNode) deleteChild(c *slNode) {
+	switch {
+	case c == n.pwc:
+		n.pwc = nil
+	case c == n.fwc:
+		n.fwc = nil
+	case n.kidMap != nil:
+		km := n.kidMap
+		delete(km.m, c.token)
+		switch {
+		case len(km.m) <= slSmallKids/2:
+			n.kids = make([]*slNode, 0, len(km.m))
+			for _, k := range km.m {
+				n.kids = append(n.kids, k)
+			}
+			n.kidMap = nil
+		case len(km.m) < km.peak/4:
+			km.m = slShrinkMap(km.m)
+			km.peak = len(km.m)
+		}
+	default:
+		if i := slices.Index(n.kids, c); i >= 0 {
+			last := len(n.kids) - 1
+			n.kids[i] = n.kids[last]
+			n.kids[last] = nil
+			n.kids = n.kids[:last]
+			if last == 0 {
+				n.kids = nil
+			}
+		}
+	}
+}
+
+// slShrinkMap copies m into a new map sized for its current length (maps.Clone
+// would keep the old capacity).
+func slShrinkMap[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// isEmpty reports whether n has neither subscriptions nor children.
+func (n *slNode) isEmpty() bool {
+	return len(n.psubs.list) == 0 && n.queues == nil && n.pwc == nil && n.fwc == nil &&
+		len(n.kids) == 0 && n.kidMap == nil
+}
+
+// addSub adds sub to n's plain or queue subscriptions. It reports false if
+// sub was already there.
+func (n *slNode) addSub(sub *subscription) bool {
+	if len(sub.queue) == 0 {
+		return n.psubs.add(sub)
+	}
+	if n.queues == nil {
+		n.queues = &slQueueSubs{}
+	}
+	return n.queues.group(sub.queue).subs.add(sub)
+}
+
+// removeSub removes sub from n. It reports false if sub was not there.
+func (n *slNode) removeSub(sub *subscription) bool {
+	if len(sub.queue) == 0 {
+		return n.psubs.remove(sub)
+	}
+	if n.queues == nil {
+		return false
+	}
+	q := n.queues
+	i := q.find(sub.queue)
+	if i < 0 || !q.groups[i].subs.remove(sub) {
+		return false
+	}
+	if len(q.groups[i].subs.list) == 0 {
+		q.removeGroup(i)
+		if len(q.groups) == 0 {
+			n.queues = nil
+		}
+	}
+	return true
+}
+
+// slQueueSubs holds the queue groups of one node.
+type slQueueSubs struct {
+	groups []*slQueueGroup
+	byName map[string]int // index into groups, once there are many groups
+	peak   int            // largest len(byName) since it was built
+}
+
+// slQueueGroup is the members of one queue group at one node.
+type slQueueGroup struct {
+	name string
+	subs slSubSet
+}
+
+// find returns the index of the group called name, or -1.
+func (q *slQueueSubs) find(name []byte) int {
+	if q.byName != nil {
+		if i, ok := q.byName[string(name)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, g := range q.groups {
+		if g.name == string(name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// group returns the group called name, creating it if needed.
+func (q *slQueueSubs) group(name []byte) *slQueueGroup {
+	if i := q.find(name); i >= 0 {
+		return q.groups[i]
+	}
+	g := &slQueueGroup{name: string(name)}
+	q.groups = append(q.groups, g)
+	if q.byName != nil {
+		q.byName[g.name] = len(q.groups) - 1
+		q.peak = max(q.peak, len(q.byName))
+	} else if len(q.groups) > slSmallSet {
+		q.reindex()
+	}
+	return g
+}
+
+// reindex rebuilds byName from groups.
+func (q *slQueueSubs) reindex() {
+	q.byName = make(map[string]int, len(q.groups))
+	for i, g := range q.groups {
+		q.byName[g.name] = i
+	}
+	q.peak = len(q.groups)
+}
+
+// removeGroup deletes the group at index i by moving the last group into its place.
+func (q *slQueueSubs) removeGroup(i int) {
+	last := len(q.groups) - 1
+	if q.byName != nil {
+		delete(q.byName, q.groups[i].name)
+		if i != last {
+			q.byName[q.groups[last].name] = i
+		}
+	}
+	q.groups[i] = q.groups[last]
+	q.groups[last] = nil
+	q.groups = q.groups[:last]
+	q.groups = slShrinkSlice(q.groups)
+	switch {
+	case q.byName == nil:
+	case len(q.groups) <= slSmallSet/2:
+		q.byName, q.peak = nil, 0
+	case len(q.groups) < q.peak/4:
+		q.reindex()
+	}
+}
+
+// slSubSet is a set of subscriptions with O(1) add and remove. Small sets are
+// a bare slice searched linearly (at most slSmallSet entries); larger ones add
+// an index from subscription to slice position.
+type slSubSet struct {
+	list []*subscription
+	idx  *slSubIndex // nil while the set is small
+}
+
+// slSubIndex maps each subscription of a large slSubSet to its position.
+type slSubIndex struct {
+	m    map[*subscription]int
+	peak int // largest len(m) since the map was built; Go maps never shrink
+}
+
+// add inserts sub, reporting false if it was already present.
+func (s *slSubSet) add(sub *subscription) bool {
+	if s.idx != nil {
+		if _, ok := s.idx.m[sub]; ok {
+			return false
+		}
+		s.idx.m[sub] = len(s.list)
+		s.idx.peak = max(s.idx.peak, len(s.idx.m))
+		s.list = append(s.list, sub)
+		return true
+	}
+	if slices.Contains(s.list, sub) {
+		return false
+	}
+	s.list = append(s.list, sub)
+	if len(s.list) > slSmallSet {
+		s.reindex()
+	}
+	return true
+}
+
+// reindex rebuilds the index from list.
+func (s *slSubSet) reindex() {
+	m := make(map[*subscription]int, len(s.list))
+	for i, x := range s.list {
+		m[x] = i
+	}
+	s.idx = &slSubIndex{m: m, peak: len(m)}
+}
+
+// remove deletes sub, reporting false if it was absent. The last element
+// takes the removed one's place, so order is not preserved.
+func (s *slSubSet) remove(sub *subscription) bool {
+	var i int
+	if s.idx != nil {
+		j, ok := s.idx.m[sub]
+		if !ok {
+			return false
+		}
+		delete(s.idx.m, sub)
+		i = j
+	} else if i = slices.Index(s.list, sub); i < 0 {
+		return false
+	}
+	last := len(s.list) - 1
+	if i != last {
+		moved := s.list[last]
+		s.list[i] = moved
+		if s.idx != nil {
+			s.idx.m[moved] = i
+		}
+	}
+	s.list[last] = nil
+	s.list = slShrinkSlice(s.list[:last])
+	switch {
+	case s.idx == nil:
+	case len(s.list) <= slSmallSet/2:
+		s.idx = nil
+	case len(s.list) < s.idx.peak/4:
+		s.reindex()
+	}
+	return true
+}
+
+// slShrinkSlice returns a right-sized copy of l once it uses under a quarter of
+// its capacity (so repeated removal costs amortised O(1)), and nil when empty.
+func slShrinkSlice[T any](l []T) []T {
+	switch {
+	case len(l) == 0:
+		return nil
+	case cap(l) > 32 && len(l) < cap(l)/4:
+		return slices.Clone(l)
+	}
+	return l
+}
