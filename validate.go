@@ -1,0 +1,82 @@
+package dialtone
+
+import (
+	"errors"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/go-playground/validator/v10"
+)
+
+var (
+	validateOnce sync.Once
+	validatorV   *validator.Validate
+)
+
+func structValidator() *validator.Validate {
+	validateOnce.Do(func() {
+		validatorV = validator.New(validator.WithRequiredStructEnabled())
+	})
+	return validatorV
+}
+
+// Validate checks v against its go-playground/validator struct tags
+// (`validate:"required,email"`). It returns nil when v is valid, is nil, or is not a
+// struct or pointer to a struct. On failure it returns an *Error with
+// CodeInvalidArgument whose Details are {"fields": {"<field>": "<tag>"}}, where
+// <field> is the field's namespace below the top-level type (e.g. "Name" or
+// "Address.City") and <tag> the failed rule; the message lists the same pairs.
+func Validate(v any) error {
+	if v == nil {
+		return nil
+	}
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return nil
+		}
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return nil
+	}
+	err := structValidator().Struct(v)
+	if err == nil {
+		return nil
+	}
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return Errorf(CodeInvalidArgument, "invalid request: %v", err)
+	}
+	fields := make(map[string]string, len(verrs))
+	names := make([]string, 0, len(verrs))
+	for _, fe := range verrs {
+		name := fe.Namespace()
+		if i := strings.IndexByte(name, '.'); i >= 0 {
+			name = name[i+1:]
+		}
+		if _, dup := fields[name]; !dup {
+			names = append(names, name)
+		}
+		fields[name] = fe.Tag()
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("invalid request: ")
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(n)
+		b.WriteString(" (")
+		b.WriteString(fields[n])
+		b.WriteString(")")
+	}
+	return &Error{
+		Code:    CodeInvalidArgument,
+		Message: b.String(),
+		Details: map[string]any{"fields": fields},
+	}
+}
