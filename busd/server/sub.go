@@ -10,3 +10,16 @@ type subscription struct {
 	max     int64 // auto-unsubscribe after this many deliveries; 0 is unlimited
 	nm      int64 // deliveries so far (guarded by client.mu)
 }
+
+// validQueue reports whether a queue group name is usable: non-empty, no whitespace.
+func validQueue(q []byte) bool {
+	if len(q) == 0 {
+		return false
+	}
+	for _, c := range q {
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			return false
+		}
+	}
+	return true
+}

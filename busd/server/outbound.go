@@ -1,0 +1,82 @@
+package server
+
+import (
+	"net"
+	"sync"
+)
+
+// A client's outbound data is a queue of fixed-size chunks. Publishers append
+// to it under the client's lock, and the client's writer takes the whole queue
+// at once and sends it with one writev, so a fast publisher feeding many
+// subscribers costs one syscall per subscriber per batch, not per message.
+
+const chunkSize = 32 * 1024
+
+// chunkPool recycles outbound chunks. It belongs to a Server, not the package,
+// so two servers in one process share nothing.
+type chunkPool struct{ p sync.Pool }
+
+func (cp *chunkPool) get() []byte {
+	if a, ok := cp.p.Get().(*[chunkSize]byte); ok {
+		return a[:0]
+	}
+	return new([chunkSize]byte)[:0]
+}
+
+func (cp *chunkPool) put(b []byte) {
+	if cap(b) != chunkSize {
+		return
+	}
+	cp.p.Put((*[chunkSize]byte)(b[:chunkSize]))
+}
+
+// outbound is the data queued for one client, guarded by the client's mu.
+type outbound struct {
+	chunks  [][]byte // oldest first; only the last one may have room
+	pending int64    // bytes queued or being written
+}
+
+// write appends p to the queue.
+func (o *outbound) write(pool *chunkPool, p []byte) {
+	o.pending += int64(len(p))
+	for len(p) > 0 {
+		n := len(o.chunks)
+		if n == 0 || len(o.chunks[n-1]) == cap(o.chunks[n-1]) {
+			o.chunks = append(o.chunks, pool.get())
+			n++
+		}
+		last := o.chunks[n-1]
+		k := copy(last[len(last):cap(last)], p)
+		o.chunks[n-1] = last[:len(last)+k]
+		p = p[k:]
+	}
+}
+
+// flusher is the writer side of an outbound queue: it owns the slices the
+// queue is swapped into, so taking the queue allocates nothing.
+type flusher struct {
+	spare [][]byte    // the previous queue's backing array, reused
+	wv    net.Buffers // the writev vector (WriteTo consumes it)
+}
+
+// take moves the queued chunks out of o; the caller holds the client's lock.
+func (f *flusher) take(o *outbound) [][]byte {
+	q := o.chunks
+	o.chunks = f.spare[:0]
+	f.spare = nil
+	return q
+}
+
+// send writes q to conn with writev and recycles the chunks. It reports how many
+// bytes went out.
+func (f *flusher) send(conn net.Conn, pool *chunkPool, q [][]byte) (int64, error) {
+	f.wv = append(f.wv[:0], q...)
+	n, err := f.wv.WriteTo(conn)
+	for i, b := range q {
+		pool.put(b)
+		q[i] = nil
+	}
+	f.spare = q[:0]
+	clear(f.wv[:cap(f.wv)])
+	return n, err
+}

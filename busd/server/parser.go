@@ -1,0 +1,405 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+)
+
+// The parser turns a client's byte stream into protocol operations. It is a
+// resumable state machine: parse may be handed the stream cut at any byte, and
+// whatever straddles two reads (an op name, an argument line, a payload) is
+// carried in the parser's own buffers until the rest arrives. When nothing
+// straddles, arguments and payloads are slices of the caller's buffer, so the
+// PUB path neither copies nor allocates.
+
+// parser states.
+const (
+	stOpStart = iota // expecting the first byte of an op
+	stOp             // inside an op name
+	stArgs           // inside an argument line, up to '\n'
+	stPayload        // inside a PUB/HPUB payload and its trailing CRLF
+)
+
+// op codes.
+const (
+	opNone = iota
+	opPub
+	opHPub
+	opSub
+	opUnsub
+	opPing
+	opPong
+	opConnect
+	opInfo
+	opOK
+	opErr
+)
+
+// opNames are the ops a client may send, upper case. A byte sequence that is not a
+// prefix of one of them is an unknown operation.
+var opNames = [...]struct {
+	name string
+	op   int
+	args bool // the op takes an argument line
+}{
+	{"PUB", opPub, true},
+	{"HPUB", opHPub, true},
+	{"SUB", opSub, true},
+	{"UNSUB", opUnsub, true},
+	{"PING", opPing, false},
+	{"PONG", opPong, false},
+	{"CONNECT", opConnect, true},
+	{"INFO", opInfo, true},
+	{"+OK", opOK, false},
+	{"-ERR", opErr, true},
+}
+
+const maxOpLen = 7 // len("CONNECT")
+
+// Parse errors. The client is told with the -ERR text nats-server uses, where it
+// sends one, and the connection is closed.
+var (
+	errUnknownOp       = errors.New("unknown protocol operation")
+	errMaxControlLine  = errors.New("maximum control line exceeded")
+	errMaxPayload      = errors.New("maximum payload exceeded")
+	errBadArgs         = errors.New("malformed protocol arguments")
+	errBadPayloadEnd   = errors.New("payload not followed by CRLF")
+	errHeadersDisabled = errors.New("message headers not supported")
+	errAuthViolation   = errors.New("authorization violation")
+	errClientClosed    = errors.New("client closed")
+)
+
+// pubArg is the parsed argument line of a PUB or HPUB.
+type pubArg struct {
+	subject []byte
+	reply   []byte
+	hdr     int // header block length, -1 for PUB
+	size    int // total payload length, header block included
+}
+
+// parseState is the parser's memory between two calls.
+type parseState struct {
+	state  int
+	op     [maxOpLen]byte // op name so far, upper case
+	opLen  int
+	opCode int
+	opArgs bool
+	argBuf []byte // argument line straddling reads; nil when none
+	msgBuf []byte // payload straddling reads; nil when none
+	argScr []byte // reusable backing for argBuf
+	msgScr []byte // reusable backing for msgBuf
+	pa     pubArg
+	need   int // payload bytes + CRLF still expected in stPayload
+}
+
+// opHandler is what the parser drives: the client in production, recorders in tests.
+type opHandler interface {
+	// preOp is called before any op is processed; it may refuse it (auth).
+	preOp(op int) error
+	processPubArgs(p *parseState, args []byte, headers bool) error
+	processMsg(p *parseState, payload []byte) error
+	processSub(args []byte) error
+	processUnsub(args []byte) error
+	processPing() error
+	processPong() error
+	processConnect(arg []byte) error
+	processInfo(arg []byte) error
+	processOK() error
+	processErr(arg []byte) error
+	maxControlLine() int
+	maxPayload() int
+}
+
+// parse consumes buf, calling h for every complete operation. On error the
+// connection must be closed; the handler has already told the client if needed.
+func (p *parseState) parse(buf []byte, h opHandler) error {
+	i := 0
+	for i < len(buf) {
+		switch p.state {
+		case stOpStart:
+			// Fast path for the two hot ops: a whole "PUB " or "HPUB " in the buffer.
+			if rest := buf[i:]; len(rest) >= 4 && rest[3] == ' ' && upper(rest[0]) == 'P' && upper(rest[1]) == 'U' && upper(rest[2]) == 'B' {
+				if err := h.preOp(opPub); err != nil {
+					return err
+				}
+				p.opCode, p.opArgs, p.state = opPub, true, stArgs
+				i += 4
+				continue
+			}
+			c := buf[i]
+			if c == '\r' || c == '\n' || c == ' ' || c == '\t' {
+				// Blank lines between ops are tolerated.
+				i++
+				continue
+			}
+			p.opLen = 0
+			p.state = stOp
+			fallthrough
+		case stOp:
+			for ; i < len(buf); i++ {
+				c := buf[i]
+				if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+					if err := p.endOp(h); err != nil {
+						return err
+					}
+					if c == '\n' {
+						// An op with no arguments ended the line: run it now.
+						i++
+						if err := p.dispatch(h, nil); err != nil {
+							return err
+						}
+					} else {
+						p.state = stArgs
+					}
+					break
+				}
+				if p.opLen == maxOpLen || !p.isOpPrefix(upper(c)) {
+					return errUnknownOp
+				}
+				p.op[p.opLen] = upper(c)
+				p.opLen++
+			}
+			if p.state == stOp {
+				return nil // op name continues in the next read
+			}
+		case stArgs:
+			nl := bytes.IndexByte(buf[i:], '\n')
+			limit := h.maxControlLine()
+			if p.opCode == opConnect || p.opCode == opInfo {
+				limit = max(limit, h.maxPayload()) // JSON documents carry credentials and lists
+			}
+			if nl < 0 {
+				if len(p.argBuf)+len(buf)-i > limit {
+					return errMaxControlLine
+				}
+				if p.argBuf == nil {
+					p.argBuf = p.argScr[:0]
+				}
+				p.argBuf = append(p.argBuf, buf[i:]...)
+				return nil
+			}
+			line := buf[i : i+nl]
+			if p.argBuf != nil {
+				p.argBuf = append(p.argBuf, line...)
+				line = p.argBuf
+			}
+			if len(line) > limit {
+				return errMaxControlLine
+			}
+			i += nl + 1
+			if err := p.dispatch(h, trimCR(line)); err != nil {
+				return err
+			}
+			if p.state == stPayload && len(buf)-i < p.need && p.argBuf == nil {
+				// The payload straddles this read: the arguments point into buf,
+				// which the caller reuses, so keep a copy.
+				p.cloneArgs()
+			}
+		case stPayload:
+			if p.msgBuf == nil && len(buf)-i >= p.need {
+				// The whole payload is here: hand it over in place.
+				end := i + p.need
+				if buf[end-2] != '\r' || buf[end-1] != '\n' {
+					return errBadPayloadEnd
+				}
+				if err := p.finishMsg(h, buf[i:end-2]); err != nil {
+					return err
+				}
+				i = end
+				continue
+			}
+			take := min(p.need-len(p.msgBuf), len(buf)-i)
+			if p.msgBuf == nil {
+				if cap(p.msgScr) < p.need {
+					p.msgScr = make([]byte, 0, p.need)
+				}
+				p.msgBuf = p.msgScr[:0]
+			}
+			p.msgBuf = append(p.msgBuf, buf[i:i+take]...)
+			i += take
+			if len(p.msgBuf) < p.need {
+				return nil
+			}
+			m := p.msgBuf
+			if m[len(m)-2] != '\r' || m[len(m)-1] != '\n' {
+				return errBadPayloadEnd
+			}
+			if err := p.finishMsg(h, m[:len(m)-2]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// isOpPrefix reports whether the op so far followed by c still starts a known op.
+func (p *parseState) isOpPrefix(c byte) bool {
+	n := p.opLen
+	for k := range opNames {
+		name := opNames[k].name
+		if len(name) > n && name[n] == c && name[:n] == string(p.op[:n]) {
+			return true
+		}
+	}
+	return false
+}
+
+// endOp resolves the op name once its terminating byte arrived.
+func (p *parseState) endOp(h opHandler) error {
+	name := p.op[:p.opLen]
+	for k := range opNames {
+		if opNames[k].name == string(name) {
+			p.opCode, p.opArgs = opNames[k].op, opNames[k].args
+			return h.preOp(p.opCode)
+		}
+	}
+	return errUnknownOp
+}
+
+// dispatch runs a complete op whose argument line is args.
+func (p *parseState) dispatch(h opHandler, args []byte) error {
+	op := p.opCode
+	p.state = stOpStart
+	var err error
+	switch op {
+	case opPub, opHPub:
+		err = h.processPubArgs(p, args, op == opHPub)
+		if err == nil {
+			p.state, p.need = stPayload, p.pa.size+2
+		}
+	case opSub:
+		err = h.processSub(args)
+	case opUnsub:
+		err = h.processUnsub(args)
+	case opPing, opPong, opOK:
+		if len(trimSpace(args)) != 0 {
+			return errUnknownOp
+		}
+		switch op {
+		case opPing:
+			err = h.processPing()
+		case opPong:
+			err = h.processPong()
+		default:
+			err = h.processOK()
+		}
+	case opConnect:
+		err = h.processConnect(args)
+	case opInfo:
+		err = h.processInfo(args)
+	case opErr:
+		err = h.processErr(args)
+	}
+	if p.state != stPayload {
+		p.resetArgBuf()
+	}
+	return err
+}
+
+func (p *parseState) finishMsg(h opHandler, payload []byte) error {
+	err := h.processMsg(p, payload)
+	p.state = stOpStart
+	if p.msgBuf != nil {
+		if cap(p.msgBuf) > maxKeptBuf {
+			p.msgScr = nil // a one-off large payload is not kept
+		}
+		p.msgBuf = nil
+	}
+	p.resetArgBuf()
+	return err
+}
+
+// maxKeptBuf bounds the straddle buffers a parser keeps between messages.
+const maxKeptBuf = 64 * 1024
+
+// resetArgBuf ends the use of argBuf, keeping its backing for reuse.
+func (p *parseState) resetArgBuf() {
+	if p.argBuf == nil {
+		return
+	}
+	if cap(p.argBuf) <= maxKeptBuf {
+		p.argScr = p.argBuf[:0]
+	}
+	p.argBuf = nil
+}
+
+// cloneArgs copies the pub arguments out of the caller's buffer into argBuf,
+// which stays owned until the payload completes.
+func (p *parseState) cloneArgs() {
+	b := append(p.argScr[:0], p.pa.subject...)
+	n := len(b)
+	b = append(b, p.pa.reply...)
+	p.pa.subject = b[:n:n]
+	if p.pa.reply != nil {
+		p.pa.reply = b[n:]
+	}
+	p.argBuf = b
+}
+
+// splitArgs splits an argument line on runs of spaces and tabs into dst, which it
+// returns with the fields appended; it reports false when there are more fields
+// than dst can hold.
+func splitArgs(dst [][]byte, line []byte) ([][]byte, bool) {
+	start := -1
+	for i, c := range line {
+		if c == ' ' || c == '\t' {
+			if start >= 0 {
+				if len(dst) == cap(dst) {
+					return dst, false
+				}
+				dst = append(dst, line[start:i])
+				start = -1
+			}
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		if len(dst) == cap(dst) {
+			return dst, false
+		}
+		dst = append(dst, line[start:])
+	}
+	return dst, true
+}
+
+// parseSize parses a decimal size of at most 9 digits; -1 when invalid.
+func parseSize(d []byte) int {
+	if len(d) == 0 || len(d) > 9 {
+		return -1
+	}
+	n := 0
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func upper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
+func trimCR(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		return b[:n-1]
+	}
+	return b
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
