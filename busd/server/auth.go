@@ -6,8 +6,8 @@ import "crypto/subtle"
 // A nil *clientPerms allows everything.
 type clientPerms struct{}
 
-func (p *clientPerms) pubAllowed(subject []byte) bool                      { return true }
-func (p *clientPerms) subAllowed(subject, queue []byte) bool               { return true }
+func (p *clientPerms) pubAllowed(subject []byte) bool                     { return true }
+func (p *clientPerms) subAllowed(subject, queue []byte) bool              { return true }
 func (p *clientPerms) deliverAllowed(sub *subscription, subj []byte) bool { return true }
 
 // authRequired reports whether clients must present credentials.

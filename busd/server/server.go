@@ -35,18 +35,18 @@ import (
 
 // Server is a NATS-protocol broker.
 type Server struct {
-	opts   Options
-	logger *slog.Logger
-	debug  bool
-	trace  bool
-	id     string
-	start  time.Time
-	sl     *sublist
-	pool   chunkPool
-	auth   atomic.Pointer[authState] // replaced whole on reload
-	ready  chan struct{}
-	done   chan struct{} // closed when Shutdown has finished
-	wg     sync.WaitGroup
+	opts    Options
+	logger  *slog.Logger
+	debug   bool
+	trace   bool
+	id      string
+	start   time.Time
+	sl      *sublist
+	pool    chunkPool
+	auth    atomic.Pointer[authState] // replaced whole on reload
+	ready   chan struct{}
+	done    chan struct{} // closed when Shutdown has finished
+	wg      sync.WaitGroup
 	nextCID atomic.Uint64
 
 	mu        sync.Mutex
