@@ -1,0 +1,547 @@
+package generator
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/format"
+	"go/token"
+	"go/types"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/dialtone-dev/dialtone/templates"
+)
+
+// Config says what to generate.
+type Config struct {
+	Dir     string // directory of the package declaring the interface; "" is "."
+	Type    string // the interface, e.g. "Greeter"
+	Service string // service name; "" is the interface name lower-cased
+	Output  string // file name in Dir; "" is the interface name lower-cased + "_dialtone.go"
+}
+
+// Result is a generated file.
+type Result struct {
+	Path   string // Dir joined with the output file name
+	Source []byte // gofmt'd Go source
+}
+
+// Directive prefix of the comments the generator reads on interface methods:
+//
+//	//dialtone:subject orders.v2.create
+//
+// gives the method's endpoint that subject instead of "<service>.<Method>".
+const Directive = "//dialtone:"
+
+var (
+	nameRE    = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	subjectRE = regexp.MustCompile(`^[^.*>\s]+(\.[^.*>\s]+)*$`)
+)
+
+// Generate loads the package in cfg.Dir, checks the interface cfg.Type and renders
+// its client and server wiring. Problems with the input are returned as Diagnostics.
+func Generate(cfg Config) (*Result, error) {
+	if cfg.Dir == "" {
+		cfg.Dir = "."
+	}
+	if !token.IsIdentifier(cfg.Type) {
+		return nil, Diagnostics{{Msg: fmt.Sprintf("-type %q: want the name of an interface type declared in %s", cfg.Type, cfg.Dir)}}
+	}
+	if cfg.Service == "" {
+		cfg.Service = strings.ToLower(cfg.Type)
+	}
+	if !nameRE.MatchString(cfg.Service) {
+		return nil, Diagnostics{{Msg: fmt.Sprintf("-service %q: a service name is letters, digits, '_' and '-' only", cfg.Service)}}
+	}
+	if cfg.Output == "" {
+		cfg.Output = strings.ToLower(cfg.Type) + "_dialtone.go"
+	}
+	if filepath.Base(cfg.Output) != cfg.Output || !strings.HasSuffix(cfg.Output, ".go") || strings.HasSuffix(cfg.Output, "_test.go") {
+		return nil, Diagnostics{{Msg: fmt.Sprintf("-output %q: want a non-test .go file name (it is written beside the interface)", cfg.Output)}}
+	}
+	out := filepath.Join(cfg.Dir, cfg.Output)
+	if src, err := os.ReadFile(out); err == nil && !isGenerated(src) {
+		return nil, Diagnostics{{Pos: token.Position{Filename: out}, Msg: "exists and was not written by dialtone codegen; not overwriting it (choose another -output)"}}
+	}
+
+	p, err := loadPackage(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	g := &gen{cfg: cfg, p: p, docs: docComments(p.files)}
+	file := g.file()
+	if len(g.diags) > 0 {
+		sortDiags(g.diags)
+		return nil, g.diags
+	}
+	var buf bytes.Buffer
+	if err := templates.Codegen.ExecuteTemplate(&buf, "service.go.tmpl", file); err != nil {
+		return nil, fmt.Errorf("codegen: rendering: %v", err)
+	}
+	src, err := format.Source(buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("codegen: generated code does not parse (a bug): %v\n%s", err, buf.Bytes())
+	}
+	return &Result{Path: out, Source: src}, nil
+}
+
+func sortDiags(ds Diagnostics) {
+	slices.SortStableFunc(ds, func(a, b Diagnostic) int {
+		if c := strings.Compare(a.Pos.Filename, b.Pos.Filename); c != 0 {
+			return c
+		}
+		return a.Pos.Offset - b.Pos.Offset
+	})
+}
+
+type gen struct {
+	cfg   Config
+	p     *pkg
+	docs  map[token.Pos]string
+	diags Diagnostics
+
+	invalid bool              // a type the interface uses did not type-check
+	used    map[string]string // identifiers of the generated file's scope -> what they are
+	imports map[string]string // import path -> name in the generated file
+}
+
+func (g *gen) errorf(pos token.Pos, format string, args ...any) {
+	g.diags = append(g.diags, Diagnostic{Pos: g.p.fset.Position(pos), Msg: fmt.Sprintf(format, args...)})
+}
+
+// position renders pos for messages that point elsewhere.
+func (g *gen) position(pos token.Pos) string {
+	p := g.p.fset.Position(pos)
+	return fmt.Sprintf("%s:%d:%d", filepath.Base(p.Filename), p.Line, p.Column)
+}
+
+func (g *gen) file() *templates.File {
+	scope := g.p.types.Scope()
+	obj := scope.Lookup(g.cfg.Type)
+	if obj == nil {
+		g.diags = append(g.diags, Diagnostic{Pos: token.Position{Filename: g.cfg.Dir},
+			Msg: fmt.Sprintf("-type %s: no such type in package %s%s", g.cfg.Type, g.p.types.Name(), g.interfacesHint())})
+		return nil
+	}
+	tn, ok := obj.(*types.TypeName)
+	if !ok {
+		g.errorf(obj.Pos(), "-type %s: %s is a %s, not an interface type", g.cfg.Type, obj.Name(), kindOf(obj))
+		return nil
+	}
+	named, _ := types.Unalias(tn.Type()).(*types.Named)
+	iface, ok := tn.Type().Underlying().(*types.Interface)
+	if !ok || named == nil {
+		g.errorf(obj.Pos(), "-type %s: %s is %s, not an interface", g.cfg.Type, obj.Name(), describe(tn.Type().Underlying()))
+		return nil
+	}
+	if !tn.Exported() {
+		g.errorf(obj.Pos(), "interface %s is unexported; a service interface must be exported so other packages can call it", tn.Name())
+	}
+	if named.TypeParams().Len() > 0 {
+		g.errorf(obj.Pos(), "interface %s has type parameters; a service interface cannot be generic", tn.Name())
+		return nil
+	}
+	if !iface.IsMethodSet() {
+		g.errorf(obj.Pos(), "interface %s is a type constraint (it has a type set), not a set of methods", tn.Name())
+		return nil
+	}
+	if iface.NumMethods() == 0 {
+		g.errorf(obj.Pos(), "interface %s has no methods; declare one per endpoint, e.g. SayHello(ctx context.Context, req *HelloRequest) (*HelloReply, error)", tn.Name())
+		return nil
+	}
+
+	T := g.cfg.Type
+	f := &templates.File{
+		Header:           templates.Header,
+		Source:           filepath.Base(g.p.fset.Position(obj.Pos()).Filename),
+		Command:          fmt.Sprintf("dialtone codegen -type %s -service %s", T, g.cfg.Service),
+		Package:          g.p.types.Name(),
+		Interface:        T,
+		Service:          g.cfg.Service,
+		ServiceNameConst: T + "ServiceName",
+		ClientType:       T + "Client",
+		NewClient:        "New" + T + "Client",
+		Register:         "Register" + T,
+	}
+	g.used = map[string]string{}
+	g.declare(obj.Pos(), f.ServiceNameConst, f.ClientType, f.NewClient, f.Register)
+
+	methods := make([]*types.Func, iface.NumMethods())
+	for i := range methods {
+		methods[i] = iface.Method(i)
+	}
+	slices.SortStableFunc(methods, func(a, b *types.Func) int {
+		pa, pb := g.p.fset.Position(a.Pos()), g.p.fset.Position(b.Pos())
+		if c := strings.Compare(pa.Filename, pb.Filename); c != 0 {
+			return c
+		}
+		return pa.Offset - pb.Offset
+	})
+	astMethods := g.interfaceMethods(obj)
+	subjects := map[string]*types.Func{}
+	for _, m := range methods {
+		if mm, ok := g.method(f, m, astMethods[m.Pos()], subjects); ok {
+			f.Methods = append(f.Methods, mm)
+		}
+	}
+
+	// The generated file's imports: the names must not collide with the package's
+	// declarations or the generated identifiers.
+	f.Context = g.importName("context", "context")
+	f.Errors = g.importName("errors", "errors")
+	f.RPC = g.importName("github.com/dialtone-dev/dialtone/rpc", "rpc")
+	f.ServicePkg = g.importName("github.com/dialtone-dev/dialtone/service", "service")
+	qual := func(pkg *types.Package) string {
+		if pkg == g.p.types {
+			return ""
+		}
+		return g.importName(pkg.Path(), pkg.Name())
+	}
+	sg := &schemaGen{fset: g.p.fset, docs: g.docs, diags: &g.diags, seen: map[token.Pos]bool{}}
+	for i, m := range f.Methods {
+		req, resp := g.reqResp(m.Name, methods, astMethods)
+		f.Methods[i].Request = types.TypeString(req, qual)
+		f.Methods[i].Response = types.TypeString(resp, qual)
+		f.Methods[i].RequestSchema = sg.Schema(req)
+		f.Methods[i].ResponseSchema = sg.Schema(resp)
+	}
+	for path, name := range g.imports {
+		im := templates.Import{Path: path}
+		if last := path[strings.LastIndex(path, "/")+1:]; name != last {
+			im.Name = name
+		}
+		if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+			f.Imports = append(f.Imports, im)
+		} else {
+			f.StdImports = append(f.StdImports, im)
+		}
+	}
+	byPath := func(a, b templates.Import) int { return strings.Compare(a.Path, b.Path) }
+	slices.SortFunc(f.StdImports, byPath)
+	slices.SortFunc(f.Imports, byPath)
+
+	if g.invalid {
+		g.typeErrors()
+	}
+	return f
+}
+
+// declare reserves generated package-level identifiers, reporting those the package
+// already declares.
+func (g *gen) declare(at token.Pos, names ...string) {
+	for _, name := range names {
+		if obj := g.p.types.Scope().Lookup(name); obj != nil {
+			g.errorf(obj.Pos(), "%s %s clashes with the identifier codegen generates for interface %s (at %s); rename it, or the interface",
+				kindOf(obj), name, g.cfg.Type, g.position(at))
+		} else if what, dup := g.used[name]; dup {
+			g.errorf(at, "generated identifier %s is needed twice (for %s); rename a method", name, what)
+		}
+		g.used[name] = g.cfg.Type
+	}
+}
+
+// importName gives the package path a name in the generated file, preferring want.
+func (g *gen) importName(path, want string) string {
+	if g.imports == nil {
+		g.imports = map[string]string{}
+	}
+	if name, ok := g.imports[path]; ok {
+		return name
+	}
+	taken := func(name string) bool {
+		if g.p.types.Scope().Lookup(name) != nil || g.used[name] != "" {
+			return true
+		}
+		for _, n := range g.imports {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+	name := want
+	for i := 2; taken(name); i++ {
+		name = fmt.Sprintf("%s%d", want, i)
+	}
+	g.imports[path] = name
+	return name
+}
+
+// interfaceMethods maps the positions of the methods declared in the interface's own
+// source to their AST, for doc comments and directives.
+func (g *gen) interfaceMethods(obj types.Object) map[token.Pos]*ast.Field {
+	out := map[token.Pos]*ast.Field{}
+	for _, file := range g.p.files {
+		ast.Inspect(file, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok || ts.Name.Pos() != obj.Pos() {
+				return true
+			}
+			if it, ok := ts.Type.(*ast.InterfaceType); ok {
+				for _, field := range it.Methods.List {
+					for _, name := range field.Names {
+						out[name.Pos()] = field
+					}
+				}
+			}
+			return false
+		})
+	}
+	return out
+}
+
+func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subjects map[string]*types.Func) (templates.Method, bool) {
+	ok := true
+	bad := func(pos token.Pos, format string, args ...any) {
+		if !pos.IsValid() {
+			pos = m.Pos()
+		}
+		g.errorf(pos, "method %s: "+format, append([]any{m.Name()}, args...)...)
+		ok = false
+	}
+	if !m.Exported() {
+		bad(m.Pos(), "unexported; every method of a service interface is an endpoint and must be exported")
+	} else if !nameRE.MatchString(m.Name()) {
+		bad(m.Pos(), "endpoint names are ASCII letters, digits, '_' and '-' only")
+	}
+	want := "want (ctx context.Context, req *Request) (*Response, error)"
+	sig := m.Type().(*types.Signature)
+	params, results := sig.Params(), sig.Results()
+	if sig.Variadic() {
+		bad(params.At(params.Len()-1).Pos(), "variadic parameters are not supported; %s", want)
+	}
+	switch {
+	case params.Len() != 2:
+		bad(m.Pos(), "has %d parameters; %s", params.Len(), want)
+	default:
+		if t := params.At(0).Type(); !isNamed(t, "context", "Context") {
+			g.noteInvalid(t)
+			bad(params.At(0).Pos(), "first parameter is %s; it must be context.Context (%s)", g.typeString(t), want)
+		}
+		g.messageType(params.At(1).Type(), params.At(1).Pos(), "second parameter (the request)", want, bad)
+	}
+	switch {
+	case results.Len() != 2:
+		bad(m.Pos(), "has %d results; %s", results.Len(), want)
+	default:
+		g.messageType(results.At(0).Type(), results.At(0).Pos(), "first result (the response)", want, bad)
+		if t := results.At(1).Type(); !types.Identical(t, types.Universe.Lookup("error").Type()) {
+			g.noteInvalid(t)
+			bad(results.At(1).Pos(), "second result is %s; it must be error (%s)", g.typeString(t), want)
+		}
+	}
+
+	mm := templates.Method{
+		Name:         m.Name(),
+		Subject:      g.cfg.Service + "." + m.Name(),
+		SubjectConst: f.Interface + m.Name() + "Subject",
+		EndpointVar:  f.Interface + m.Name() + "Endpoint",
+		SchemaVar:    lowerFirst(f.Interface) + m.Name() + "Schemas",
+	}
+	if field != nil {
+		if field.Doc != nil {
+			mm.Doc = strings.TrimSpace(field.Doc.Text())
+		}
+		for _, c := range commentLines(field.Doc, field.Comment) {
+			if !strings.HasPrefix(c.Text, Directive) {
+				continue
+			}
+			key, val, _ := strings.Cut(strings.TrimPrefix(c.Text, Directive), " ")
+			val = strings.TrimSpace(val)
+			switch key {
+			case "subject":
+				if !subjectRE.MatchString(val) {
+					bad(c.Pos(), "%ssubject %q: want a NATS subject without wildcards, e.g. %s.%s", Directive, val, g.cfg.Service, m.Name())
+					continue
+				}
+				mm.Subject = val
+			default:
+				bad(c.Pos(), "unknown directive %s%s (known: %ssubject)", Directive, key, Directive)
+			}
+		}
+	}
+	if prev, dup := subjects[mm.Subject]; dup {
+		bad(m.Pos(), "subject %s is already the subject of method %s (%s); two endpoints cannot share a subject", mm.Subject, prev.Name(), g.position(prev.Pos()))
+	} else {
+		subjects[mm.Subject] = m
+	}
+	if ok {
+		g.declare(m.Pos(), mm.SubjectConst, mm.EndpointVar, mm.SchemaVar)
+	}
+	return mm, ok
+}
+
+// messageType checks that t is a pointer to a named struct type usable as a request
+// or response.
+func (g *gen) messageType(t types.Type, pos token.Pos, what, want string, bad func(token.Pos, string, ...any)) {
+	g.noteInvalid(t)
+	ptr, isPtr := types.Unalias(t).(*types.Pointer)
+	var named *types.Named
+	if isPtr {
+		named, _ = types.Unalias(ptr.Elem()).(*types.Named)
+	}
+	if named == nil {
+		bad(pos, "%s is %s; it must be a pointer to a named struct type (%s)", what, g.typeString(t), want)
+		return
+	}
+	if _, ok := named.Underlying().(*types.Struct); !ok {
+		bad(pos, "%s is %s; %s is %s, not a struct (%s)", what, g.typeString(t), g.typeString(named), describe(named.Underlying()), want)
+		return
+	}
+	if !named.Obj().Exported() {
+		bad(pos, "%s type %s is unexported; callers in other packages could not build it", what, named.Obj().Name())
+	}
+}
+
+func (g *gen) reqResp(name string, methods []*types.Func, _ map[token.Pos]*ast.Field) (req, resp *types.Named) {
+	for _, m := range methods {
+		if m.Name() == name {
+			sig := m.Type().(*types.Signature)
+			req = types.Unalias(sig.Params().At(1).Type().(*types.Pointer).Elem()).(*types.Named)
+			resp = types.Unalias(sig.Results().At(0).Type().(*types.Pointer).Elem()).(*types.Named)
+		}
+	}
+	return req, resp
+}
+
+func (g *gen) typeString(t types.Type) string {
+	return types.TypeString(t, func(p *types.Package) string {
+		if p == g.p.types {
+			return ""
+		}
+		return p.Name()
+	})
+}
+
+// noteInvalid remembers that t did not type-check, so the type errors are reported.
+func (g *gen) noteInvalid(t types.Type) {
+	if strings.Contains(types.TypeString(t, nil), "invalid type") {
+		g.invalid = true
+	}
+}
+
+// typeErrors reports the package's type errors, except uses of the identifiers
+// about to be generated.
+func (g *gen) typeErrors() {
+	for _, te := range g.p.typeErrs {
+		if name, ok := strings.CutPrefix(te.Msg, "undefined: "); ok && g.used[name] != "" {
+			continue
+		}
+		g.diags = append(g.diags, Diagnostic{Pos: te.Fset.Position(te.Pos), Msg: te.Msg})
+	}
+}
+
+func (g *gen) interfacesHint() string {
+	var names []string
+	for _, name := range g.p.types.Scope().Names() {
+		if tn, ok := g.p.types.Scope().Lookup(name).(*types.TypeName); ok {
+			if _, ok := tn.Type().Underlying().(*types.Interface); ok {
+				names = append(names, name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return " (it declares no interfaces)"
+	}
+	return " (its interfaces: " + strings.Join(names, ", ") + ")"
+}
+
+func kindOf(obj types.Object) string {
+	switch obj.(type) {
+	case *types.Const:
+		return "constant"
+	case *types.Var:
+		return "variable"
+	case *types.Func:
+		return "function"
+	case *types.TypeName:
+		return "type"
+	}
+	return "declaration"
+}
+
+func describe(t types.Type) string {
+	switch t.(type) {
+	case *types.Struct:
+		return "a struct type"
+	case *types.Interface:
+		return "an interface"
+	case *types.Signature:
+		return "a func type"
+	case *types.Map:
+		return "a map type"
+	case *types.Slice:
+		return "a slice type"
+	case *types.Pointer:
+		return "a pointer type"
+	}
+	return "type " + t.String()
+}
+
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToLower(r)) + s[n:]
+}
+
+func commentLines(groups ...*ast.CommentGroup) []*ast.Comment {
+	var out []*ast.Comment
+	for _, cg := range groups {
+		if cg != nil {
+			out = append(out, cg.List...)
+		}
+	}
+	return out
+}
+
+// docComments maps the name positions of declared types and struct fields to their
+// doc (or line) comments, as one line of text.
+func docComments(files []*ast.File) map[token.Pos]string {
+	out := map[token.Pos]string{}
+	text := func(groups ...*ast.CommentGroup) string {
+		for _, cg := range groups {
+			if cg != nil {
+				if t := strings.Join(strings.Fields(cg.Text()), " "); t != "" {
+					return t
+				}
+			}
+		}
+		return ""
+	}
+	for _, file := range files {
+		for _, decl := range file.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.TYPE {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				ts := spec.(*ast.TypeSpec)
+				doc := ts.Doc
+				if doc == nil && len(gd.Specs) == 1 {
+					doc = gd.Doc
+				}
+				if t := text(doc); t != "" {
+					out[ts.Name.Pos()] = t
+				}
+			}
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			if st, ok := n.(*ast.StructType); ok {
+				for _, field := range st.Fields.List {
+					if t := text(field.Doc, field.Comment); t != "" {
+						for _, name := range field.Names {
+							out[name.Pos()] = t
+						}
+					}
+				}
+			}
+			return true
+		})
+	}
+	return out
+}

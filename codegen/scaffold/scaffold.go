@@ -1,0 +1,146 @@
+// Package scaffold creates a new dialtone service module: the interface with its
+// go:generate line, the generated code, an implementation, a test against an
+// in-process busd and a main that serves until SIGTERM and drains. It is what
+// `go run github.com/dialtone-dev/dialtone/codegen new` runs.
+//
+// The new module requires github.com/dialtone-dev/dialtone. With Options.Replace it
+// uses a local checkout instead (a replace directive), which is how this repository
+// tests the scaffold; otherwise `go mod tidy` (Options.Tidy) resolves the version, or
+// the version of the running codegen when it was built from a released module.
+package scaffold
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"github.com/dialtone-dev/dialtone/codegen/generator"
+	"github.com/dialtone-dev/dialtone/templates"
+)
+
+// Module is the dialtone module path, which scaffolded modules require.
+const Module = "github.com/dialtone-dev/dialtone"
+
+// Options say what to create.
+type Options struct {
+	Dir     string    // directory of the new module; must not exist or be empty
+	Module  string    // module path, e.g. "example.com/shop"
+	Name    string    // service name, e.g. "orders" or "order-book"
+	Replace string    // local dialtone checkout to use instead of a released version
+	Tidy    bool      // run `go mod tidy` in the new module after writing it
+	Log     io.Writer // progress and next steps; nil for none
+	Env     []string  // extra environment of the go commands run (e.g. GOFLAGS=-mod=mod)
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+
+// Project returns the template data for opts: the package is the name without '-'
+// and '_', the interface the name in CamelCase ("order-book" -> "OrderBook").
+func Project(opts Options) (*templates.Project, error) {
+	if !nameRE.MatchString(opts.Name) {
+		return nil, fmt.Errorf("-name %q: want a lower-case service name: letters, digits, '-' and '_', starting with a letter", opts.Name)
+	}
+	if opts.Module == "" || strings.ContainsAny(opts.Module, " \t\"'`\\") {
+		return nil, fmt.Errorf("-module %q: want a module path, e.g. example.com/shop", opts.Module)
+	}
+	var iface, pkg strings.Builder
+	for _, part := range strings.FieldsFunc(opts.Name, func(r rune) bool { return r == '-' || r == '_' }) {
+		iface.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		pkg.WriteString(part)
+	}
+	p := &templates.Project{
+		Module:    opts.Module,
+		Package:   pkg.String(),
+		Service:   opts.Name,
+		Interface: iface.String(),
+		Dialtone:  Module,
+		GoVersion: goVersion(),
+	}
+	if opts.Replace != "" {
+		abs, err := filepath.Abs(opts.Replace)
+		if err != nil {
+			return nil, err
+		}
+		p.Replace = abs
+		p.Version = "v0.0.0-00010101000000-000000000000"
+	} else if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == Module && strings.HasPrefix(bi.Main.Version, "v") {
+		p.Version = bi.Main.Version
+	}
+	return p, nil
+}
+
+// goVersion is the go directive of new modules: the running toolchain's language
+// version, e.g. "1.26".
+func goVersion() string {
+	v := strings.TrimPrefix(runtime.Version(), "go")
+	if parts := strings.SplitN(v, ".", 3); len(parts) >= 2 {
+		return parts[0] + "." + strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
+	}
+	return "1.26"
+}
+
+// Create writes the new module and generates its code.
+func Create(opts Options) error {
+	p, err := Project(opts)
+	if err != nil {
+		return err
+	}
+	logf := func(format string, args ...any) {
+		if opts.Log != nil {
+			fmt.Fprintf(opts.Log, format, args...)
+		}
+	}
+	if entries, err := os.ReadDir(opts.Dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("%s exists and is not empty", opts.Dir)
+	}
+	for _, f := range templates.ScaffoldFiles {
+		var buf bytes.Buffer
+		if err := templates.Scaffold.ExecuteTemplate(&buf, f.Template, p); err != nil {
+			return fmt.Errorf("rendering %s: %v", f.Template, err)
+		}
+		rel := strings.ReplaceAll(f.Path, "{{pkg}}", p.Package)
+		path := filepath.Join(opts.Dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+		logf("wrote %s\n", rel)
+	}
+	// What `go generate ./...` would do, so the module builds as written.
+	res, err := generator.Generate(generator.Config{
+		Dir:     filepath.Join(opts.Dir, p.Package),
+		Type:    p.Interface,
+		Service: p.Service,
+	})
+	if err != nil {
+		return fmt.Errorf("generating %s: %v", p.Interface, err)
+	}
+	if err := os.WriteFile(res.Path, res.Source, 0o644); err != nil {
+		return err
+	}
+	rel, _ := filepath.Rel(opts.Dir, res.Path)
+	logf("generated %s\n", filepath.ToSlash(rel))
+	if opts.Tidy {
+		cmd := exec.Command("go", "mod", "tidy")
+		cmd.Dir = opts.Dir
+		cmd.Env = append(os.Environ(), opts.Env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go mod tidy in %s: %v\n%s", opts.Dir, err, out)
+		}
+		logf("ran go mod tidy\n")
+	} else if p.Version == "" {
+		logf("go.mod does not require %s yet: run `go mod tidy` in %s\n", Module, opts.Dir)
+	}
+	logf("next:\n\tcd %s\n\tgo test ./...\n\tgo run ./cmd/%s          # needs a bus: go run ./busd in a dialtone checkout, or $NATS_URL\n\tgo run ./cmd/%s -call Ada\n",
+		opts.Dir, p.Package, p.Package)
+	return nil
+}
