@@ -51,8 +51,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/token"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/dialtone-dev/dialtone/codegen/generator"
 	"github.com/dialtone-dev/dialtone/codegen/scaffold"
@@ -75,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		var ds generator.Diagnostics
 		if errors.As(err, &ds) {
-			fmt.Fprintln(stderr, ds.Error())
+			fmt.Fprintln(stderr, atGenerateLine(ds).Error())
 		} else {
 			fmt.Fprintln(stderr, "codegen:", err)
 		}
@@ -86,6 +88,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// atGenerateLine gives diagnostics that have no line (an unknown -type, say) the
+// position of the go:generate line that ran the command, when go generate did.
+func atGenerateLine(ds generator.Diagnostics) generator.Diagnostics {
+	file, line := os.Getenv("GOFILE"), os.Getenv("GOLINE")
+	n, err := strconv.Atoi(line)
+	if file == "" || err != nil {
+		return ds
+	}
+	out := make(generator.Diagnostics, len(ds))
+	for i, d := range ds {
+		if d.Pos.Line == 0 {
+			d.Pos = token.Position{Filename: file, Line: n, Column: 1}
+		}
+		out[i] = d
+	}
+	return out
 }
 
 // parseFlags parses the generator's flags; ok is false (and usage printed) when they

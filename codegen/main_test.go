@@ -101,7 +101,6 @@ func lineDiff(want, got string) string {
 	return b.String()
 }
 
-
 // TestGolden generates every package under testdata/golden as its go:generate line
 // says and compares the output with <output>.golden beside it.
 func TestGolden(t *testing.T) {

@@ -313,12 +313,11 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 	want := "want (ctx context.Context, req *Request) (*Response, error)"
 	sig := m.Type().(*types.Signature)
 	params, results := sig.Params(), sig.Results()
-	if sig.Variadic() {
-		bad(params.At(params.Len()-1).Pos(), "variadic parameters are not supported; %s", want)
-	}
 	switch {
+	case sig.Variadic():
+		bad(params.At(params.Len()-1).Pos(), "variadic parameters are not supported; %s", want)
 	case params.Len() != 2:
-		bad(m.Pos(), "has %d parameters; %s", params.Len(), want)
+		bad(m.Pos(), "has %s; %s", plural(params.Len(), "parameter"), want)
 	default:
 		if t := params.At(0).Type(); !isNamed(t, "context", "Context") {
 			g.noteInvalid(t)
@@ -328,7 +327,7 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 	}
 	switch {
 	case results.Len() != 2:
-		bad(m.Pos(), "has %d results; %s", results.Len(), want)
+		bad(m.Pos(), "has %s; %s", plural(results.Len(), "result"), want)
 	default:
 		g.messageType(results.At(0).Type(), results.At(0).Pos(), "first result (the response)", want, bad)
 		if t := results.At(1).Type(); !types.Identical(t, types.Universe.Lookup("error").Type()) {
@@ -482,6 +481,13 @@ func describe(t types.Type) string {
 		return "a pointer type"
 	}
 	return "type " + t.String()
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func lowerFirst(s string) string {

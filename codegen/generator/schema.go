@@ -34,6 +34,14 @@ func (o *object) set(k string, v any) *object {
 
 func (o *object) get(k string) any { return o.vals[k] }
 
+// merge sets every key of other in o, in other's order.
+func (o *object) merge(other *object) *object {
+	for _, k := range other.keys {
+		o.set(k, other.vals[k])
+	}
+	return o
+}
+
 func (o *object) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
@@ -62,10 +70,10 @@ type schemaGen struct {
 	diags *Diagnostics
 	seen  map[token.Pos]bool // diagnostics already reported, by position
 
-	root      *types.Named
-	stack     []*types.Named
-	recursive map[*types.Named]string // named types reached from inside themselves -> $defs name
-	defNames  map[string]*types.Named
+	root     *types.Named
+	inRoot   bool                    // describing the root's fields: the root is "#"
+	defs     map[*types.Named]string // named struct types under $defs -> their name there
+	defNames map[string]*types.Named
 }
 
 func (g *schemaGen) report(pos token.Pos, format string, args ...any) {
@@ -80,22 +88,20 @@ func (g *schemaGen) report(pos token.Pos, format string, args ...any) {
 // produces for t (usually a named struct), with t's doc comment as its description.
 func (g *schemaGen) Schema(t *types.Named) string {
 	g.root = t
-	g.recursive = map[*types.Named]string{}
+	g.defs = map[*types.Named]string{}
 	g.defNames = map[string]*types.Named{}
 	body := g.typeSchema(t, t.Obj().Name(), t.Obj().Pos())
 	s := newObject().set("$schema", SchemaDialect).set("title", t.Obj().Name())
 	if d := g.docs[t.Obj().Pos()]; d != "" {
 		s.set("description", d)
 	}
-	for _, k := range body.keys {
-		s.set(k, body.vals[k])
-	}
-	// Types that contain themselves are described once, under $defs.
+	s.merge(body)
+	// Describing a definition may add more.
 	defs := newObject()
 	for done := map[*types.Named]bool{}; ; {
 		var next *types.Named
-		for n, name := range g.recursive {
-			if !done[n] && n != t && (next == nil || name < g.recursive[next]) {
+		for n, name := range g.defs {
+			if !done[n] && (next == nil || name < g.defs[next]) {
 				next = n
 			}
 		}
@@ -103,7 +109,11 @@ func (g *schemaGen) Schema(t *types.Named) string {
 			break
 		}
 		done[next] = true
-		defs.set(g.recursive[next], g.typeSchema(next.Underlying(), next.Obj().Name(), next.Obj().Pos()))
+		d := g.typeSchema(next.Underlying(), next.Obj().Name(), next.Obj().Pos())
+		if doc := g.docs[next.Obj().Pos()]; doc != "" {
+			d = newObject().set("description", doc).merge(d)
+		}
+		defs.set(g.defs[next], d)
 	}
 	if len(defs.keys) > 0 {
 		slices.Sort(defs.keys)
@@ -153,16 +163,17 @@ func (g *schemaGen) typeSchema(t types.Type, path string, pos token.Pos) *object
 			return s.set("type", "string")
 		}
 	}
+	// Named struct types other than the root are described once, under $defs.
 	if n, ok := t.(*types.Named); ok {
 		if _, isStruct := n.Underlying().(*types.Struct); isStruct {
-			if slices.Contains(g.stack, n) {
-				if n == g.root {
-					return s.set("$ref", "#")
-				}
+			if n != g.root {
 				return s.set("$ref", "#/$defs/"+g.defName(n))
 			}
-			g.stack = append(g.stack, n)
-			defer func() { g.stack = g.stack[:len(g.stack)-1] }()
+			if g.inRoot {
+				return s.set("$ref", "#")
+			}
+			g.inRoot = true
+			defer func() { g.inRoot = false }()
 		}
 	}
 	switch u := t.Underlying().(type) {
@@ -189,9 +200,9 @@ func (g *schemaGen) typeSchema(t types.Type, path string, pos token.Pos) *object
 		if b, ok := types.Unalias(u.Elem()).Underlying().(*types.Basic); ok && b.Kind() == types.Byte && !hasMethod(u.Elem(), "MarshalJSON") && !hasMethod(u.Elem(), "MarshalText") {
 			return s.set("type", "string").set("contentEncoding", "base64")
 		}
-		return s.set("type", "array").set("items", g.typeSchema(u.Elem(), path+"[]", pos))
+		return s.set("type", "array").set("items", g.typeSchema(u.Elem(), path+"[i]", pos))
 	case *types.Array:
-		return s.set("type", "array").set("items", g.typeSchema(u.Elem(), path+"[]", pos)).
+		return s.set("type", "array").set("items", g.typeSchema(u.Elem(), path+"[i]", pos)).
 			set("minItems", u.Len()).set("maxItems", u.Len())
 	case *types.Map:
 		key := types.Unalias(u.Key())
@@ -205,7 +216,7 @@ func (g *schemaGen) typeSchema(t types.Type, path string, pos token.Pos) *object
 		default:
 			g.report(pos, "%s: unsupported map key type %s (JSON object keys are strings, integers or encoding.TextMarshaler)", path, u.Key())
 		}
-		return s.set("additionalProperties", g.typeSchema(u.Elem(), path+"[key]", pos))
+		return s.set("additionalProperties", g.typeSchema(u.Elem(), path+"[k]", pos))
 	case *types.Struct:
 		return g.structSchema(u, path, s)
 	case *types.Interface:
@@ -221,7 +232,7 @@ func (g *schemaGen) typeSchema(t types.Type, path string, pos token.Pos) *object
 }
 
 func (g *schemaGen) defName(n *types.Named) string {
-	if name, ok := g.recursive[n]; ok {
+	if name, ok := g.defs[n]; ok {
 		return name
 	}
 	name := n.Obj().Name()
@@ -229,7 +240,7 @@ func (g *schemaGen) defName(n *types.Named) string {
 		name = n.Obj().Name() + strconv.Itoa(i)
 	}
 	g.defNames[name] = n
-	g.recursive[n] = name
+	g.defs[n] = name
 	return name
 }
 

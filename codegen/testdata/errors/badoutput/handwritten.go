@@ -1,0 +1,3 @@
+package badoutput
+
+// This file was written by hand; codegen must not overwrite it.

@@ -1,0 +1,5 @@
+package empty
+
+//go:generate go run github.com/dialtone-dev/dialtone/codegen -type Empty
+
+type Empty interface{}
