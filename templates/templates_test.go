@@ -77,8 +77,8 @@ func TestCodegenTemplateIsGo(t *testing.T) {
 func TestGoString(t *testing.T) {
 	for in, want := range map[string]string{
 		"{\n  \"a\": 1\n}": "`{\n  \"a\": 1\n}`",
-		"a`b":             "\"a`b\"",
-		"a\rb":            "\"a\\rb\"",
+		"a`b":              "\"a`b\"",
+		"a\rb":             "\"a\\rb\"",
 	} {
 		if got := GoString(in); got != want {
 			t.Errorf("GoString(%q) = %s, want %s", in, got, want)
