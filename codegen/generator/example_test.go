@@ -21,7 +21,7 @@ func ExampleGenerate() {
 		}
 	}
 	// Output:
-	// func NewGreeterClient(c *rpc.Client, opts ...rpc.CallOption) *GreeterClient
+	// func NewGreeterClient(c *rpc.Client) *GreeterClient
 	// func (c *GreeterClient) SayHello(ctx context.Context, req *HelloRequest) (*HelloReply, error)
 	// func RegisterGreeter(svc *service.Service, impl Greeter) error
 }
