@@ -1,0 +1,993 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// slNewSub returns a subscription on subject, in queue group queue unless it is "".
+func slNewSub(subject, queue string) *subscription {
+	sub := &subscription{subject: []byte(subject)}
+	if queue != "" {
+		sub.queue = []byte(queue)
+	}
+	return sub
+}
+
+// slRefMatch is the brute-force oracle: does subscription subject pattern match
+// the literal subject subj? It compares '.'-split token lists directly.
+func slRefMatch(pattern, subj string) bool {
+	pt, st := strings.Split(pattern, "."), strings.Split(subj, ".")
+	for i, p := range pt {
+		if p == ">" {
+			return len(st) > i
+		}
+		if i >= len(st) || (p != "*" && p != st[i]) {
+			return false
+		}
+	}
+	return len(pt) == len(st)
+}
+
+// slWant is the expected outcome of one match: plain subscribers, and the
+// members of each queue group by name.
+type slWant struct {
+	plain  map[*subscription]bool
+	queues map[string]map[*subscription]bool
+}
+
+// slExpect computes, by brute force over subs, what match(subj) must return.
+func slExpect(subs []*subscription, subj string) slWant {
+	w := slWant{plain: map[*subscription]bool{}, queues: map[string]map[*subscription]bool{}}
+	for _, sub := range subs {
+		if !slRefMatch(string(sub.subject), subj) {
+			continue
+		}
+		if len(sub.queue) == 0 {
+			w.plain[sub] = true
+			continue
+		}
+		q := string(sub.queue)
+		if w.queues[q] == nil {
+			w.queues[q] = map[*subscription]bool{}
+		}
+		w.queues[q][sub] = true
+	}
+	return w
+}
+
+// slDiff describes how r differs from w, or returns "" if it matches exactly:
+// every subscriber once, queue groups merged by name, no empty groups.
+func slDiff(r *matchResult, w slWant) string {
+	if r == nil {
+		return "nil result"
+	}
+	seen := map[*subscription]bool{}
+	for _, sub := range r.psubs {
+		if seen[sub] {
+			return fmt.Sprintf("plain sub %q listed twice", sub.subject)
+		}
+		seen[sub] = true
+		if !w.plain[sub] {
+			return fmt.Sprintf("unexpected plain sub %q", sub.subject)
+		}
+	}
+	if len(r.psubs) != len(w.plain) {
+		return fmt.Sprintf("got %d plain subs, want %d", len(r.psubs), len(w.plain))
+	}
+	groups := map[string]bool{}
+	for _, g := range r.qsubs {
+		if len(g) == 0 {
+			return "empty queue group in result"
+		}
+		name := string(g[0].queue)
+		if groups[name] {
+			return fmt.Sprintf("queue group %q split over several slices", name)
+		}
+		groups[name] = true
+		want := w.queues[name]
+		for _, sub := range g {
+			if string(sub.queue) != name {
+				return fmt.Sprintf("queue group %q holds a member of %q", name, sub.queue)
+			}
+			if seen[sub] {
+				return fmt.Sprintf("queue sub %q listed twice", sub.subject)
+			}
+			seen[sub] = true
+			if !want[sub] {
+				return fmt.Sprintf("unexpected member %q of queue group %q", sub.subject, name)
+			}
+		}
+		if len(g) != len(want) {
+			return fmt.Sprintf("queue group %q has %d members, want %d", name, len(g), len(want))
+		}
+	}
+	if len(groups) != len(w.queues) {
+		return fmt.Sprintf("got %d queue groups, want %d", len(groups), len(w.queues))
+	}
+	return ""
+}
+
+// slCheck fails t unless s.match(subj) agrees with the brute-force oracle
+// over subs, both on a possible cache miss and on the (now cached) repeat.
+func slCheck(t testing.TB, s *sublist, subs []*subscription, subj string) {
+	t.Helper()
+	w := slExpect(subs, subj)
+	for range 2 {
+		if d := slDiff(s.match([]byte(subj)), w); d != "" {
+			t.Fatalf("match(%q): %s", subj, d)
+		}
+	}
+}
+
+// slNodeCount returns the number of trie nodes under and including n.
+func slNodeCount(n *slNode) int {
+	c := 1
+	for _, k := range n.kids {
+		c += slNodeCount(k)
+	}
+	if n.kidMap != nil {
+		for _, k := range n.kidMap.m {
+			c += slNodeCount(k)
+		}
+	}
+	if n.pwc != nil {
+		c += slNodeCount(n.pwc)
+	}
+	if n.fwc != nil {
+		c += slNodeCount(n.fwc)
+	}
+	return c
+}
+
+func TestSublistMatchSemantics(t *testing.T) {
+	tests := []struct {
+		name string
+		subs []string // "subject" or "subject queue"
+		pubs []string // subjects to check against the oracle
+	}{
+		{"literal", []string{"foo", "foo.bar", "foo.bar.baz", "bar"},
+			[]string{"foo", "foo.bar", "foo.bar.baz", "foo.baz", "bar", "baz", "foo.bar.baz.qux"}},
+		{"pwc", []string{"*", "foo.*", "*.bar", "foo.*.baz", "*.*"},
+			[]string{"foo", "foo.bar", "foo.baz", "x.bar", "foo.x.baz", "foo.x.y", "a.b.c"}},
+		{"fwc", []string{">", "foo.>", "foo.bar.>"},
+			[]string{"foo", "foo.bar", "foo.bar.baz", "foo.bar.baz.qux", "bar", "bar.foo"}},
+		{"mixed", []string{"foo.*.>", "*.bar.>", "foo.bar.*", "*.*.baz", "foo.bar.baz"},
+			[]string{"foo.bar", "foo.bar.baz", "foo.x.baz", "x.bar.y", "x.bar.y.z", "foo.bar.baz.qux"}},
+		{"wildcard chars inside tokens are literal", []string{"foo*", "f>o.bar", "foo.*x", "*.>x"},
+			[]string{"foo*", "foox", "f>o.bar", "fo.bar", "foo.*x", "foo.ax", "a.>x", "a.b"}},
+		{"queue groups", []string{"foo q1", "foo q1", "foo q2", "foo", "foo.* q1", "> q1", "*.bar q3"},
+			[]string{"foo", "foo.bar", "bar", "x.bar"}},
+		{"duplicates and overlaps", []string{"foo.bar", "foo.bar", "foo.*", "foo.>", "foo.bar"},
+			[]string{"foo.bar", "foo.baz", "foo"}},
+		{"deep", []string{"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r", "a.*.c.*.e.>", "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.0.1.2.3.4.5.6.7"},
+			[]string{"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r", "a.x.c.x.e.f", "a.b.c.d.e",
+				"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.0.1.2.3.4.5.6.7"}},
+		{"nothing", nil, []string{"foo", "a.b.c"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSublist()
+			var subs []*subscription
+			for _, spec := range tc.subs {
+				subj, queue, _ := strings.Cut(spec, " ")
+				sub := slNewSub(subj, queue)
+				if err := s.insert(sub); err != nil {
+					t.Fatalf("insert(%q): %v", spec, err)
+				}
+				subs = append(subs, sub)
+			}
+			if got := s.count(); got != uint32(len(subs)) {
+				t.Fatalf("count() = %d, want %d", got, len(subs))
+			}
+			for _, p := range tc.pubs {
+				slCheck(t, s, subs, p)
+			}
+		})
+	}
+}
+
+func TestSublistExplicitMatches(t *testing.T) {
+	// Spot checks that do not rely on the oracle.
+	s := newSublist()
+	lit, pwc, fwc, q1, q2 := slNewSub("foo.bar", ""), slNewSub("foo.*", ""), slNewSub("foo.>", ""),
+		slNewSub("foo.bar", "workers"), slNewSub("foo.*", "workers")
+	for _, sub := range []*subscription{lit, pwc, fwc, q1, q2} {
+		if err := s.insert(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := s.match([]byte("foo.bar"))
+	if len(r.psubs) != 3 || len(r.qsubs) != 1 || len(r.qsubs[0]) != 2 {
+		t.Fatalf("foo.bar: %d plain, %d groups; want 3 plain and one group of 2", len(r.psubs), len(r.qsubs))
+	}
+	r = s.match([]byte("foo.bar.baz"))
+	if len(r.psubs) != 1 || r.psubs[0] != fwc || len(r.qsubs) != 0 {
+		t.Fatalf("foo.bar.baz should match only foo.>, got %d plain %d groups", len(r.psubs), len(r.qsubs))
+	}
+	if r := s.match([]byte("foo")); len(r.psubs)+len(r.qsubs) != 0 {
+		t.Fatalf("foo must not match foo.> or foo.*")
+	}
+}
+
+func TestSublistInvalid(t *testing.T) {
+	s := newSublist()
+	for _, subj := range []string{"", ".", "foo.", ".foo", "foo..bar", "foo.>.bar", ">.>", "foo bar", "foo\tbar", "foo\r\n"} {
+		if err := s.insert(slNewSub(subj, "")); !errors.Is(err, errInvalidSubject) {
+			t.Errorf("insert(%q) = %v, want errInvalidSubject", subj, err)
+		}
+		if err := s.remove(slNewSub(subj, "")); !errors.Is(err, errNotFound) {
+			t.Errorf("remove(%q) = %v, want errNotFound", subj, err)
+		}
+	}
+	if s.count() != 0 {
+		t.Fatalf("count() = %d after invalid inserts", s.count())
+	}
+	if err := s.insert(slNewSub(">", "")); err != nil {
+		t.Fatal(err)
+	}
+	// Publishing to a malformed subject matches nothing, even with ">" present,
+	// and is not cached.
+	for _, subj := range []string{"", ".", "foo.", ".foo", "foo..bar"} {
+		if r := s.match([]byte(subj)); len(r.psubs) != 0 {
+			t.Errorf("match(%q) returned %d subs, want none", subj, len(r.psubs))
+		}
+	}
+	if n := s.stats().numCache; n != 0 {
+		t.Errorf("invalid subjects were cached: numCache = %d", n)
+	}
+}
+
+func TestSublistRemoveAndPrune(t *testing.T) {
+	s := newSublist()
+	var subs []*subscription
+	for i := range 100 {
+		for _, f := range []string{"foo.%d.bar", "foo.%d.*", "foo.*.%d", "foo.%d.>", "%d"} {
+			subs = append(subs, slNewSub(fmt.Sprintf(f, i), ""))
+		}
+		subs = append(subs, slNewSub(fmt.Sprintf("foo.%d.bar", i), "q"), slNewSub(fmt.Sprintf("foo.%d.bar", i), fmt.Sprint("q", i)))
+	}
+	for _, sub := range subs {
+		if err := s.insert(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.count() != uint32(len(subs)) {
+		t.Fatalf("count() = %d, want %d", s.count(), len(subs))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	rng.Shuffle(len(subs), func(i, j int) { subs[i], subs[j] = subs[j], subs[i] })
+	for i, sub := range subs {
+		if err := s.remove(sub); err != nil {
+			t.Fatalf("remove(%q): %v", sub.subject, err)
+		}
+		if err := s.remove(sub); !errors.Is(err, errNotFound) {
+			t.Fatalf("second remove(%q) = %v, want errNotFound", sub.subject, err)
+		}
+		if i%37 == 0 {
+			rest := subs[i+1:]
+			slCheck(t, s, rest, "foo.7.bar")
+			slCheck(t, s, rest, "foo.7.7")
+			slCheck(t, s, rest, "7")
+		}
+	}
+	if s.count() != 0 {
+		t.Fatalf("count() = %d after removing everything", s.count())
+	}
+	if n := slNodeCount(s.root); n != 1 {
+		t.Fatalf("%d nodes left after removing everything, want only the root", n)
+	}
+	// A subscription that was never inserted, on an existing path, or with the
+	// wrong queue, is not found.
+	a := slNewSub("a.b", "")
+	if err := s.insert(a); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []*subscription{slNewSub("a.b", ""), slNewSub("a.b", "q"), slNewSub("a", ""), slNewSub("a.b.c", "")} {
+		if err := s.remove(sub); !errors.Is(err, errNotFound) {
+			t.Fatalf("remove of absent %q/%q = %v", sub.subject, sub.queue, err)
+		}
+	}
+	if err := s.remove(a); err != nil {
+		t.Fatal(err)
+	}
+	if n := slNodeCount(s.root); n != 1 {
+		t.Fatalf("%d nodes left, want 1", n)
+	}
+}
+
+func TestSublistInsertIdempotent(t *testing.T) {
+	s := newSublist()
+	for _, sub := range []*subscription{slNewSub("foo", ""), slNewSub("foo", "q")} {
+		for range 3 {
+			if err := s.insert(sub); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := s.match([]byte("foo"))
+		if n := len(r.psubs) + len(r.qsubs); n > 2 || s.count() > 2 {
+			t.Fatalf("re-inserting the same subscription duplicated it: count %d", s.count())
+		}
+	}
+	if s.count() != 2 {
+		t.Fatalf("count() = %d, want 2", s.count())
+	}
+}
+
+// TestSublistLargeNodes drives the slice-to-map transitions (children, plain
+// subs, queue groups, queue members) up and back down, checking results and
+// pruning on the way.
+func TestSublistLargeNodes(t *testing.T) {
+	s := newSublist()
+	var subs []*subscription
+	for i := range 300 {
+		subs = append(subs,
+			slNewSub("big.x", ""),                           // many plain subs on one node
+			slNewSub("big.x", "g"+strconv.Itoa(i%40)),       // many groups, many members
+			slNewSub("kids."+strconv.Itoa(i), ""),           // many children
+			slNewSub("kids."+strconv.Itoa(i)+".>", "g"+"0"), // wildcard under many children
+			slNewSub("big.*", "g"+strconv.Itoa(i%7)),        // same group names on another node
+			slNewSub("big.>", "h"+strconv.Itoa(i)),          // many single-member groups
+		)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	rng.Shuffle(len(subs), func(i, j int) { subs[i], subs[j] = subs[j], subs[i] })
+	for _, sub := range subs {
+		if err := s.insert(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pubs := []string{"big.x", "big.y", "kids.5", "kids.5.a", "kids.299.a.b"}
+	for _, p := range pubs {
+		slCheck(t, s, subs, p)
+	}
+	for len(subs) > 0 {
+		k := min(len(subs), 97)
+		for _, sub := range subs[:k] {
+			if err := s.remove(sub); err != nil {
+				t.Fatal(err)
+			}
+		}
+		subs = subs[k:]
+		for _, p := range pubs {
+			slCheck(t, s, subs, p)
+		}
+	}
+	if n := slNodeCount(s.root); n != 1 {
+		t.Fatalf("%d nodes left, want 1", n)
+	}
+}
+
+func TestSublistRemoveBatch(t *testing.T) {
+	for _, nwild := range []int{0, 3, slBatchWildcardLimit + 5} {
+		t.Run(fmt.Sprint("wildcards=", nwild), func(t *testing.T) {
+			s := newSublist()
+			var keep, drop []*subscription
+			for i := range 50 {
+				keep = append(keep, slNewSub(fmt.Sprintf("keep.%d", i), ""), slNewSub(fmt.Sprintf("a.%d", i), "q"))
+				drop = append(drop, slNewSub(fmt.Sprintf("a.%d", i), ""))
+			}
+			for i := range nwild {
+				drop = append(drop, slNewSub(fmt.Sprintf("a.%d.>", i), ""), slNewSub("*."+strconv.Itoa(i), ""))
+			}
+			all := append(slices.Clone(keep), drop...)
+			for _, sub := range all {
+				if err := s.insert(sub); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pubs := []string{"a.1", "a.1.x", "keep.1", "x.2", "zzz"}
+			for _, p := range pubs {
+				slCheck(t, s, all, p) // populate the cache
+			}
+			// Absent subscriptions in the batch are ignored.
+			s.removeBatch(append(drop, slNewSub("never.inserted", ""), drop[0]))
+			if s.count() != uint32(len(keep)) {
+				t.Fatalf("count() = %d, want %d", s.count(), len(keep))
+			}
+			for _, p := range pubs {
+				slCheck(t, s, keep, p)
+			}
+		})
+	}
+}
+
+func TestSublistCacheInvalidation(t *testing.T) {
+	s := newSublist()
+	lit := slNewSub("foo.bar", "")
+	var subs []*subscription
+	insert := func(sub *subscription) {
+		t.Helper()
+		if err := s.insert(sub); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	remove := func(sub *subscription) {
+		t.Helper()
+		if err := s.remove(sub); err != nil {
+			t.Fatal(err)
+		}
+		subs = slices.DeleteFunc(subs, func(x *subscription) bool { return x == sub })
+	}
+	pubs := []string{"foo.bar", "foo.baz", "foo.bar.baz", "other"}
+	check := func() {
+		t.Helper()
+		for _, p := range pubs {
+			slCheck(t, s, subs, p)
+		}
+	}
+
+	check() // caches empty results
+	insert(lit)
+	check()
+	pwc, fwc, all := slNewSub("foo.*", ""), slNewSub("foo.>", "q"), slNewSub(">", "")
+	insert(pwc) // a wildcard inserted after the literal match was cached
+	check()
+	insert(fwc)
+	check()
+	insert(all)
+	check()
+	remove(pwc)
+	check()
+	remove(lit)
+	check()
+	remove(all)
+	check()
+	remove(fwc)
+	check()
+
+	// Targeted invalidation: a literal insert leaves other entries cached, a
+	// wildcard insert drops only the subjects it matches.
+	for _, p := range pubs {
+		s.match([]byte(p))
+	}
+	before := s.stats().numCache
+	insert(slNewSub("other", ""))
+	if got := s.stats().numCache; got != before-1 {
+		t.Fatalf("literal insert changed numCache %d -> %d, want one entry dropped", before, got)
+	}
+	insert(slNewSub("foo.*.baz", ""))
+	if got := s.stats().numCache; got != before-2 {
+		t.Fatalf("wildcard insert changed numCache %d -> %d, want one more entry dropped", before, got)
+	}
+	check()
+}
+
+func TestSublistCacheBounded(t *testing.T) {
+	s := newSublist()
+	if err := s.insert(slNewSub("foo.>", "")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 * slCacheSize {
+		r := s.match([]byte("foo." + strconv.Itoa(i)))
+		if len(r.psubs) != 1 {
+			t.Fatalf("foo.%d: %d subs", i, len(r.psubs))
+		}
+		s.cmu.RLock()
+		n := len(s.cache)
+		s.cmu.RUnlock()
+		if n > slCacheSize {
+			t.Fatalf("cache grew to %d entries, bound is %d", n, slCacheSize)
+		}
+	}
+	// Results taken out of a cache that has since evicted them are unaffected.
+	if r := s.match([]byte("foo.1")); len(r.psubs) != 1 {
+		t.Fatal("lost match after eviction")
+	}
+
+	off := newSublistCache(0)
+	off.insert(slNewSub("foo", ""))
+	for range 3 {
+		if r := off.match([]byte("foo")); len(r.psubs) != 1 {
+			t.Fatal("uncached sublist lost match")
+		}
+	}
+	if st := off.stats(); st.numCache != 0 || st.cacheHitRate != 0 {
+		t.Fatalf("disabled cache reports %+v", st)
+	}
+}
+
+func TestSublistMatchDoesNotRetainSubject(t *testing.T) {
+	s := newSublist()
+	sub := slNewSub("foo.bar", "")
+	s.insert(sub)
+	buf := []byte("foo.bar")
+	if r := s.match(buf); len(r.psubs) != 1 {
+		t.Fatal("no match")
+	}
+	copy(buf, "foo.baz") // the caller reuses its read buffer
+	if r := s.match([]byte("foo.baz")); len(r.psubs) != 0 {
+		t.Fatal("cache key aliased the caller's buffer")
+	}
+	if r := s.match([]byte("foo.bar")); len(r.psubs) != 1 {
+		t.Fatal("cached foo.bar lost")
+	}
+}
+
+func TestSublistResultImmutable(t *testing.T) {
+	s := newSublist()
+	var subs []*subscription
+	for i := range 40 {
+		sub := slNewSub("foo", "")
+		if i%2 == 1 {
+			sub = slNewSub("foo", "q")
+		}
+		subs = append(subs, sub)
+		s.insert(sub)
+	}
+	r := s.match([]byte("foo"))
+	snapshot := slices.Clone(r.psubs)
+	qsnap := slices.Clone(r.qsubs[0])
+	for _, sub := range subs[:30] {
+		s.remove(sub)
+	}
+	for range 10 {
+		s.insert(slNewSub("foo", ""))
+		s.insert(slNewSub("foo", "q"))
+	}
+	if !slices.Equal(snapshot, r.psubs) || !slices.Equal(qsnap, r.qsubs[0]) {
+		t.Fatal("a returned result changed after later inserts and removes")
+	}
+}
+
+func TestSublistMatchCachedNoAllocs(t *testing.T) {
+	if raceEnabled() {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+	s := newSublist()
+	s.insert(slNewSub("foo.*", ""))
+	s.insert(slNewSub("foo.bar", "q"))
+	subj := []byte("foo.bar")
+	s.match(subj)
+	if allocs := testing.AllocsPerRun(1000, func() { s.match(subj) }); allocs != 0 {
+		t.Fatalf("cached match allocates %v times, want 0", allocs)
+	}
+}
+
+func TestSublistStats(t *testing.T) {
+	s := newSublist()
+	a, b, c := slNewSub("foo.*", ""), slNewSub("foo.bar", ""), slNewSub("foo.bar", "q")
+	for _, sub := range []*subscription{a, b, c} {
+		s.insert(sub)
+	}
+	s.match([]byte("foo.bar")) // miss, fanout 3
+	s.match([]byte("foo.bar")) // hit
+	s.match([]byte("foo.x"))   // miss, fanout 1
+	s.match([]byte("foo.x"))   // hit
+	st := s.stats()
+	want := sublistStats{numSubs: 3, numCache: 2, numInserts: 3, numMatches: 4,
+		cacheHitRate: 0.5, maxFanout: 3, avgFanout: 2}
+	if st != want {
+		t.Fatalf("stats() = %+v, want %+v", st, want)
+	}
+	s.remove(b) // drops only the foo.bar entry
+	st = s.stats()
+	want = sublistStats{numSubs: 2, numCache: 1, numInserts: 3, numRemoves: 1, numMatches: 4,
+		cacheHitRate: 0.5, maxFanout: 1, avgFanout: 1}
+	if st != want {
+		t.Fatalf("after remove: stats() = %+v, want %+v", st, want)
+	}
+	s.remove(a) // drops foo.x
+	if n := s.stats().numCache; n != 0 {
+		t.Fatalf("numCache = %d after removing foo.*, want 0", n)
+	}
+}
+
+// TestSublistConcurrent runs writers and readers together. Each writer owns its
+// subscriptions, so right after its insert (or remove) returns, its own match
+// must (or must not) see the subscription, even though readers are hammering
+// the cache for the same subjects. At the end every subject is checked against
+// the brute-force oracle, which would catch a stale result left in the cache.
+func TestSublistConcurrent(t *testing.T) {
+	patterns := []string{"a.b.c", "a.b.*", "a.*.c", "a.>", "*.b.c", ">", "a.b", "a.*", "x.y.z", "*.*.*", "a.b.c.>"}
+	pubs := []string{"a.b.c", "a.b.d", "a.x.c", "a.b", "a.c", "z.b.c", "x.y.z", "a.b.c.d", "a"}
+	const writers, readers, rounds = 4, 4, 300
+	s := newSublist()
+	var (
+		wg     sync.WaitGroup
+		errMu  sync.Mutex
+		errs   []string
+		liveMu sync.Mutex
+		live   = map[*subscription]bool{}
+	)
+	fail := func(format string, args ...any) {
+		errMu.Lock()
+		errs = append(errs, fmt.Sprintf(format, args...))
+		errMu.Unlock()
+	}
+	contains := func(r *matchResult, sub *subscription) bool {
+		if slices.Contains(r.psubs, sub) {
+			return true
+		}
+		for _, g := range r.qsubs {
+			if slices.Contains(g, sub) {
+				return true
+			}
+		}
+		return false
+	}
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 99))
+			var mine []*subscription
+			for i := range rounds {
+				if len(mine) > 0 && rng.IntN(3) == 0 {
+					k := rng.IntN(len(mine))
+					sub := mine[k]
+					mine = slices.Delete(mine, k, k+1)
+					if err := s.remove(sub); err != nil {
+						fail("remove: %v", err)
+						return
+					}
+					liveMu.Lock()
+					delete(live, sub)
+					liveMu.Unlock()
+					for _, p := range pubs {
+						if slRefMatch(string(sub.subject), p) && contains(s.match([]byte(p)), sub) {
+							fail("%q still matched %q after remove", p, sub.subject)
+						}
+					}
+					continue
+				}
+				queue := ""
+				if i%4 == 0 {
+					queue = "q" + strconv.Itoa(rng.IntN(2))
+				}
+				sub := slNewSub(patterns[rng.IntN(len(patterns))], queue)
+				if err := s.insert(sub); err != nil {
+					fail("insert: %v", err)
+					return
+				}
+				mine = append(mine, sub)
+				liveMu.Lock()
+				live[sub] = true
+				liveMu.Unlock()
+				for _, p := range pubs {
+					if slRefMatch(string(sub.subject), p) && !contains(s.match([]byte(p)), sub) {
+						fail("%q did not match %q right after insert", p, sub.subject)
+					}
+				}
+			}
+			if rng.IntN(2) == 0 {
+				s.removeBatch(mine)
+				liveMu.Lock()
+				for _, sub := range mine {
+					delete(live, sub)
+				}
+				liveMu.Unlock()
+			}
+		}()
+	}
+	for r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds * 20 {
+				res := s.match([]byte(pubs[(i+r)%len(pubs)]))
+				_ = len(res.psubs) + len(res.qsubs)
+				if i%50 == 0 {
+					s.stats()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d failures, first: %s", len(errs), errs[0])
+	}
+	var final []*subscription
+	for sub := range live {
+		final = append(final, sub)
+	}
+	if s.count() != uint32(len(final)) {
+		t.Fatalf("count() = %d, want %d", s.count(), len(final))
+	}
+	for _, p := range pubs {
+		slCheck(t, s, final, p)
+	}
+	s.removeBatch(final)
+	if n := slNodeCount(s.root); n != 1 || s.count() != 0 {
+		t.Fatalf("%d nodes and %d subs left after removing everything", n, s.count())
+	}
+}
+
+// raceEnabled reports whether the test binary was built with -race; the build
+// info records the flag, so no build-tagged file is needed.
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, st := range bi.Settings {
+		if st.Key == "-race" {
+			return st.Value == "true"
+		}
+	}
+	return false
+}
+
+// slScaleN is the number of subscriptions the scale tests use: one million
+// normally; a fifth of that under -race (about 10x slower and with shadow
+// memory), so the package's race run stays quick on a shared 2-core machine;
+// and a tenth with -short.
+func slScaleN() int {
+	switch {
+	case testing.Short():
+		return 100_000
+	case raceEnabled():
+		return 200_000
+	}
+	return 1_000_000
+}
+
+// slHeap returns the live heap after a full collection.
+func slHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+func TestSublistScaleDistinctSubjects(t *testing.T) {
+	n := slScaleN()
+	subs := make([]*subscription, n)
+	for i := range subs {
+		subs[i] = slNewSub("foo."+strconv.Itoa(i)+".bar", "")
+	}
+	s := newSublist()
+	base := slHeap()
+	for _, sub := range subs {
+		if err := s.insert(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used := slHeap() - base
+	perSub := float64(used) / float64(n)
+	t.Logf("%d distinct literal subjects: %.0f bytes/sub of sublist memory (excluding the subscriptions)", n, perSub)
+	if perSub > 400 {
+		t.Errorf("sublist uses %.0f bytes per subscription, want < 400", perSub)
+	}
+	if s.count() != uint32(n) {
+		t.Fatalf("count() = %d, want %d", s.count(), n)
+	}
+	for _, i := range []int{0, 1, n / 2, n - 1} {
+		r := s.match([]byte("foo." + strconv.Itoa(i) + ".bar"))
+		if len(r.psubs) != 1 || r.psubs[0] != subs[i] {
+			t.Fatalf("match foo.%d.bar: %d subs", i, len(r.psubs))
+		}
+	}
+	for _, sub := range subs {
+		if err := s.remove(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if nodes := slNodeCount(s.root); nodes != 1 {
+		t.Fatalf("%d nodes left after removing all", nodes)
+	}
+	left := int64(slHeap()) - int64(base)
+	t.Logf("after removing all: %d bytes retained", left)
+	if left > 1<<20 {
+		t.Errorf("%d bytes still held after removing every subscription", left)
+	}
+	runtime.KeepAlive(s)
+	runtime.KeepAlive(subs)
+}
+
+func TestSublistScaleOneSubject(t *testing.T) {
+	n := slScaleN()
+	const groups = 1000
+	subs := make([]*subscription, n)
+	names := make([]string, groups)
+	for i := range names {
+		names[i] = "g" + strconv.Itoa(i)
+	}
+	for i := range subs {
+		switch i % 4 {
+		case 0:
+			subs[i] = slNewSub("one.subject", "") // plain subscribers
+		default:
+			subs[i] = slNewSub("one.subject", names[(i/4)%groups])
+		}
+	}
+	s := newSublist()
+	base := slHeap()
+	for _, sub := range subs {
+		if err := s.insert(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used := slHeap() - base
+	perSub := float64(used) / float64(n)
+	t.Logf("%d subs on one subject (1/4 plain, the rest in %d queue groups): %.0f bytes/sub", n, groups, perSub)
+	if perSub > 400 {
+		t.Errorf("sublist uses %.0f bytes per subscription, want < 400", perSub)
+	}
+	r := s.match([]byte("one.subject"))
+	members := 0
+	for _, g := range r.qsubs {
+		members += len(g)
+	}
+	if len(r.psubs) != n/4 || members != n-n/4 || len(r.qsubs) != groups {
+		t.Fatalf("got %d plain, %d queued in %d groups", len(r.psubs), members, len(r.qsubs))
+	}
+	// Remove in random order: each removal is O(1) however full the node is.
+	rng := rand.New(rand.NewPCG(5, 6))
+	rng.Shuffle(len(subs), func(i, j int) { subs[i], subs[j] = subs[j], subs[i] })
+	for _, sub := range subs[:n-10] {
+		if err := s.remove(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slCheck(t, s, subs[n-10:], "one.subject")
+	s.removeBatch(subs[n-10:])
+	if nodes := slNodeCount(s.root); nodes != 1 || s.count() != 0 {
+		t.Fatalf("%d nodes and %d subs left", nodes, s.count())
+	}
+	left := int64(slHeap()) - int64(base)
+	t.Logf("after removing all: %d bytes retained", left)
+	if left > 1<<20 {
+		t.Errorf("%d bytes still held after removing every subscription", left)
+	}
+	runtime.KeepAlive(s)
+	runtime.KeepAlive(subs)
+}
+
+// FuzzSublistMatch inserts the '|'-separated patterns (a pattern may carry a
+// queue name after a space) and checks that match(subject) agrees with the
+// brute-force matcher, before and after removing every other subscription.
+func FuzzSublistMatch(f *testing.F) {
+	f.Add("foo.bar", "foo.bar")
+	f.Add("foo.bar", "foo.*|foo.>|>|*.bar q")
+	f.Add("foo.bar.baz", "foo.*|foo.>|*.*.baz q|foo.bar.* q|foo.bar")
+	f.Add("foo", "foo.>|*.>|foo.*|*")
+	f.Add("foo*.b>r", "foo*.*|*.b>r|foo.>")
+	f.Add("a.b.c.d", "a.b.c.d q1|a.b.c.d q2|a.*.c.> q1|>|*.*.*.*")
+	f.Add("a", "")
+	f.Fuzz(func(t *testing.T, subject, patterns string) {
+		if !validSubject([]byte(subject)) {
+			if r := newSublist().match([]byte(subject)); len(r.psubs)+len(r.qsubs) != 0 {
+				t.Fatalf("invalid subject %q matched", subject)
+			}
+			return
+		}
+		s := newSublist()
+		var subs []*subscription
+		for _, spec := range strings.Split(patterns, "|") {
+			pat, queue, _ := strings.Cut(spec, " ")
+			sub := slNewSub(pat, queue)
+			err := s.insert(sub)
+			if valid := validSubject([]byte(pat)); valid != (err == nil) {
+				t.Fatalf("insert(%q) = %v, valid = %v", pat, err, valid)
+			}
+			if err == nil {
+				subs = append(subs, sub)
+			}
+		}
+		check := func() {
+			w := slExpect(subs, subject)
+			for range 2 {
+				if d := slDiff(s.match([]byte(subject)), w); d != "" {
+					t.Fatalf("match(%q) with %q: %s", subject, patterns, d)
+				}
+			}
+			for _, sub := range subs {
+				if got, want := slPatternMatches(sub.subject, subject), slRefMatch(string(sub.subject), subject); got != want {
+					t.Fatalf("slPatternMatches(%q, %q) = %v, want %v", sub.subject, subject, got, want)
+				}
+			}
+		}
+		check()
+		var kept []*subscription
+		for i, sub := range subs {
+			if i%2 == 0 {
+				if err := s.remove(sub); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				kept = append(kept, sub)
+			}
+		}
+		subs = kept
+		check()
+		s.removeBatch(subs)
+		if n := slNodeCount(s.root); n != 1 {
+			t.Fatalf("%d nodes left after removing all", n)
+		}
+	})
+}
+
+// slBenchSubs returns subscriptions on "bench.<i>.<j>" literal subjects plus
+// some wildcards, a realistic mix for the match benchmarks.
+func slBenchSubs() []*subscription {
+	var subs []*subscription
+	for i := range 100 {
+		for j := range 10 {
+			subs = append(subs, slNewSub(fmt.Sprintf("bench.%d.%d", i, j), ""))
+		}
+		subs = append(subs, slNewSub(fmt.Sprintf("bench.%d.*", i), "q"))
+	}
+	subs = append(subs, slNewSub("bench.>", ""), slNewSub("*.*.*", ""))
+	return subs
+}
+
+func BenchmarkSublistMatchCached(b *testing.B) {
+	s := newSublist()
+	for _, sub := range slBenchSubs() {
+		s.insert(sub)
+	}
+	subj := []byte("bench.42.7")
+	s.match(subj)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.match(subj)
+	}
+}
+
+func BenchmarkSublistMatchCachedParallel(b *testing.B) {
+	s := newSublist()
+	for _, sub := range slBenchSubs() {
+		s.insert(sub)
+	}
+	subj := []byte("bench.42.7")
+	s.match(subj)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s.match(subj)
+		}
+	})
+}
+
+func BenchmarkSublistMatchUncached(b *testing.B) {
+	s := newSublistCache(0)
+	for _, sub := range slBenchSubs() {
+		s.insert(sub)
+	}
+	subj := []byte("bench.42.7")
+	b.ReportAllocs()
+	for b.Loop() {
+		s.match(subj)
+	}
+}
+
+func BenchmarkSublistMatchWildcards(b *testing.B) {
+	s := newSublistCache(0)
+	for _, p := range []string{"a.>", "a.*.c.>", "*.b.*.d", "a.b.c.d", "a.*.*.*", ">", "*.*.*.*", "x.>"} {
+		s.insert(slNewSub(p, ""))
+		s.insert(slNewSub(p, "q"))
+	}
+	subj := []byte("a.b.c.d")
+	b.ReportAllocs()
+	for b.Loop() {
+		s.match(subj)
+	}
+}
+
+func BenchmarkSublistInsertRemove(b *testing.B) {
+	s := newSublist()
+	for _, sub := range slBenchSubs() {
+		s.insert(sub)
+	}
+	subs := []*subscription{slNewSub("bench.42.new", ""), slNewSub("bench.*.new", ""), slNewSub("bench.42.7", "w")}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, sub := range subs {
+			s.insert(sub)
+		}
+		for _, sub := range subs {
+			s.remove(sub)
+		}
+	}
+}
