@@ -219,12 +219,12 @@ func (c *client) processMsg(p *parseState, payload []byte) error {
 		c.sendErr(fmt.Sprintf("Permissions Violation for Publish to %q", pa.subject))
 		return nil
 	}
+	if c.opts.Verbose {
+		c.sendProto("+OK\r\n") // acknowledged before it is routed, as nats-server does
+	}
 	delivered := c.route(pa, payload)
 	if delivered == 0 && len(pa.reply) > 0 && c.opts.NoResponders {
 		c.sendNoResponders(pa)
-	}
-	if c.opts.Verbose {
-		c.sendProto("+OK\r\n")
 	}
 	return nil
 }
@@ -727,24 +727,19 @@ func (c *client) writeLoop() {
 
 // slowConsumer closes a client that cannot keep up, without waiting on it.
 func (c *client) slowConsumer(reason closeReason) {
-	c.mu.Lock()
-	already := c.closed
-	c.mu.Unlock()
-	if already {
-		return
+	if c.close(reason, false) {
+		c.srv.slowConsumers.Add(1)
+		c.srv.logger.Warn("slow consumer, closing", "cid", c.cid, "reason", reason.String())
 	}
-	c.srv.slowConsumers.Add(1)
-	c.srv.logger.Warn("slow consumer, closing", "cid", c.cid, "reason", reason.String())
-	c.close(reason, false)
 }
 
 // close ends the connection once. With flush, queued data (an -ERR, say) is
 // sent first, bounded by the write deadline.
-func (c *client) close(reason closeReason, flush bool) {
+func (c *client) close(reason closeReason, flush bool) bool {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.closed = true
 	c.reason = reason
@@ -775,6 +770,7 @@ func (c *client) close(reason closeReason, flush bool) {
 	if c.srv.debug {
 		c.srv.logger.Debug("client closed", "cid", c.cid, "addr", c.host, "reason", reason.String())
 	}
+	return true
 }
 
 // pingTimer fires every PingInterval: it pings an idle client and closes one
@@ -791,8 +787,9 @@ func (c *client) pingTimer() {
 		if c.pingOut+1 > opts.MaxPingsOut {
 			c.out.write(&c.srv.pool, []byte("-ERR 'Stale Connection'\r\n"))
 			c.mu.Unlock()
-			c.srv.staleConnections.Add(1)
-			c.close(closeStale, true)
+			if c.close(closeStale, true) {
+				c.srv.staleConnections.Add(1)
+			}
 			return
 		}
 		c.pingOut++

@@ -142,9 +142,9 @@ func (p *parseState) parse(buf []byte, h opHandler) error {
 					if err := p.endOp(h); err != nil {
 						return err
 					}
+					i++
 					if c == '\n' {
 						// An op with no arguments ended the line: run it now.
-						i++
 						if err := p.dispatch(h, nil); err != nil {
 							return err
 						}
