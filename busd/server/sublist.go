@@ -86,7 +86,7 @@ type sublist struct {
 	inserts atomic.Uint64
 	removes atomic.Uint64
 	matches atomic.Uint64
-	hits    atomic.Uint64
+	misses  atomic.Uint64 // matches not answered from the cache; counted on the slow path only
 }
 
 // newSublist returns an empty sublist with a result cache of slCacheSize entries.
@@ -269,10 +269,10 @@ func (s *sublist) match(subject []byte) *matchResult {
 		r, ok := s.cache[string(subject)]
 		s.cmu.RUnlock()
 		if ok {
-			s.hits.Add(1)
 			return r
 		}
 	}
+	s.misses.Add(1)
 
 	var tokBuf [32][]byte
 	toks := tokBuf[:0]
@@ -287,9 +287,15 @@ func (s *sublist) match(subject []byte) *matchResult {
 		start = i + 1
 	}
 
-	var b slResultBuilder
+	var (
+		pbuf [16]*subscription
+		qbuf [4][]*subscription
+		nbuf [4]string
+		b    slResultBuilder
+	)
+	b.r.psubs, b.r.qsubs, b.qnames = pbuf[:0], qbuf[:0], nbuf[:0]
 	s.mu.RLock()
-	b.matchFrom(s.root, toks)
+	b = b.matchFrom(s.root, toks)
 	r := b.result()
 	if s.cacheMax > 0 {
 		// Still under mu.RLock: no mutation can slip in between computing r and
@@ -330,8 +336,9 @@ func (s *sublist) stats() sublistStats {
 		numRemoves: s.removes.Load(),
 		numMatches: s.matches.Load(),
 	}
-	if st.numMatches > 0 {
-		st.cacheHitRate = float64(s.hits.Load()) / float64(st.numMatches)
+	// misses is read after matches, so under concurrency it may be ahead of it.
+	if misses := s.misses.Load(); st.numMatches > misses {
+		st.cacheHitRate = float64(st.numMatches-misses) / float64(st.numMatches)
 	}
 	s.cmu.RLock()
 	defer s.cmu.RUnlock()
@@ -367,35 +374,39 @@ func slPatternMatches(pattern []byte, subj string) bool {
 	}
 }
 
-// slResultBuilder accumulates a matchResult while walking the trie.
+// slResultBuilder accumulates a matchResult while walking the trie. match
+// keeps it on the stack, with small stack arrays behind its slices; result
+// copies them into exactly sized slices, so a typical miss allocates little.
 type slResultBuilder struct {
 	r      matchResult
 	qnames []string       // queue group name of each r.qsubs entry
 	qpos   map[string]int // index of qnames, built once there are many groups
 }
 
-// matchFrom adds the subscriptions of every node under n matched by toks.
-func (b *slResultBuilder) matchFrom(n *slNode, toks [][]byte) {
+// matchFrom adds the subscriptions of every node under n matched by toks. The
+// builder is passed and returned by value so that escape analysis can keep
+// match's stack buffers on the stack.
+func (b slResultBuilder) matchFrom(n *slNode, toks [][]byte) slResultBuilder {
 	for i, t := range toks {
 		if n.fwc != nil {
-			b.addNode(n.fwc)
+			b = b.addNode(n.fwc)
 		}
 		if n.pwc != nil {
-			b.matchFrom(n.pwc, toks[i+1:])
+			b = b.matchFrom(n.pwc, toks[i+1:])
 		}
 		if n = n.child(t); n == nil {
-			return
+			return b
 		}
 	}
-	b.addNode(n)
+	return b.addNode(n)
 }
 
 // addNode copies n's subscribers into the result, merging queue groups of the
 // same name found at different nodes into one slice.
-func (b *slResultBuilder) addNode(n *slNode) {
+func (b slResultBuilder) addNode(n *slNode) slResultBuilder {
 	b.r.psubs = append(b.r.psubs, n.psubs.list...)
 	if n.queues == nil {
-		return
+		return b
 	}
 	fresh := len(b.qnames) == 0 // names within one node are distinct
 	for _, g := range n.queues.groups {
@@ -411,6 +422,7 @@ func (b *slResultBuilder) addNode(n *slNode) {
 			b.qpos[g.name] = len(b.qnames) - 1
 		}
 	}
+	return b
 }
 
 // findQueue returns the index of queue group name in the result, or -1.
@@ -435,13 +447,20 @@ func (b *slResultBuilder) findQueue(name string) int {
 	return -1
 }
 
-// result returns the accumulated result, or the shared empty result.
+// result returns the accumulated result on the heap, or the shared empty
+// result. The queue member slices were already copied by addNode.
 func (b *slResultBuilder) result() *matchResult {
 	if len(b.r.psubs) == 0 && len(b.r.qsubs) == 0 {
 		return slEmptyResult
 	}
-	r := b.r
-	return &r
+	r := &matchResult{}
+	if len(b.r.psubs) > 0 {
+		r.psubs = slices.Clip(slices.Clone(b.r.psubs))
+	}
+	if len(b.r.qsubs) > 0 {
+		r.qsubs = slices.Clip(slices.Clone(b.r.qsubs))
+	}
+	return r
 }
 
 // slNode is one trie node: the subscriptions whose subject ends here and the
