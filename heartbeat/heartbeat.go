@@ -1,0 +1,142 @@
+// Package heartbeat defines the heartbeat document every Dialtone service instance
+// publishes, and the Publisher loop that publishes it.
+//
+// # The document (stable contract)
+//
+// An instance publishes a JSON document on the subject service.<name>.heartbeats
+// (Subject) every interval, 1s by default, a little early rather than late (up to
+// 10% jitter), and replies with the same document to a request on _DT.beat
+// (BeatSubject). The schema, "dialtone.heartbeat.v1":
+//
+//	schema       string  "dialtone.heartbeat.v1"; a reader rejects another major version
+//	id           string  instance ID (a nuid), unique per process start
+//	name         string  service name, [A-Za-z0-9_-]+
+//	version      string  service version (semver)
+//	description  string  human description, may be empty
+//	metadata     object  string to string, may be absent
+//	endpoints    array   {"name", "subject", "queue_group"} per endpoint
+//	inbox        string  the instance inbox, _DT.<name>.<id>
+//	started      string  RFC 3339 time the instance started (UTC, milliseconds)
+//	seq          number  1 for the first document, +1 for every document after it
+//	status       string  "up", "draining" (graceful stop in progress) or "stopped" (the last)
+//	load         object  {"in_flight": handlers running, "capacity": concurrency limit}
+//	interval_ms  number  the promised interval: the next document comes within it
+//
+// Readers ignore fields they do not know, so minor versions (dialtone.heartbeat.v1.x)
+// may add fields. An instance that has not published for 3 promised intervals is
+// considered gone (see package discovery).
+package heartbeat
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dialtone-dev/dialtone"
+)
+
+// Schema is the schema identifier this package writes.
+const Schema = "dialtone.heartbeat.v1"
+
+const schemaMajor = "dialtone.heartbeat.v1"
+
+// Subjects.
+const (
+	// WildcardSubject matches every service's heartbeat subject.
+	WildcardSubject = "service.*.heartbeats"
+	// BeatSubject is the "beat now" request: each instance replies with its current
+	// heartbeat document.
+	BeatSubject = "_DT.beat"
+)
+
+// Subject is the heartbeat subject of service name: service.<name>.heartbeats.
+func Subject(name string) string { return "service." + name + ".heartbeats" }
+
+// Inbox is the instance inbox _DT.<name>.<id>.
+func Inbox(name, id string) string { return "_DT." + name + "." + id }
+
+// Status is the lifecycle state of an instance.
+type Status string
+
+// The statuses.
+const (
+	StatusUp       Status = "up"
+	StatusDraining Status = "draining"
+	StatusStopped  Status = "stopped"
+)
+
+// Endpoint describes one endpoint of an instance.
+type Endpoint struct {
+	Name       string `json:"name"`
+	Subject    string `json:"subject"`
+	QueueGroup string `json:"queue_group"`
+}
+
+// Load is how busy an instance is.
+type Load struct {
+	InFlight int `json:"in_flight"`
+	Capacity int `json:"capacity"`
+}
+
+// Heartbeat is the heartbeat document.
+type Heartbeat struct {
+	Schema      string            `json:"schema"`
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Version     string            `json:"version"`
+	Description string            `json:"description"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	Endpoints   []Endpoint        `json:"endpoints"`
+	Inbox       string            `json:"inbox"`
+	Started     time.Time         `json:"started"`
+	Seq         uint64            `json:"seq"`
+	Status      Status            `json:"status"`
+	Load        Load              `json:"load"`
+	IntervalMS  int64             `json:"interval_ms"`
+}
+
+// Interval is the promised interval as a Duration.
+func (h *Heartbeat) Interval() time.Duration { return time.Duration(h.IntervalMS) * time.Millisecond }
+
+// ErrSchema is returned (wrapped in a *dialtone.Error) by Decode for a document of
+// another major schema version.
+var ErrSchema = errors.New("heartbeat: unsupported schema")
+
+// Encode returns the JSON form of h. It fills in Schema when empty and writes
+// Started in UTC with millisecond precision.
+func Encode(h *Heartbeat) ([]byte, error) {
+	c := *h
+	if c.Schema == "" {
+		c.Schema = Schema
+	}
+	c.Started = c.Started.UTC().Truncate(time.Millisecond)
+	if c.Endpoints == nil {
+		c.Endpoints = []Endpoint{}
+	}
+	return json.Marshal(&c)
+}
+
+// Decode parses a heartbeat document. It rejects a document whose schema is not
+// dialtone.heartbeat.v1 (or a v1 minor version such as dialtone.heartbeat.v1.2),
+// one without an id or name, and one with an unknown status.
+func Decode(data []byte) (*Heartbeat, error) {
+	h := new(Heartbeat)
+	if err := json.Unmarshal(data, h); err != nil {
+		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "heartbeat: decode: %w", err)
+	}
+	if h.Schema != schemaMajor && !strings.HasPrefix(h.Schema, schemaMajor+".") {
+		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "%w %q (want %s)", ErrSchema, h.Schema, Schema)
+	}
+	if h.ID == "" || h.Name == "" {
+		return nil, dialtone.NewError(dialtone.CodeInvalidArgument, "heartbeat: document without id or name")
+	}
+	switch h.Status {
+	case StatusUp, StatusDraining, StatusStopped:
+	default:
+		return nil, dialtone.NewError(dialtone.CodeInvalidArgument, fmt.Sprintf("heartbeat: unknown status %q", h.Status))
+	}
+	return h, nil
+}
+

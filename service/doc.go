@@ -1,0 +1,60 @@
+// Package service is the server side of Dialtone: a service instance with endpoints
+// on queue groups, a per-instance concurrency limit, NATS micro (ADR-32) monitoring,
+// heartbeats and a graceful drain.
+//
+//	svc, err := service.New(nc, service.Config{Name: "greeter", Version: "1.0.0"})
+//	err = service.Handle(svc, "SayHello", func(ctx context.Context, req *HelloRequest) (*HelloReply, error) {
+//		return &HelloReply{Message: "hello " + req.Name}, nil
+//	})
+//	err = svc.Run(ctx) // Start, wait for ctx or SIGINT/SIGTERM, Stop
+//
+// # Subjects
+//
+// An endpoint listens on its subject (<service>.<endpoint>, or
+// <service>.<group>.<endpoint>) in a queue group, by default one per service, so the
+// instances of a service share the work. Every instance also listens, without a
+// queue, on _DT.<service>.all.<endpoint subject> (lowest-latency calls: every
+// instance answers, the caller takes the first), on _DT.<service>.<id>.<endpoint
+// subject> (direct calls), on _DT.<service>.avail (availability probe: an instance
+// answers only with a free slot, which it then reserves for one second or until the
+// direct request arrives), on _DT.beat (reply with the current heartbeat) and on the
+// ADR-32 subjects $SRV.PING, $SRV.INFO and $SRV.STATS, bare, .<name> and
+// .<name>.<id>, so `nats micro ls` and friends list and inspect Dialtone services.
+// The wire contract is docs/design/sdk.md.
+//
+// Names that would break subjects (anything but [A-Za-z0-9_-] in service, group and
+// endpoint names; wildcards or empty tokens in subjects) are rejected by New and
+// AddEndpoint, not at the first request.
+//
+// # Handlers
+//
+// Handlers get a context first. It ends when the caller's deadline passes (the
+// Dialtone-Timeout header the rpc client sends) or when Stop gives up waiting. They
+// run concurrently, each on its own goroutine, up to WithMaxConcurrent handlers per
+// instance across all endpoints; the subscription waits for a free slot, so a
+// saturated instance leaves requests in its pending queue instead of starting more
+// goroutines. A returned error reaches the caller as Nats-Service-Error-Code and
+// Nats-Service-Error (plus Dialtone-Error-Details); a panic answers CodeInternal
+// "internal error" and the instance keeps serving. Handle adds a typed endpoint that
+// decodes with the codec and runs dialtone.Validate on the request.
+//
+// Each request gets an OpenTelemetry server span named <service>.<endpoint>, a child
+// of the W3C trace context in the request headers.
+//
+// # Why not nats.go/micro
+//
+// nats.go's micro package runs an endpoint's handler on the subscription's delivery
+// goroutine, so each endpoint serves one request at a time, and measures its stats
+// around that call. Dialtone needs handlers to run concurrently under one
+// per-instance limit, and a drain that waits for handlers still running after their
+// subscription is gone; so this package implements ADR-32 itself: the same JSON
+// (io.nats.micro.v1.ping_response, info_response, stats_response), with counters
+// kept per endpoint by the handler goroutines.
+//
+// # Graceful stop
+//
+// Stop announces "draining" in a heartbeat, drains the serving subscriptions
+// (UNSUB, then a PING/PONG proves the server has processed it, and requests that
+// reached the client before that still run), waits for running handlers, sends the
+// final "stopped" heartbeat and leaves. A rolling restart therefore loses no request.
+package service

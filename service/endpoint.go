@@ -1,0 +1,329 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/dialtone-dev/dialtone"
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Request is a request as a handler sees it.
+type Request struct {
+	Endpoint string      // endpoint name
+	Subject  string      // subject it arrived on (balanced, lowest-latency or direct)
+	Header   nats.Header // may be nil
+	Data     []byte
+
+	codec dialtone.Codec
+}
+
+// Decode unmarshals the payload into v with the service's codec. A Content-Type
+// header naming another codec, or a payload that does not decode, is an
+// *dialtone.Error with CodeInvalidArgument.
+func (r *Request) Decode(v any) error {
+	if ct := r.Header.Get(dialtone.HeaderContentType); ct != "" && ct != r.codec.Name() {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "unsupported content type %q (this endpoint speaks %s)", ct, r.codec.Name())
+	}
+	if err := r.codec.Unmarshal(r.Data, v); err != nil {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "decode request: %v", err)
+	}
+	return nil
+}
+
+// Response is a handler's answer. Header is sent as the reply's headers.
+type Response struct {
+	Header nats.Header
+	Data   []byte
+}
+
+// Handler serves requests of one endpoint. Handlers run concurrently (up to the
+// instance's limit); ctx ends when the caller's deadline (Dialtone-Timeout) passes
+// or the instance is stopped without finishing in time. A returned error reaches
+// the caller with its code (dialtone.CodeOf) and message.
+type Handler interface {
+	Handle(ctx context.Context, req *Request) (*Response, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, req *Request) (*Response, error)
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, req *Request) (*Response, error) { return f(ctx, req) }
+
+// Registrar is what endpoints are added to: a *Service or a *Group.
+type Registrar interface {
+	AddEndpoint(name string, h Handler, opts ...EndpointOption) error
+}
+
+var (
+	_ Registrar = (*Service)(nil)
+	_ Registrar = (*Group)(nil)
+)
+
+// Handle adds a typed endpoint: the payload is decoded into a Req with the service's
+// codec and checked with dialtone.Validate (failures answer CodeInvalidArgument with
+// the fields), and the *Resp fn returns is encoded as the reply (nil: empty reply).
+func Handle[Req, Resp any](r Registrar, name string, fn func(ctx context.Context, req *Req) (*Resp, error), opts ...EndpointOption) error {
+	if fn == nil {
+		return dialtone.NewError(dialtone.CodeInvalidArgument, "service: nil handler for endpoint "+name)
+	}
+	return r.AddEndpoint(name, HandlerFunc(func(ctx context.Context, req *Request) (*Response, error) {
+		in := new(Req)
+		if err := req.Decode(in); err != nil {
+			return nil, err
+		}
+		if err := dialtone.Validate(in); err != nil {
+			return nil, err
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			return nil, nil
+		}
+		data, err := req.codec.Marshal(out)
+		if err != nil {
+			return nil, dialtone.Errorf(dialtone.CodeInternal, "encode response: %v", err)
+		}
+		resp := &Response{Data: data}
+		if req.codec != dialtone.JSON {
+			resp.Header = nats.Header{dialtone.HeaderContentType: []string{req.codec.Name()}}
+		}
+		return resp, nil
+	}), opts...)
+}
+
+// endpoint is one registered endpoint with its statistics.
+type endpoint struct {
+	s        *Service
+	name     string
+	subject  string
+	queue    string
+	metadata map[string]string
+	handler  Handler
+	spanName string
+
+	numRequests atomic.Int64
+	numErrors   atomic.Int64
+	procNanos   atomic.Int64
+	lastError   atomic.Pointer[string]
+}
+
+// Group is a set of endpoints under a common subject prefix
+// (<service>.<group>.<endpoint>) and, optionally, their own queue group.
+type Group struct {
+	s      *Service
+	prefix string // subject prefix without trailing dot
+	queue  string
+	err    error
+}
+
+// AddGroup returns a group of endpoints with subjects <service>.<name>.<endpoint>.
+// An invalid name is reported by the group's AddEndpoint.
+func (s *Service) AddGroup(name string, opts ...GroupOption) *Group {
+	return newGroup(s, s.cfg.Name, s.cfg.QueueGroup, name, opts)
+}
+
+// AddGroup returns a nested group with subjects <parent prefix>.<name>.<endpoint>.
+func (g *Group) AddGroup(name string, opts ...GroupOption) *Group {
+	ng := newGroup(g.s, g.prefix, g.queue, name, opts)
+	if g.err != nil {
+		ng.err = g.err
+	}
+	return ng
+}
+
+func newGroup(s *Service, parentPrefix, parentQueue, name string, opts []GroupOption) *Group {
+	var c groupConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	g := &Group{s: s, prefix: parentPrefix + "." + name, queue: parentQueue}
+	if c.queue != "" {
+		g.queue = c.queue
+	}
+	if err := checkName("group", name); err != nil {
+		g.err = err
+	} else if c.queue != "" {
+		g.err = checkQueue(c.queue)
+	}
+	return g
+}
+
+// AddEndpoint adds an endpoint to the group.
+func (g *Group) AddEndpoint(name string, h Handler, opts ...EndpointOption) error {
+	if g.err != nil {
+		return g.err
+	}
+	return g.s.addEndpoint(g.prefix, g.queue, name, h, opts)
+}
+
+// AddEndpoint adds an endpoint with subject <service>.<name> (see WithSubject) in
+// the service's queue group (see WithQueueGroup). The name must be
+// [A-Za-z0-9_-]+ and unique in the service, and the subject unique; a bad name or
+// subject is an error here, not at the first request. Endpoints added after Start
+// are subscribed at once.
+func (s *Service) AddEndpoint(name string, h Handler, opts ...EndpointOption) error {
+	return s.addEndpoint(s.cfg.Name, s.cfg.QueueGroup, name, h, opts)
+}
+
+func (s *Service) addEndpoint(prefix, queue, name string, h Handler, opts []EndpointOption) error {
+	if err := checkName("endpoint", name); err != nil {
+		return err
+	}
+	if h == nil {
+		return dialtone.NewError(dialtone.CodeInvalidArgument, "service: nil handler for endpoint "+name)
+	}
+	c := endpointConfig{subject: prefix + "." + name, queue: queue}
+	for _, o := range opts {
+		o(&c)
+	}
+	if err := checkSubject("subject", c.subject); err != nil {
+		return err
+	}
+	if err := checkQueue(c.queue); err != nil {
+		return err
+	}
+	ep := &endpoint{
+		s:        s,
+		name:     name,
+		subject:  c.subject,
+		queue:    c.queue,
+		metadata: c.metadata,
+		handler:  h,
+		spanName: s.cfg.Name + "." + name,
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case stateStopping, stateStopped:
+		return dialtone.NewError(dialtone.CodeFailedPrecondition, "service: stopped")
+	}
+	for _, other := range s.endpoints {
+		if other.name == name {
+			return dialtone.Errorf(dialtone.CodeAlreadyExists, "service %s: endpoint %q exists already", s.cfg.Name, name)
+		}
+		if other.subject == ep.subject {
+			return dialtone.Errorf(dialtone.CodeAlreadyExists, "service %s: subject %q is taken by endpoint %q", s.cfg.Name, ep.subject, other.name)
+		}
+	}
+	if s.state == stateRunning {
+		if err := s.subscribeEndpointLocked(ep); err != nil {
+			return err
+		}
+	}
+	s.endpoints = append(s.endpoints, ep)
+	old := *s.bySubject.Load()
+	next := make(map[string]*endpoint, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[ep.subject] = ep
+	s.bySubject.Store(&next)
+	if s.state == stateRunning {
+		if err := s.nc.Flush(); err != nil {
+			return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: flush: %w", s.cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// onMsg is the callback of the endpoint's queue subscription.
+func (ep *endpoint) onMsg(m *nats.Msg) { ep.dispatch(m, false) }
+
+// dispatch runs the handler for m on its own goroutine once a concurrency slot is
+// free. It blocks the subscription's delivery while the instance is at its limit, so
+// excess requests wait in the client's pending queue (and count against its limits)
+// rather than in an unbounded set of goroutines. reserved means the caller already
+// holds a slot (an availability reservation).
+func (ep *endpoint) dispatch(m *nats.Msg, reserved bool) {
+	s := ep.s
+	if !reserved {
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			select {
+			case s.sem <- struct{}{}:
+			case <-s.baseCtx.Done():
+				s.replyError(m, dialtone.Errorf(dialtone.CodeUnavailable, "service %s: stopping", s.cfg.Name))
+				return
+			}
+		}
+	}
+	s.inFlight.Add(1)
+	s.wg.Add(1)
+	go ep.serve(m)
+}
+
+func (ep *endpoint) serve(m *nats.Msg) {
+	s := ep.s
+	start := time.Now()
+	defer func() {
+		s.inFlight.Add(-1)
+		<-s.sem
+		s.wg.Done()
+	}()
+
+	ctx := s.baseCtx
+	if d, ok := dialtone.TimeoutFromHeader(m.Header); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	if m.Header != nil {
+		ctx = s.opts.prop.Extract(ctx, dialtone.HeaderCarrier(m.Header))
+	}
+	ctx, span := s.tracer.Start(ctx, ep.spanName,
+		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(
+			attribute.String("rpc.system", "dialtone"),
+			attribute.String("rpc.service", s.cfg.Name),
+			attribute.String("rpc.method", ep.name),
+			attribute.String("dialtone.instance", s.id),
+		))
+	defer span.End()
+
+	req := Request{Endpoint: ep.name, Subject: m.Subject, Header: m.Header, Data: m.Data, codec: s.opts.codec}
+	resp, err := ep.call(ctx, &req)
+
+	if err != nil {
+		code := dialtone.CodeOf(err)
+		span.SetStatus(codes.Error, err.Error())
+		span.SetAttributes(attribute.Int("dialtone.error_code", int(code)))
+		ep.numErrors.Add(1)
+		msg := err.Error()
+		ep.lastError.Store(&msg)
+		s.replyError(m, err)
+	} else if m.Reply != "" {
+		out := &nats.Msg{Subject: m.Reply}
+		if resp != nil {
+			out.Data, out.Header = resp.Data, resp.Header
+		}
+		if perr := s.nc.PublishMsg(out); perr != nil {
+			s.opts.logger.Debug("service: reply", "service", s.cfg.Name, "endpoint", ep.name, "err", perr)
+		}
+	}
+	ep.numRequests.Add(1)
+	ep.procNanos.Add(int64(time.Since(start)))
+}
+
+// call runs the handler, turning a panic into CodeInternal "internal error".
+func (ep *endpoint) call(ctx context.Context, req *Request) (resp *Response, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ep.s.opts.logger.Error("service: handler panic",
+				"service", ep.s.cfg.Name, "endpoint", ep.name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			resp, err = nil, dialtone.NewError(dialtone.CodeInternal, "internal error")
+		}
+	}()
+	return ep.handler.Handle(ctx, req)
+}

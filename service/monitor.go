@@ -1,0 +1,146 @@
+package service
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/dialtone-dev/dialtone"
+	"github.com/nats-io/nats.go"
+)
+
+// ADR-32 response types.
+const (
+	PingResponseType  = "io.nats.micro.v1.ping_response"
+	InfoResponseType  = "io.nats.micro.v1.info_response"
+	StatsResponseType = "io.nats.micro.v1.stats_response"
+)
+
+// Identity is the part every ADR-32 response starts with.
+type Identity struct {
+	Name     string            `json:"name"`
+	ID       string            `json:"id"`
+	Version  string            `json:"version"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// Ping is the $SRV.PING response.
+type Ping struct {
+	Identity
+	Type string `json:"type"`
+}
+
+// EndpointInfo describes an endpoint in $SRV.INFO.
+type EndpointInfo struct {
+	Name       string            `json:"name"`
+	Subject    string            `json:"subject"`
+	QueueGroup string            `json:"queue_group"`
+	Metadata   map[string]string `json:"metadata"`
+}
+
+// Info is the $SRV.INFO response.
+type Info struct {
+	Identity
+	Type        string         `json:"type"`
+	Description string         `json:"description"`
+	Endpoints   []EndpointInfo `json:"endpoints"`
+}
+
+// EndpointStats are an endpoint's counters in $SRV.STATS. Durations are
+// nanoseconds on the wire, as in ADR-32.
+type EndpointStats struct {
+	Name                  string        `json:"name"`
+	Subject               string        `json:"subject"`
+	QueueGroup            string        `json:"queue_group"`
+	NumRequests           int64         `json:"num_requests"`
+	NumErrors             int64         `json:"num_errors"`
+	LastError             string        `json:"last_error"`
+	ProcessingTime        time.Duration `json:"processing_time"`
+	AverageProcessingTime time.Duration `json:"average_processing_time"`
+}
+
+// Stats is the $SRV.STATS response.
+type Stats struct {
+	Identity
+	Type      string          `json:"type"`
+	Started   time.Time       `json:"started"`
+	Endpoints []EndpointStats `json:"endpoints"`
+}
+
+func (s *Service) identity() Identity {
+	return Identity{Name: s.cfg.Name, ID: s.id, Version: s.cfg.Version, Metadata: s.cfg.Metadata}
+}
+
+// Info returns what $SRV.INFO answers.
+func (s *Service) Info() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	info := Info{Identity: s.identity(), Type: InfoResponseType, Description: s.cfg.Description,
+		Endpoints: make([]EndpointInfo, 0, len(s.endpoints))}
+	for _, ep := range s.endpoints {
+		info.Endpoints = append(info.Endpoints, EndpointInfo{Name: ep.name, Subject: ep.subject, QueueGroup: ep.queue, Metadata: ep.metadata})
+	}
+	return info
+}
+
+// Stats returns what $SRV.STATS answers. Counts cover every way an endpoint is
+// reached (balanced, lowest-latency, direct); processing time runs from the start of
+// the handler goroutine to the reply being handed to the connection.
+func (s *Service) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Identity: s.identity(), Type: StatsResponseType, Started: s.started,
+		Endpoints: make([]EndpointStats, 0, len(s.endpoints))}
+	for _, ep := range s.endpoints {
+		es := EndpointStats{
+			Name:           ep.name,
+			Subject:        ep.subject,
+			QueueGroup:     ep.queue,
+			NumRequests:    ep.numRequests.Load(),
+			NumErrors:      ep.numErrors.Load(),
+			ProcessingTime: time.Duration(ep.procNanos.Load()),
+		}
+		if p := ep.lastError.Load(); p != nil {
+			es.LastError = *p
+		}
+		if es.NumRequests > 0 {
+			es.AverageProcessingTime = es.ProcessingTime / time.Duration(es.NumRequests)
+		}
+		st.Endpoints = append(st.Endpoints, es)
+	}
+	return st
+}
+
+// subscribeMonitorLocked subscribes $SRV.<VERB>, $SRV.<VERB>.<name> and
+// $SRV.<VERB>.<name>.<id> for PING, INFO and STATS.
+func (s *Service) subscribeMonitorLocked() error {
+	verbs := []struct {
+		verb string
+		body func() any
+	}{
+		{"PING", func() any { return Ping{Identity: s.identity(), Type: PingResponseType} }},
+		{"INFO", func() any { return s.Info() }},
+		{"STATS", func() any { return s.Stats() }},
+	}
+	for _, v := range verbs {
+		body := v.body
+		cb := func(m *nats.Msg) {
+			if m.Reply == "" {
+				return
+			}
+			data, err := json.Marshal(body())
+			if err != nil {
+				s.replyError(m, dialtone.Errorf(dialtone.CodeInternal, "encode: %v", err))
+				return
+			}
+			_ = s.nc.Publish(m.Reply, data)
+		}
+		for _, subj := range []string{"$SRV." + v.verb, "$SRV." + v.verb + "." + s.cfg.Name, "$SRV." + v.verb + "." + s.cfg.Name + "." + s.id} {
+			sub, err := s.nc.Subscribe(subj, cb)
+			if err != nil {
+				return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, subj, err)
+			}
+			s.monSubs = append(s.monSubs, sub)
+		}
+	}
+	return nil
+}

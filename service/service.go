@@ -1,0 +1,417 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/heartbeat"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Config is the identity of a service.
+type Config struct {
+	Name        string            // [A-Za-z0-9_-]+
+	Version     string            // semver, e.g. 1.2.0
+	Description string            // free text
+	Metadata    map[string]string // shown in $SRV.INFO and heartbeats
+	QueueGroup  string            // default queue group of the endpoints; default Name
+}
+
+type state int
+
+const (
+	stateNew state = iota
+	stateRunning
+	stateStopping
+	stateStopped
+)
+
+// Service is one instance of a service: its endpoints, its ADR-32 monitoring
+// subjects and its heartbeat. Create it with New, add endpoints, then Start (or Run).
+// It is safe for concurrent use.
+type Service struct {
+	nc      *nats.Conn
+	cfg     Config
+	opts    options
+	id      string
+	inbox   string
+	started time.Time
+	tracer  trace.Tracer
+
+	sem      chan struct{} // one token per running handler or reserved slot
+	inFlight atomic.Int64
+	wg       sync.WaitGroup // handlers started by endpoint subscriptions
+	baseCtx  context.Context
+	cancel   context.CancelFunc
+
+	mu        sync.Mutex
+	state     state
+	endpoints []*endpoint
+	bySubject atomic.Pointer[map[string]*endpoint] // endpoint subject -> endpoint, copy on write
+	servSubs  []*nats.Subscription                 // endpoint subjects, all, direct, avail: drained at Stop
+	monSubs   []*nats.Subscription                 // $SRV.*: removed last
+	stopDone  chan struct{}
+	stopErr   error
+
+	hb    *heartbeat.Publisher
+	avail availability
+
+	allPrefix    string // _DT.<svc>.all.
+	directPrefix string // _DT.<svc>.<id>.
+}
+
+// New returns a service instance on nc with identity cfg. It validates cfg: the
+// name must be [A-Za-z0-9_-]+ and the version semver. Nothing is subscribed until
+// Start.
+func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
+	if nc == nil {
+		return nil, dialtone.NewError(dialtone.CodeInvalidArgument, "service: nil connection")
+	}
+	if err := checkName("service", cfg.Name); err != nil {
+		return nil, err
+	}
+	if err := checkSemver(cfg.Version); err != nil {
+		return nil, err
+	}
+	if cfg.QueueGroup == "" {
+		cfg.QueueGroup = cfg.Name
+	}
+	if err := checkQueue(cfg.QueueGroup); err != nil {
+		return nil, err
+	}
+	o := options{
+		maxConcurrent: DefaultMaxConcurrent,
+		hbInterval:    heartbeat.DefaultInterval,
+		logger:        slog.Default(),
+		codec:         dialtone.JSON,
+		drainTimeout:  DefaultDrainTimeout,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.tp == nil {
+		o.tp = otel.GetTracerProvider()
+	}
+	if o.prop == nil {
+		o.prop = otel.GetTextMapPropagator()
+	}
+	md := make(map[string]string, len(cfg.Metadata))
+	for k, v := range cfg.Metadata {
+		md[k] = v
+	}
+	cfg.Metadata = md
+
+	s := &Service{
+		nc:      nc,
+		cfg:     cfg,
+		opts:    o,
+		id:      nuid.Next(),
+		started: time.Now().UTC(),
+		tracer:  o.tp.Tracer("github.com/dialtone-dev/dialtone/service"),
+		sem:     make(chan struct{}, o.maxConcurrent),
+	}
+	s.inbox = heartbeat.Inbox(cfg.Name, s.id)
+	s.allPrefix = "_DT." + cfg.Name + ".all."
+	s.directPrefix = s.inbox + "."
+	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	empty := map[string]*endpoint{}
+	s.bySubject.Store(&empty)
+	s.avail.init(s)
+	s.hb = heartbeat.NewPublisher(nc, s.heartbeatSource,
+		heartbeat.WithInterval(o.hbInterval), heartbeat.WithLogger(o.logger))
+	return s, nil
+}
+
+// ID is the instance ID, a nuid unique to this instance.
+func (s *Service) ID() string { return s.id }
+
+// Inbox is the instance inbox _DT.<service>.<id>; direct calls go to
+// <inbox>.<endpoint subject>.
+func (s *Service) Inbox() string { return s.inbox }
+
+// Name is the service name.
+func (s *Service) Name() string { return s.cfg.Name }
+
+// Start subscribes the endpoints (balanced, lowest-latency and direct subjects),
+// the availability probe, the ADR-32 subjects and "beat now", publishes the first
+// heartbeat, and returns once the server has processed all of it.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.state != stateNew {
+		s.mu.Unlock()
+		return dialtone.NewError(dialtone.CodeFailedPrecondition, "service: already started")
+	}
+	err := s.subscribeLocked()
+	if err == nil {
+		s.state = stateRunning
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.unsubscribeAll()
+		return err
+	}
+	if err := s.hb.Start(ctx); err != nil {
+		s.unsubscribeAll()
+		s.mu.Lock()
+		s.state = stateStopped
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (s *Service) subscribeLocked() error {
+	// Endpoint subjects first, monitoring subjects last: across a cluster interest
+	// travels in order, so once $SRV.PING answers from elsewhere the endpoints do too.
+	for _, ep := range s.endpoints {
+		if err := s.subscribeEndpointLocked(ep); err != nil {
+			return err
+		}
+	}
+	subs := []struct {
+		subject string
+		cb      nats.MsgHandler
+	}{
+		{s.allPrefix + ">", s.onAll},
+		{s.directPrefix + ">", s.onDirect},
+		{"_DT." + s.cfg.Name + ".avail", s.avail.onProbe},
+	}
+	for _, x := range subs {
+		sub, err := s.nc.Subscribe(x.subject, x.cb)
+		if err != nil {
+			return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, x.subject, err)
+		}
+		s.servSubs = append(s.servSubs, sub)
+	}
+	return s.subscribeMonitorLocked()
+}
+
+func (s *Service) subscribeEndpointLocked(ep *endpoint) error {
+	sub, err := s.nc.QueueSubscribe(ep.subject, ep.queue, ep.onMsg)
+	if err != nil {
+		return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, ep.subject, err)
+	}
+	s.servSubs = append(s.servSubs, sub)
+	return nil
+}
+
+func (s *Service) unsubscribeAll() {
+	s.mu.Lock()
+	subs := append(append([]*nats.Subscription(nil), s.servSubs...), s.monSubs...)
+	s.servSubs, s.monSubs = nil, nil
+	s.mu.Unlock()
+	for _, sub := range subs {
+		_ = sub.Unsubscribe()
+	}
+}
+
+// Stop takes the instance out gracefully and blocks until it is out:
+//
+//  1. publish a "draining" heartbeat, so registries and clients stop choosing it;
+//  2. drain the endpoint, lowest-latency, direct and availability subscriptions:
+//     unsubscribe, flush so the server has processed that (PING/PONG), and let the
+//     requests that reached the client before it do so go through dispatch;
+//  3. wait for the running handlers, including those requests;
+//  4. publish the final "stopped" heartbeat and remove the monitoring subscriptions.
+//
+// ctx bounds steps 2 and 3: when it ends first, the handlers' contexts are
+// cancelled, the "stopped" heartbeat is still sent, and Stop returns an error with
+// CodeDeadlineExceeded. Stop does not close the connection. Calling Stop again
+// waits for the first call and returns its result.
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	switch s.state {
+	case stateNew:
+		s.state = stateStopped
+		s.mu.Unlock()
+		s.cancel()
+		return nil
+	case stateStopping, stateStopped:
+		done := s.stopDone
+		s.mu.Unlock()
+		if done == nil {
+			return nil
+		}
+		select {
+		case <-done:
+			return s.stopErr
+		case <-ctx.Done():
+			return dialtone.Errorf(dialtone.CodeDeadlineExceeded, "service %s: stop: %w", s.cfg.Name, ctx.Err())
+		}
+	}
+	s.state = stateStopping
+	s.stopDone = make(chan struct{})
+	servSubs := s.servSubs
+	s.servSubs = nil
+	s.mu.Unlock()
+
+	err := s.drain(ctx, servSubs)
+
+	s.mu.Lock()
+	s.state = stateStopped
+	s.stopErr = err
+	close(s.stopDone)
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) error {
+	var errs []error
+	if err := s.hb.SetStatus(ctx, heartbeat.StatusDraining); err != nil {
+		errs = append(errs, err)
+	}
+
+	// Drain: the client keeps delivering what the server sent before it processed
+	// the UNSUB (the PING/PONG after it proves that), and reports Closed once the
+	// last of those messages has been through its callback.
+	closed := make([]<-chan nats.SubStatus, 0, len(servSubs))
+	for _, sub := range servSubs {
+		ch := sub.StatusChanged(nats.SubscriptionClosed)
+		if err := sub.Drain(); err != nil {
+			_ = sub.Unsubscribe()
+			continue
+		}
+		closed = append(closed, ch)
+	}
+	ncClosed := s.nc.StatusChanged(nats.CLOSED)
+	if s.nc.IsClosed() {
+		closed = nil // nothing more arrives on a closed connection
+	}
+	timedOut := false
+	for _, ch := range closed {
+		if timedOut {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ncClosed:
+			// Without a connection nothing more arrives.
+		case <-ctx.Done():
+			timedOut = true
+		}
+	}
+
+	// Every callback has returned, so no more wg.Add: wait for the handlers.
+	handlersDone := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(handlersDone)
+	}()
+	if !timedOut {
+		select {
+		case <-handlersDone:
+		case <-ctx.Done():
+			timedOut = true
+		}
+	}
+	if timedOut {
+		n := s.inFlight.Load()
+		s.cancel() // handlers still running see their context end
+		errs = append(errs, dialtone.Errorf(dialtone.CodeDeadlineExceeded,
+			"service %s: stop: drain incomplete, %d handlers still running: %w", s.cfg.Name, n, ctx.Err()))
+	}
+	s.cancel()
+
+	// The final heartbeat goes out even when ctx ended, with a short bound of its own.
+	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer hcancel()
+	if err := s.hb.Stop(hctx); err != nil {
+		errs = append(errs, err)
+	}
+	s.mu.Lock()
+	monSubs := s.monSubs
+	s.monSubs = nil
+	s.mu.Unlock()
+	for _, sub := range monSubs {
+		_ = sub.Unsubscribe()
+	}
+	if !s.nc.IsClosed() {
+		_ = s.nc.FlushWithContext(hctx)
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts the service, waits until ctx ends or the process gets SIGINT or
+// SIGTERM, then stops it gracefully within the drain timeout (WithDrainTimeout).
+func (s *Service) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-sctx.Done()
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.drainTimeout)
+	defer cancel()
+	return s.Stop(stopCtx)
+}
+
+// heartbeatSource describes the instance for the heartbeat publisher.
+func (s *Service) heartbeatSource() heartbeat.Heartbeat {
+	s.mu.Lock()
+	eps := make([]heartbeat.Endpoint, len(s.endpoints))
+	for i, ep := range s.endpoints {
+		eps[i] = heartbeat.Endpoint{Name: ep.name, Subject: ep.subject, QueueGroup: ep.queue}
+	}
+	s.mu.Unlock()
+	return heartbeat.Heartbeat{
+		ID:          s.id,
+		Name:        s.cfg.Name,
+		Version:     s.cfg.Version,
+		Description: s.cfg.Description,
+		Metadata:    s.cfg.Metadata,
+		Endpoints:   eps,
+		Inbox:       s.inbox,
+		Started:     s.started,
+		Load:        heartbeat.Load{InFlight: int(s.inFlight.Load()), Capacity: cap(s.sem)},
+	}
+}
+
+// onAll serves _DT.<svc>.all.<endpoint subject>.
+func (s *Service) onAll(m *nats.Msg) {
+	s.route(m, s.allPrefix, false)
+}
+
+// onDirect serves _DT.<svc>.<id>.<endpoint subject>, the target of direct calls and
+// of the second leg of availability calls, which use the slot the probe reserved.
+func (s *Service) onDirect(m *nats.Msg) {
+	s.route(m, s.directPrefix, true)
+}
+
+func (s *Service) route(m *nats.Msg, prefix string, direct bool) {
+	if len(m.Subject) <= len(prefix) {
+		return
+	}
+	ep := (*s.bySubject.Load())[m.Subject[len(prefix):]]
+	reserved := direct && s.avail.claim()
+	if ep == nil {
+		if reserved {
+			<-s.sem
+		}
+		s.replyError(m, dialtone.Errorf(dialtone.CodeUnimplemented, "service %s: no endpoint at %s", s.cfg.Name, m.Subject[len(prefix):]))
+		return
+	}
+	ep.dispatch(m, reserved)
+}
+
+// replyError sends an error reply to m, if it has a reply subject.
+func (s *Service) replyError(m *nats.Msg, err error) {
+	if m.Reply == "" {
+		return
+	}
+	h := nats.Header{}
+	dialtone.SetErrorHeader(h, err)
+	if perr := s.nc.PublishMsg(&nats.Msg{Subject: m.Reply, Header: h}); perr != nil {
+		s.opts.logger.Debug("service: reply", "service", s.cfg.Name, "err", perr)
+	}
+}
