@@ -172,6 +172,11 @@ func TestSublistMatchSemantics(t *testing.T) {
 			[]string{"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r", "a.x.c.x.e.f", "a.b.c.d.e",
 				"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.0.1.2.3.4.5.6.7"}},
 		{"nothing", nil, []string{"foo", "a.b.c"}},
+		// Without pedantic checks a client may publish to a subject containing
+		// wildcard tokens; they are then matched as ordinary tokens by the
+		// subscriptions' wildcards only, as in nats-server.
+		{"published wildcard tokens", []string{"foo.*", "foo.>", "foo.bar", "*.*", ">", "foo.x.>"},
+			[]string{"foo.*", "foo.>", "*.bar", "*", ">", "foo.*.>"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
