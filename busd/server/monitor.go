@@ -682,9 +682,16 @@ func (s *Server) connz(o *connzOptions) *connz {
 	}
 }
 
+// rttPingAfter is how old a connection must be before /connz pings it for an
+// RTT. Client libraries send CONNECT+PING and fail if anything but PONG comes
+// back first; busd does not record when that first PONG went out, and by this
+// age (nats.go's connect timeout) the handshake is over. nats-server uses the
+// same bound for clients that never PING.
+const rttPingAfter = 2 * time.Second
+
 // connInfo snapshots c under its lock. For an open client that has a
-// language (a real client library) and no RTT yet, it sends a PING so that a
-// later /connz shows one, as nats-server does.
+// language (a real client library), no RTT yet and is past its handshake, it
+// sends a PING so that a later /connz shows the RTT, as nats-server does.
 func (c *client) connInfo(now time.Time, o *connzOptions, open bool) *connInfo {
 	ci := &connInfo{
 		Cid:          c.cid,
@@ -709,7 +716,7 @@ func (c *client) connInfo(now time.Time, o *connzOptions, open bool) *connInfo {
 		stop := c.stop
 		ci.Stop = &stop
 		ci.Reason = c.reason.String()
-	} else if open && c.authed && c.rtt == 0 && c.opts.Lang != "" && c.pingSent.IsZero() {
+	} else if open && c.authed && c.rtt == 0 && c.opts.Lang != "" && c.pingSent.IsZero() && now.Sub(c.start) > rttPingAfter {
 		c.pingSent = time.Now()
 		c.out.write(&c.srv.pool, []byte("PING\r\n"))
 		pinged = true

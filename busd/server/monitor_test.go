@@ -662,23 +662,72 @@ func TestMonitorConnzNeverShowsToken(t *testing.T) {
 }
 
 func TestMonitorConnzRTT(t *testing.T) {
-	s, base := monStart(t, nil)
+	// The server pings an idle client every PingInterval; the PONG gives the RTT.
+	s, base := monStart(t, &Options{PingInterval: 20 * time.Millisecond})
 	nc := monConnect(t, s, "rtt")
 	cid := monCID(t, nc)
-	// The first /connz asks the client for a PONG; a later one shows the RTT.
 	var rtt string
 	monWaitFor(t, "a measured RTT", func() bool {
 		var cz connz
 		monJSON(t, fmt.Sprintf("%s/connz?cid=%d", base, cid), &cz)
 		rtt = monConnByCID(t, &cz, cid).RTT
-		if rtt != "0s" {
-			return true
-		}
-		monFlush(t, nc)
-		return false
+		return rtt != "0s"
 	})
 	if d, err := time.ParseDuration(rtt); err != nil || d <= 0 {
 		t.Fatalf("rtt %q", rtt)
+	}
+	if !nc.IsConnected() {
+		t.Fatal("client disconnected")
+	}
+}
+
+// TestMonitorConnzDoesNotPingDuringHandshake polls /connz while clients
+// connect: a PING from the monitor arriving before the PONG a client library
+// waits for would fail its connect.
+func TestMonitorConnzDoesNotPingDuringHandshake(t *testing.T) {
+	s, base := monStart(t, nil)
+	stop := make(chan struct{})
+	const pollers = 4
+	polled := make(chan int, pollers)
+	for p := 0; p < pollers; p++ {
+		go func() {
+			n := 0
+			defer func() { polled <- n }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := http.Get(base + "/connz")
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				n++
+			}
+		}()
+	}
+	var failed error
+	for i := 0; i < 100 && failed == nil; i++ {
+		nc, err := nats.Connect(s.ClientURL(), nats.NoReconnect())
+		if err != nil {
+			failed = fmt.Errorf("connect %d while /connz is polled: %w", i, err)
+			break
+		}
+		nc.Close()
+	}
+	close(stop)
+	total := 0
+	for p := 0; p < pollers; p++ {
+		total += <-polled
+	}
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	if total == 0 {
+		t.Fatal("/connz was never polled")
 	}
 }
 
@@ -914,5 +963,30 @@ func TestMonitorConcurrentTraffic(t *testing.T) {
 	monJSON(t, base+"/varz", &v)
 	if v.TotalConnections != 20 || v.InMsgs != 400 {
 		t.Errorf("total_connections %d in_msgs %d, want 20 and 400", v.TotalConnections, v.InMsgs)
+	}
+}
+
+// TestMonitorConnzSortByActivity checks sort=last and sort=idle on the first
+// /connz of a fresh server: later ones see the PONGs to its RTT pings.
+func TestMonitorConnzSortByActivity(t *testing.T) {
+	for _, tc := range []struct {
+		sort    string
+		reverse bool // idle lists the longest idle first, last the most recent
+	}{{"last", false}, {"idle", true}} {
+		t.Run(tc.sort, func(t *testing.T) {
+			s, base := monStart(t, nil)
+			a, b, c := monConnect(t, s, "a"), monConnect(t, s, "b"), monConnect(t, s, "c")
+			// Activity in the order b, c, a.
+			monFlush(t, b, c, a)
+			want := []uint64{monCID(t, a), monCID(t, c), monCID(t, b)}
+			if tc.reverse {
+				slices.Reverse(want)
+			}
+			var cz connz
+			monJSON(t, base+"/connz?sort="+tc.sort, &cz)
+			if got := monCIDs(&cz); !slices.Equal(got, want) {
+				t.Fatalf("sort=%s: %v, want %v", tc.sort, got, want)
+			}
+		})
 	}
 }
