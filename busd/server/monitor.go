@@ -124,6 +124,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // badRequest answers a malformed query with a plain-text reason and 400.
 func badRequest(w http.ResponseWriter, format string, args ...any) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff") // the reason echoes the query
 	w.WriteHeader(http.StatusBadRequest)
 	_, _ = fmt.Fprintf(w, format, args...)
 }
