@@ -139,4 +139,3 @@ func Decode(data []byte) (*Heartbeat, error) {
 	}
 	return h, nil
 }
-
