@@ -218,9 +218,9 @@ func (s *sublist) removeLocked(sub *subscription) bool {
 		start = i + 1
 		switch {
 		case isPWCToken(tok):
-			n = n.pwc
+			n = n.pwcChild()
 		case isFWCToken(tok):
-			n = n.fwc
+			n = n.fwcChild()
 		default:
 			n = n.child(tok)
 		}
@@ -388,11 +388,13 @@ type slResultBuilder struct {
 // match's stack buffers on the stack.
 func (b slResultBuilder) matchFrom(n *slNode, toks [][]byte) slResultBuilder {
 	for i, t := range toks {
-		if n.fwc != nil {
-			b = b.addNode(n.fwc)
-		}
-		if n.pwc != nil {
-			b = b.matchFrom(n.pwc, toks[i+1:])
+		if e := n.ext; e != nil {
+			if e.fwc != nil {
+				b = b.addNode(e.fwc)
+			}
+			if e.pwc != nil {
+				b = b.matchFrom(e.pwc, toks[i+1:])
+			}
 		}
 		if n = n.child(t); n == nil {
 			return b
@@ -405,11 +407,12 @@ func (b slResultBuilder) matchFrom(n *slNode, toks [][]byte) slResultBuilder {
 // same name found at different nodes into one slice.
 func (b slResultBuilder) addNode(n *slNode) slResultBuilder {
 	b.r.psubs = append(b.r.psubs, n.psubs.list...)
-	if n.queues == nil {
+	q := n.queueSubs()
+	if q == nil {
 		return b
 	}
 	fresh := len(b.qnames) == 0 // names within one node are distinct
-	for _, g := range n.queues.groups {
+	for _, g := range q.groups {
 		if !fresh {
 			if i := b.findQueue(g.name); i >= 0 {
 				b.r.qsubs[i] = append(b.r.qsubs[i], g.subs.list...)
@@ -464,27 +467,69 @@ func (b *slResultBuilder) result() *matchResult {
 }
 
 // slNode is one trie node: the subscriptions whose subject ends here and the
-// children for the next token.
+// children for the next token. It is kept small (80 bytes) because a
+// subscription on a fresh subject typically costs a node per token; the parts
+// most nodes never need live behind ext.
 type slNode struct {
-	token  string       // literal token leading here from the parent ("" for root and wildcards)
-	kids   []*slNode    // literal children while there are few
-	kidMap *slKidIndex  // literal children once there are many (kids is then nil)
-	pwc    *slNode      // child for "*"
-	fwc    *slNode      // child for ">"
-	psubs  slSubSet     // plain subscriptions
-	queues *slQueueSubs // queue subscriptions, nil when there are none
+	token string     // literal token leading here from the parent ("" for root and wildcards)
+	kids  []*slNode  // literal children while there are few (nil once ext.kidMap is used)
+	psubs slSubSet   // plain subscriptions
+	ext   *slNodeExt // nil unless one of its fields is set
 }
 
-// slKidIndex holds the literal children of a node with many of them.
-type slKidIndex struct {
-	m    map[string]*slNode
-	peak int // largest len(m) since the map was built; Go maps never shrink
+// slNodeExt holds the rarely needed parts of an slNode. A node's ext is
+// dropped again as soon as all of its fields are empty.
+type slNodeExt struct {
+	kidMap  map[string]*slNode // literal children once there are many
+	kidPeak int                // largest len(kidMap) since it was built; Go maps never shrink
+	pwc     *slNode            // child for "*"
+	fwc     *slNode            // child for ">"
+	queues  *slQueueSubs       // queue subscriptions
+}
+
+// extra returns n.ext, creating it if needed.
+func (n *slNode) extra() *slNodeExt {
+	if n.ext == nil {
+		n.ext = &slNodeExt{}
+	}
+	return n.ext
+}
+
+// tidyExt drops n.ext once nothing is left in it.
+func (n *slNode) tidyExt() {
+	if e := n.ext; e != nil && e.kidMap == nil && e.pwc == nil && e.fwc == nil && e.queues == nil {
+		n.ext = nil
+	}
+}
+
+// pwcChild returns the "*" child, or nil.
+func (n *slNode) pwcChild() *slNode {
+	if n.ext == nil {
+		return nil
+	}
+	return n.ext.pwc
+}
+
+// fwcChild returns the ">" child, or nil.
+func (n *slNode) fwcChild() *slNode {
+	if n.ext == nil {
+		return nil
+	}
+	return n.ext.fwc
+}
+
+// queueSubs returns the queue subscriptions, or nil.
+func (n *slNode) queueSubs() *slQueueSubs {
+	if n.ext == nil {
+		return nil
+	}
+	return n.ext.queues
 }
 
 // child returns the literal child for tok, or nil.
 func (n *slNode) child(tok []byte) *slNode {
-	if n.kidMap != nil {
-		return n.kidMap.m[string(tok)]
+	if n.ext != nil && n.ext.kidMap != nil {
+		return n.ext.kidMap[string(tok)]
 	}
 	for _, k := range n.kids {
 		if k.token == string(tok) {
@@ -498,23 +543,25 @@ func (n *slNode) child(tok []byte) *slNode {
 func (n *slNode) childForInsert(tok []byte) *slNode {
 	switch {
 	case isPWCToken(tok):
-		if n.pwc == nil {
-			n.pwc = &slNode{}
+		e := n.extra()
+		if e.pwc == nil {
+			e.pwc = &slNode{}
 		}
-		return n.pwc
+		return e.pwc
 	case isFWCToken(tok):
-		if n.fwc == nil {
-			n.fwc = &slNode{}
+		e := n.extra()
+		if e.fwc == nil {
+			e.fwc = &slNode{}
 		}
-		return n.fwc
+		return e.fwc
 	}
 	if c := n.child(tok); c != nil {
 		return c
 	}
 	c := &slNode{token: string(tok)}
-	if n.kidMap != nil {
-		n.kidMap.m[c.token] = c
-		n.kidMap.peak = max(n.kidMap.peak, len(n.kidMap.m))
+	if e := n.ext; e != nil && e.kidMap != nil {
+		e.kidMap[c.token] = c
+		e.kidPeak = max(e.kidPeak, len(e.kidMap))
 		return c
 	}
 	n.kids = append(n.kids, c)
@@ -523,7 +570,8 @@ func (n *slNode) childForInsert(tok []byte) *slNode {
 		for _, k := range n.kids {
 			m[k.token] = k
 		}
-		n.kidMap = &slKidIndex{m: m, peak: len(m)}
+		e := n.extra()
+		e.kidMap, e.kidPeak = m, len(m)
 		n.kids = nil
 	}
 	return c
@@ -531,24 +579,24 @@ func (n *slNode) childForInsert(tok []byte) *slNode {
 
 // deleteChild unlinks the child c.
 func (n *slNode) deleteChild(c *slNode) {
+	e := n.ext
 	switch {
-	case c == n.pwc:
-		n.pwc = nil
-	case c == n.fwc:
-		n.fwc = nil
-	case n.kidMap != nil:
-		km := n.kidMap
-		delete(km.m, c.token)
+	case e != nil && c == e.pwc:
+		e.pwc = nil
+	case e != nil && c == e.fwc:
+		e.fwc = nil
+	case e != nil && e.kidMap != nil:
+		delete(e.kidMap, c.token)
 		switch {
-		case len(km.m) <= slSmallKids/2:
-			n.kids = make([]*slNode, 0, len(km.m))
-			for _, k := range km.m {
+		case len(e.kidMap) <= slSmallKids/2:
+			n.kids = make([]*slNode, 0, len(e.kidMap))
+			for _, k := range e.kidMap {
 				n.kids = append(n.kids, k)
 			}
-			n.kidMap = nil
-		case len(km.m) < km.peak/4:
-			km.m = slShrinkMap(km.m)
-			km.peak = len(km.m)
+			e.kidMap, e.kidPeak = nil, 0
+		case len(e.kidMap) < e.kidPeak/4:
+			e.kidMap = slShrinkMap(e.kidMap)
+			e.kidPeak = len(e.kidMap)
 		}
 	default:
 		if i := slices.Index(n.kids, c); i >= 0 {
@@ -561,6 +609,7 @@ func (n *slNode) deleteChild(c *slNode) {
 			}
 		}
 	}
+	n.tidyExt()
 }
 
 // slShrinkMap copies m into a new map sized for its current length (maps.Clone
@@ -575,8 +624,7 @@ func slShrinkMap[K comparable, V any](m map[K]V) map[K]V {
 
 // isEmpty reports whether n has neither subscriptions nor children.
 func (n *slNode) isEmpty() bool {
-	return len(n.psubs.list) == 0 && n.queues == nil && n.pwc == nil && n.fwc == nil &&
-		len(n.kids) == 0 && n.kidMap == nil
+	return len(n.psubs.list) == 0 && len(n.kids) == 0 && n.ext == nil
 }
 
 // addSub adds sub to n's plain or queue subscriptions. It reports false if
@@ -585,10 +633,11 @@ func (n *slNode) addSub(sub *subscription) bool {
 	if len(sub.queue) == 0 {
 		return n.psubs.add(sub)
 	}
-	if n.queues == nil {
-		n.queues = &slQueueSubs{}
+	e := n.extra()
+	if e.queues == nil {
+		e.queues = &slQueueSubs{}
 	}
-	return n.queues.group(sub.queue).subs.add(sub)
+	return e.queues.group(sub.queue).subs.add(sub)
 }
 
 // removeSub removes sub from n. It reports false if sub was not there.
@@ -596,10 +645,10 @@ func (n *slNode) removeSub(sub *subscription) bool {
 	if len(sub.queue) == 0 {
 		return n.psubs.remove(sub)
 	}
-	if n.queues == nil {
+	q := n.queueSubs()
+	if q == nil {
 		return false
 	}
-	q := n.queues
 	i := q.find(sub.queue)
 	if i < 0 || !q.groups[i].subs.remove(sub) {
 		return false
@@ -607,7 +656,8 @@ func (n *slNode) removeSub(sub *subscription) bool {
 	if len(q.groups[i].subs.list) == 0 {
 		q.removeGroup(i)
 		if len(q.groups) == 0 {
-			n.queues = nil
+			n.ext.queues = nil
+			n.tidyExt()
 		}
 	}
 	return true

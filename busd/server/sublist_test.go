@@ -128,22 +128,30 @@ func slCheck(t testing.TB, s *sublist, subs []*subscription, subj string) {
 	}
 }
 
-// slNodeCount returns the number of trie nodes under and including n.
-func slNodeCount(n *slNode) int {
+// slNodeCount returns the number of trie nodes under and including n, and
+// fails t if a node carries an empty ext (which should have been dropped).
+func slNodeCount(t testing.TB, n *slNode) int {
+	t.Helper()
 	c := 1
 	for _, k := range n.kids {
-		c += slNodeCount(k)
+		c += slNodeCount(t, k)
 	}
-	if n.kidMap != nil {
-		for _, k := range n.kidMap.m {
-			c += slNodeCount(k)
+	if e := n.ext; e != nil {
+		if e.kidMap == nil && e.pwc == nil && e.fwc == nil && e.queues == nil {
+			t.Errorf("node %q keeps an empty ext", n.token)
 		}
-	}
-	if n.pwc != nil {
-		c += slNodeCount(n.pwc)
-	}
-	if n.fwc != nil {
-		c += slNodeCount(n.fwc)
+		if e.kidMap != nil && len(n.kids) != 0 {
+			t.Errorf("node %q has children in both the slice and the map", n.token)
+		}
+		for _, k := range e.kidMap {
+			c += slNodeCount(t, k)
+		}
+		if e.pwc != nil {
+			c += slNodeCount(t, e.pwc)
+		}
+		if e.fwc != nil {
+			c += slNodeCount(t, e.fwc)
+		}
 	}
 	return c
 }
@@ -287,7 +295,7 @@ func TestSublistRemoveAndPrune(t *testing.T) {
 	if s.count() != 0 {
 		t.Fatalf("count() = %d after removing everything", s.count())
 	}
-	if n := slNodeCount(s.root); n != 1 {
+	if n := slNodeCount(t, s.root); n != 1 {
 		t.Fatalf("%d nodes left after removing everything, want only the root", n)
 	}
 	// A subscription that was never inserted, on an existing path, or with the
@@ -304,7 +312,7 @@ func TestSublistRemoveAndPrune(t *testing.T) {
 	if err := s.remove(a); err != nil {
 		t.Fatal(err)
 	}
-	if n := slNodeCount(s.root); n != 1 {
+	if n := slNodeCount(t, s.root); n != 1 {
 		t.Fatalf("%d nodes left, want 1", n)
 	}
 }
@@ -366,7 +374,7 @@ func TestSublistLargeNodes(t *testing.T) {
 			slCheck(t, s, subs, p)
 		}
 	}
-	if n := slNodeCount(s.root); n != 1 {
+	if n := slNodeCount(t, s.root); n != 1 {
 		t.Fatalf("%d nodes left, want 1", n)
 	}
 }
@@ -702,7 +710,7 @@ func TestSublistConcurrent(t *testing.T) {
 		slCheck(t, s, final, p)
 	}
 	s.removeBatch(final)
-	if n := slNodeCount(s.root); n != 1 || s.count() != 0 {
+	if n := slNodeCount(t, s.root); n != 1 || s.count() != 0 {
 		t.Fatalf("%d nodes and %d subs left after removing everything", n, s.count())
 	}
 }
@@ -778,7 +786,7 @@ func TestSublistScaleDistinctSubjects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if nodes := slNodeCount(s.root); nodes != 1 {
+	if nodes := slNodeCount(t, s.root); nodes != 1 {
 		t.Fatalf("%d nodes left after removing all", nodes)
 	}
 	left := int64(slHeap()) - int64(base)
@@ -837,7 +845,7 @@ func TestSublistScaleOneSubject(t *testing.T) {
 	}
 	slCheck(t, s, subs[n-10:], "one.subject")
 	s.removeBatch(subs[n-10:])
-	if nodes := slNodeCount(s.root); nodes != 1 || s.count() != 0 {
+	if nodes := slNodeCount(t, s.root); nodes != 1 || s.count() != 0 {
 		t.Fatalf("%d nodes and %d subs left", nodes, s.count())
 	}
 	left := int64(slHeap()) - int64(base)
@@ -907,7 +915,7 @@ func FuzzSublistMatch(f *testing.F) {
 		subs = kept
 		check()
 		s.removeBatch(subs)
-		if n := slNodeCount(s.root); n != 1 {
+		if n := slNodeCount(t, s.root); n != 1 {
 			t.Fatalf("%d nodes left after removing all", n)
 		}
 	})
