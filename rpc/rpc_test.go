@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/internal/bustest"
 	"github.com/dialtone-dev/dialtone/rpc"
 )
 
@@ -203,13 +204,15 @@ func TestLowestLatencyDropsLateReplies(t *testing.T) {
 		if got := nc.NumSubscriptions(); got != subs {
 			t.Fatalf("subscriptions: %d after %d calls, %d before", got, n, subs)
 		}
-		// Without a leak the heap moves by a few hundred KiB whatever n is (measured:
-		// ~300 KiB for 3000 and ~400 KiB for 9000 calls). A leaked response entry
-		// (map slot, channel, token) or a retained late reply costs over 300 bytes,
-		// so leaking either for 4000 calls would pass 1 MiB.
+		// Without a leak the heap moves by a few hundred KiB whatever n is (measured on
+		// busd: ~170 KiB for 4000 calls). A leaked response entry (map slot, channel,
+		// token) or a retained late reply costs over 300 bytes, so leaking either for
+		// 4000 calls would pass 1 MiB. The in-process nats-server cluster shares the
+		// heap and caches every reply subject per route (thousands of entries before
+		// it prunes), which hides the client's share, so there the heap is only logged.
 		grow := int64(after) - int64(before)
 		t.Logf("heap growth over %d lowest-latency calls: %d bytes", n, grow)
-		if grow > 1<<20 {
+		if b.name == bustest.KindBusd && grow > 1<<20 {
 			t.Fatalf("heap grew by %d bytes over %d lowest-latency calls", grow, n)
 		}
 		if in := nc.Stats().InMsgs; in < uint64(2*(warm+n)) {
