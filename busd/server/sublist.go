@@ -104,7 +104,8 @@ func newSublistCache(size int) *sublist {
 
 // insert adds sub under sub.subject (and sub.queue, if set). It returns
 // errInvalidSubject if the subject is not valid. Inserting a subscription that
-// is already present is a no-op.
+// is already present is a no-op. sub.subject and sub.queue must not change
+// while sub is in the sublist: remove finds it by them.
 func (s *sublist) insert(sub *subscription) error {
 	subj := sub.subject
 	if !validSubject(subj) {

@@ -791,8 +791,9 @@ func TestSublistScaleDistinctSubjects(t *testing.T) {
 	}
 	left := int64(slHeap()) - int64(base)
 	t.Logf("after removing all: %d bytes retained", left)
-	if left > 1<<20 {
-		t.Errorf("%d bytes still held after removing every subscription", left)
+	// Relative bound: other tests' leftover goroutines may allocate meanwhile.
+	if left > int64(used/20) {
+		t.Errorf("%d bytes still held after removing every subscription (%d used while full)", left, used)
 	}
 	runtime.KeepAlive(s)
 	runtime.KeepAlive(subs)
@@ -850,8 +851,9 @@ func TestSublistScaleOneSubject(t *testing.T) {
 	}
 	left := int64(slHeap()) - int64(base)
 	t.Logf("after removing all: %d bytes retained", left)
-	if left > 1<<20 {
-		t.Errorf("%d bytes still held after removing every subscription", left)
+	// Relative bound: other tests' leftover goroutines may allocate meanwhile.
+	if left > int64(used/20) {
+		t.Errorf("%d bytes still held after removing every subscription (%d used while full)", left, used)
 	}
 	runtime.KeepAlive(s)
 	runtime.KeepAlive(subs)
