@@ -977,6 +977,25 @@ func BenchmarkSublistMatchUncached(b *testing.B) {
 	}
 }
 
+// BenchmarkSublistMatchNewSubjects publishes to a fresh subject every time
+// (like replies to unique inboxes) with the cache on: every match misses,
+// stores and now and then evicts.
+func BenchmarkSublistMatchNewSubjects(b *testing.B) {
+	s := newSublist()
+	for _, sub := range slBenchSubs() {
+		s.insert(sub)
+	}
+	s.insert(slNewSub("_INBOX.abc.*", ""))
+	buf := make([]byte, 0, 64) // reused like a read buffer
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		buf = strconv.AppendInt(append(buf[:0], "_INBOX.abc."...), int64(i), 10)
+		s.match(buf)
+	}
+}
+
 func BenchmarkSublistMatchWildcards(b *testing.B) {
 	s := newSublistCache(0)
 	for _, p := range []string{"a.>", "a.*.c.>", "*.b.*.d", "a.b.c.d", "a.*.*.*", ">", "*.*.*.*", "x.>"} {
