@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -110,6 +111,7 @@ type client struct {
 	out      outbound
 	flushCh  chan struct{} // wakes the writer; capacity 1
 	closed   bool
+	writing  bool // a flush (inline or the writer's) owns fl and the socket
 	noFlush  bool // close without sending what is queued
 	reason   closeReason
 	pingOut  int
@@ -126,7 +128,8 @@ type client struct {
 	inMsgs  atomic.Int64
 	inBytes atomic.Int64
 
-	fl flusher // writer
+	fl  flusher         // owned by whoever set writing
+	raw syscall.RawConn // plain TCP socket for non-blocking writes; nil with TLS
 }
 
 func (s *Server) newClient(conn net.Conn) *client {
@@ -601,15 +604,52 @@ func (c *client) addPCD(d *client) {
 	}
 }
 
-// flushPCD wakes the writers of every client this read wrote to.
+// flushPCD sends what this read queued for each client it wrote to.
 func (c *client) flushPCD() {
 	for i, d := range c.pcd {
-		d.signalFlush()
+		d.flushInline()
 		c.pcd[i] = nil
 	}
 	c.pcd = c.pcd[:0]
 	if c.pcdm != nil {
 		clear(c.pcdm)
+	}
+}
+
+// flushInline writes c's queued data from the calling goroutine with one
+// non-blocking writev, which saves waking c's writer on the hot path. Whatever
+// the socket does not take at once is left to the writer, so a slow client
+// never stalls the publisher calling this.
+func (c *client) flushInline() {
+	if c.raw == nil {
+		c.signalFlush()
+		return
+	}
+	c.mu.Lock()
+	if c.writing || c.closed || c.out.pending == 0 {
+		busy := c.writing || c.closed
+		c.mu.Unlock()
+		if busy {
+			c.signalFlush()
+		}
+		return
+	}
+	c.writing = true
+	q := c.fl.take(&c.out)
+	c.mu.Unlock()
+	n, err := c.fl.trySend(c.raw, q)
+	c.mu.Lock()
+	c.fl.requeue(&c.out, &c.srv.pool, q, n)
+	c.out.pending -= n
+	c.writing = false
+	more := c.out.pending > 0 || c.closed
+	c.mu.Unlock()
+	if err != nil {
+		c.close(closeWriteError, false)
+		return
+	}
+	if more {
+		c.signalFlush()
 	}
 }
 
@@ -691,12 +731,16 @@ func (c *client) writeLoop() {
 	wd := c.srv.opts.WriteDeadline
 	for range c.flushCh {
 		c.mu.Lock()
-		for c.out.pending > 0 && !c.noFlush {
+		for c.out.pending > 0 && !c.noFlush && !c.writing {
+			c.writing = true
 			q := c.fl.take(&c.out)
 			c.mu.Unlock()
 			_ = c.conn.SetWriteDeadline(time.Now().Add(wd))
 			n, err := c.fl.send(c.conn, &c.srv.pool, q)
+			// No deadline between flushes: the inline path must not trip on a stale one.
+			_ = c.conn.SetWriteDeadline(time.Time{})
 			c.mu.Lock()
+			c.writing = false
 			c.out.pending -= n
 			if err != nil {
 				c.noFlush = true
@@ -709,7 +753,8 @@ func (c *client) writeLoop() {
 				c.mu.Lock()
 			}
 		}
-		closed := c.closed
+		// An inline flush in progress signals again when it is done.
+		closed := c.closed && !c.writing
 		if closed {
 			for _, b := range c.out.chunks {
 				c.srv.pool.put(b) // never sent: the connection was cut
@@ -786,10 +831,9 @@ func (c *client) pingTimer() {
 	if idle >= opts.PingInterval || c.pingOut > 0 {
 		if c.pingOut+1 > opts.MaxPingsOut {
 			c.out.write(&c.srv.pool, []byte("-ERR 'Stale Connection'\r\n"))
+			c.srv.staleConnections.Add(1) // counted before the client can see the close
 			c.mu.Unlock()
-			if c.close(closeStale, true) {
-				c.srv.staleConnections.Add(1)
-			}
+			c.close(closeStale, true)
 			return
 		}
 		c.pingOut++

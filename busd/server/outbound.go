@@ -3,6 +3,7 @@ package server
 import (
 	"net"
 	"sync"
+	"syscall"
 )
 
 // A client's outbound data is a queue of fixed-size chunks. Publishers append
@@ -57,6 +58,7 @@ func (o *outbound) write(pool *chunkPool, p []byte) {
 type flusher struct {
 	spare [][]byte    // the previous queue's backing array, reused
 	wv    net.Buffers // the writev vector (WriteTo consumes it)
+	iov   []syscall.Iovec
 }
 
 // take moves the queued chunks out of o; the caller holds the client's lock.
@@ -79,4 +81,28 @@ func (f *flusher) send(conn net.Conn, pool *chunkPool, q [][]byte) (int64, error
 	f.spare = q[:0]
 	clear(f.wv[:cap(f.wv)])
 	return n, err
+}
+
+// requeue puts the unsent tail of q (after n bytes went out) back in front of
+// whatever was queued meanwhile, and recycles the chunks that went out whole.
+func (f *flusher) requeue(o *outbound, pool *chunkPool, q [][]byte, n int64) {
+	var rest [][]byte
+	for i, b := range q {
+		switch {
+		case n >= int64(len(b)):
+			n -= int64(len(b))
+			pool.put(b)
+		case rest == nil:
+			rest = make([][]byte, 0, len(q)-i+len(o.chunks))
+			rest = append(rest, b[n:]) // a partly sent chunk is not pooled again
+			n = 0
+		default:
+			rest = append(rest, b)
+		}
+		q[i] = nil
+	}
+	if rest != nil {
+		o.chunks = append(rest, o.chunks...)
+	}
+	f.spare = q[:0]
 }

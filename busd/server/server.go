@@ -295,6 +295,7 @@ func (s *Server) createClient(conn net.Conn) {
 		conn.Close()
 		return
 	}
+	_ = conn.SetWriteDeadline(time.Time{})
 	if s.opts.TLSConfig != nil {
 		tc := tls.Server(conn, s.opts.TLSConfig)
 		_ = conn.SetDeadline(time.Now().Add(s.opts.TLSTimeout))
@@ -310,6 +311,7 @@ func (s *Server) createClient(conn net.Conn) {
 	if s.debug {
 		s.logger.Debug("client connected", "cid", c.cid, "addr", c.host, "port", c.port)
 	}
+	c.raw = rawConnOf(c.conn)
 	c.mu.Lock()
 	c.pingTmr = time.AfterFunc(s.opts.PingInterval, c.pingTimer)
 	if s.authRequired() {

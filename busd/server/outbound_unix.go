@@ -1,0 +1,66 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd
+
+package server
+
+import (
+	"errors"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// rawConnOf returns the raw socket of a plain TCP connection, or nil (TLS).
+func rawConnOf(conn net.Conn) syscall.RawConn {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// maxIov bounds one writev; what is left goes in the next call.
+const maxIov = 1024
+
+// trySend writes as much of q as the socket takes right now with one writev,
+// never waiting. It reports the bytes written; a full socket is not an error.
+func (f *flusher) trySend(rc syscall.RawConn, q [][]byte) (int64, error) {
+	f.iov = f.iov[:0]
+	for _, b := range q {
+		if len(b) == 0 {
+			continue
+		}
+		if len(f.iov) == maxIov {
+			break
+		}
+		f.iov = append(f.iov, syscall.Iovec{Base: &b[0]})
+		f.iov[len(f.iov)-1].SetLen(len(b))
+	}
+	if len(f.iov) == 0 {
+		return 0, nil
+	}
+	var n uintptr
+	var errno syscall.Errno
+	err := rc.Write(func(fd uintptr) bool {
+		n, _, errno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&f.iov[0])), uintptr(len(f.iov)))
+		return true // never park: whatever is left goes to the writer goroutine
+	})
+	clear(f.iov) // drop references to the chunks
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, nil // the writer goroutine owns deadlines
+	}
+	if err != nil {
+		return 0, err
+	}
+	switch errno {
+	case 0:
+		return int64(n), nil
+	case syscall.EAGAIN, syscall.EINTR:
+		return 0, nil
+	}
+	return 0, errno
+}
