@@ -277,3 +277,22 @@ func Connect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
 	t.Cleanup(nc.Close)
 	return nc
 }
+
+// Serve starts an in-process busd on 127.0.0.1 for code without a testing.TB, such
+// as Example functions. It panics if the server cannot start; call shutdown when
+// done.
+func Serve() (url string, shutdown func()) {
+	s, err := server.New(&server.Options{Host: "127.0.0.1", Port: -1}, quietLogger())
+	if err != nil {
+		panic(err)
+	}
+	if err := s.Start(); err != nil {
+		panic(err)
+	}
+	<-s.Ready()
+	return s.ClientURL(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	}
+}
