@@ -230,4 +230,3 @@ func TestUnreservedSlotExpires(t *testing.T) {
 		}
 	})
 }
-
