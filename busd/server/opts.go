@@ -7,7 +7,10 @@ import (
 
 // Defaults match nats-server 2.x, so a client tuned for nats-server sees the same limits.
 const (
-	DefaultHost           = "0.0.0.0"
+	// DefaultHost is loopback, unlike nats-server's 0.0.0.0: busd is a development
+	// and single-machine broker that starts with no credentials, so it is not
+	// reachable from other hosts until someone asks for that with -a.
+	DefaultHost           = "127.0.0.1"
 	DefaultPort           = 4222
 	DefaultHTTPPort       = 8222
 	DefaultMaxPayload     = 1024 * 1024
@@ -27,7 +30,7 @@ const (
 // so New(&Options{}) is a working broker on the NATS default port.
 type Options struct {
 	ServerName string // reported in INFO; defaults to the server ID
-	Host       string // client listen address (default 0.0.0.0)
+	Host       string // client listen address (default 127.0.0.1)
 	Port       int    // client port; -1 picks a random free port (tests)
 	HTTPHost   string // monitoring listen address (default Host)
 	HTTPPort   int    // monitoring port; 0 disables monitoring, -1 picks a random one
