@@ -37,6 +37,9 @@ type Options struct {
 	Tidy    bool      // run `go mod tidy` in the new module after writing it
 	Log     io.Writer // progress and next steps; nil for none
 	Env     []string  // extra environment of the go commands run (e.g. GOFLAGS=-mod=mod)
+	// TidyFlags are extra flags of `go mod tidy`, e.g. -e to tolerate test-only
+	// dependencies of dependencies that cannot be fetched (offline).
+	TidyFlags []string
 }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
@@ -130,7 +133,7 @@ func Create(opts Options) error {
 	rel, _ := filepath.Rel(opts.Dir, res.Path)
 	logf("generated %s\n", filepath.ToSlash(rel))
 	if opts.Tidy {
-		cmd := exec.Command("go", "mod", "tidy")
+		cmd := exec.Command("go", append([]string{"mod", "tidy"}, opts.TidyFlags...)...)
 		cmd.Dir = opts.Dir
 		cmd.Env = append(os.Environ(), opts.Env...)
 		if out, err := cmd.CombinedOutput(); err != nil {

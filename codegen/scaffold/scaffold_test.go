@@ -1,0 +1,158 @@
+package scaffold
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/dialtone-dev/dialtone/internal/bustest"
+)
+
+// offline is the environment of the go commands the test runs in the scaffolded
+// module: dependencies come from the module cache only (the checkout under test
+// already needs them all), so the test needs no network.
+var offline = []string{"GOPROXY=off", "GOSUMDB=off", "GOFLAGS=-mod=mod", "GOWORK=off"}
+
+func goCmd(t *testing.T, ctx context.Context, dir string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), offline...)
+	return cmd
+}
+
+func mustRun(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	return string(out)
+}
+
+// The scaffold is a module that builds, passes its test, regenerates to the same code
+// and runs: an instance serves until SIGTERM, then drains; -call calls it.
+func TestScaffoldBuildsTestsAndRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module: not in -short mode")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "orders")
+	var log bytes.Buffer
+	err = Create(Options{Dir: dir, Module: "example.com/shop", Name: "orders", Replace: root, Tidy: true, Log: &log, Env: offline,
+		// Offline, tidy cannot fetch the test-only dependencies of dependencies (which
+		// nothing here builds); -e lets it write go.mod anyway.
+		TidyFlags: []string{"-e"}})
+	if err != nil {
+		t.Fatalf("Create: %v\n%s", err, log.String())
+	}
+	for _, want := range []string{"wrote go.mod", "wrote orders/orders.go", "generated orders/orders_dialtone.go", "ran go mod tidy", "go run ./cmd/orders"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	ctx := t.Context()
+
+	generated := filepath.Join(dir, "orders", "orders_dialtone.go")
+	before, err := os.ReadFile(generated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, goCmd(t, ctx, dir, "generate", "./..."))
+	if after, _ := os.ReadFile(generated); !bytes.Equal(before, after) {
+		t.Error("go generate ./... in the scaffold changes its generated code")
+	}
+	mustRun(t, goCmd(t, ctx, dir, "vet", "./..."))
+	if out := mustRun(t, goCmd(t, ctx, dir, "test", "-count=1", "./...")); !strings.Contains(out, "ok  \texample.com/shop/orders") {
+		t.Errorf("go test output:\n%s", out)
+	}
+	bin := filepath.Join(t.TempDir(), "orders")
+	mustRun(t, goCmd(t, ctx, dir, "build", "-o", bin, "./cmd/orders"))
+
+	// Run the instance against a bus, as the scaffold's README says.
+	url := bustest.Busd(t)
+	server := exec.CommandContext(ctx, bin)
+	server.Env = append(os.Environ(), "NATS_URL="+url)
+	stdout, err := server.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	server.Stderr = &stderr
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		t.Fatalf("server printed nothing; stderr:\n%s", stderr.String())
+	}
+	m := regexp.MustCompile(`^orders instance (\S+) serving on `).FindStringSubmatch(lines.Text())
+	if m == nil {
+		t.Fatalf("first line %q, want 'orders instance <id> serving on ...'", lines.Text())
+	}
+	id := m[1]
+
+	client := exec.CommandContext(ctx, bin, "-call", "Ada")
+	client.Env = server.Env
+	out, err := client.CombinedOutput()
+	if err != nil {
+		t.Fatalf("-call: %v\n%s", err, out)
+	}
+	if want := "Hello, Ada! (from " + id + ")\n"; string(out) != want {
+		t.Errorf("-call printed %q, want %q", out, want)
+	}
+
+	if err := server.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(stdout)
+	if err := server.Wait(); err != nil {
+		t.Fatalf("server after SIGTERM: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if string(rest) != "orders drained and stopped\n" {
+		t.Errorf("after SIGTERM the server printed %q", rest)
+	}
+}
+
+func TestCreateRefusesNonEmptyDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := Create(Options{Dir: dir, Module: "example.com/x", Name: "x"})
+	if err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("Create in a non-empty dir: %v", err)
+	}
+}
+
+func TestProjectNames(t *testing.T) {
+	for _, tc := range []struct{ name, pkg, iface string }{
+		{"orders", "orders", "Orders"},
+		{"order-book", "orderbook", "OrderBook"},
+		{"user_profile2", "userprofile2", "UserProfile2"},
+	} {
+		p, err := Project(Options{Module: "example.com/shop", Name: tc.name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Package != tc.pkg || p.Interface != tc.iface || p.Service != tc.name {
+			t.Errorf("%s: package %s interface %s service %s", tc.name, p.Package, p.Interface, p.Service)
+		}
+	}
+	for _, bad := range []Options{{Module: "m", Name: "Orders"}, {Module: "m", Name: "9lives"}, {Module: "m", Name: ""}, {Module: "", Name: "x"}, {Module: "a b", Name: "x"}} {
+		if _, err := Project(bad); err == nil {
+			t.Errorf("Project(%+v) accepted", bad)
+		}
+	}
+}
