@@ -12,11 +12,11 @@ import (
 	"github.com/dialtone-dev/dialtone/templates"
 )
 
-// TestCommittedCodeIsUpToDate is the check that regenerating the committed generated
+// TestCommittedGeneratedCodeIsCurrent is the check that regenerating the committed generated
 // code changes nothing: for every package of the module (outside testdata) with a file
 // this tool generated, it runs the go:generate lines of that package and compares the output with what is
 // committed. When it fails, run `go generate ./...` and commit the result.
-func TestCommittedCodeIsUpToDate(t *testing.T) {
+func TestCommittedGeneratedCodeIsCurrent(t *testing.T) {
 	root := filepath.Join("..")
 	dirs := map[string]bool{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
