@@ -1,0 +1,307 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/rpc"
+)
+
+// flaky answers Unavailable to the first n requests, then greets.
+func flaky(n int64, failures *atomic.Int64, code dialtone.Code) handlerFunc {
+	return func(ctx context.Context, inst *instance, m *nats.Msg) *nats.Msg {
+		if failures.Add(1) <= n {
+			return replyError(dialtone.NewError(code, "try again"))
+		}
+		return greet(ctx, inst, m)
+	}
+}
+
+func TestRetry(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		var calls atomic.Int64
+		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, flaky(2, &calls, dialtone.CodeUnavailable))
+		c := rpc.NewClient(nc)
+		fast := rpc.RetryPolicy{InitialBackoff: time.Millisecond}
+
+		// Without Retry the first Unavailable is the answer.
+		_, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"})
+		expectCode(t, err, dialtone.CodeUnavailable)
+
+		// With the default 3 attempts: one more failure, then success.
+		resp, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Retry(fast))
+		if err != nil || resp.Greeting != "hello Ada" {
+			t.Fatalf("resp, err = %+v, %v", resp, err)
+		}
+		if n := inst.requests.Load(); n != 3 {
+			t.Fatalf("instance saw %d requests, want 3", n)
+		}
+
+		// MaxAttempts bounds the attempts; the last error is returned.
+		calls.Store(-100)
+		_, err = rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"},
+			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 4, InitialBackoff: time.Millisecond}))
+		if de := expectCode(t, err, dialtone.CodeUnavailable); de.Message != "try again" {
+			t.Fatalf("message = %q", de.Message)
+		}
+		if n := inst.requests.Load(); n != 3+4 {
+			t.Fatalf("instance saw %d requests, want 7", n)
+		}
+	})
+}
+
+func TestRetryOnlyUnavailable(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		var calls atomic.Int64
+		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, flaky(1, &calls, dialtone.CodeResourceExhausted))
+		_, err := rpc.Call[helloReq, helloResp](context.Background(), rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"}, rpc.Retry(rpc.RetryPolicy{}))
+		expectCode(t, err, dialtone.CodeResourceExhausted)
+		if n := inst.requests.Load(); n != 1 {
+			t.Fatalf("a %v error was retried: %d requests", dialtone.CodeResourceExhausted, n)
+		}
+	})
+}
+
+func TestRetryNoResponders(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		out := nc.Stats().OutMsgs
+		_, err := rpc.Call[helloReq, helloResp](context.Background(), rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
+			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 5, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}))
+		expectCode(t, err, dialtone.CodeUnavailable)
+		if sent := nc.Stats().OutMsgs - out; sent != 5 {
+			t.Fatalf("sent %d requests, want 5 attempts", sent)
+		}
+	})
+}
+
+func TestRetryWithinDeadline(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		var calls atomic.Int64
+		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, flaky(1<<40, &calls, dialtone.CodeUnavailable))
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err := rpc.Call[helloReq, helloResp](ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
+			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 1000, InitialBackoff: 40 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, Jitter: -1}))
+		// The retries stop when the next wait would end past the deadline: the
+		// caller sees the last Unavailable, before its deadline.
+		expectCode(t, err, dialtone.CodeUnavailable)
+		if ctx.Err() != nil {
+			t.Fatal("retried until the deadline passed")
+		}
+		if n := inst.requests.Load(); n < 2 || n > 5 {
+			t.Fatalf("%d attempts in 200ms with 40ms backoff, want 2..5", n)
+		}
+	})
+}
+
+func TestHeadersAndCallOptionsInContext(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, greet)
+		c := rpc.NewClient(nc, rpc.WithDefaultCallOptions(rpc.Header("X-Default", "d")))
+		call := func(ctx context.Context, opts ...rpc.CallOption) *nats.Msg {
+			t.Helper()
+			if _, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &helloReq{Name: "Ada"}, opts...); err != nil {
+				t.Fatal(err)
+			}
+			return recv(t, inst.seen, "the request")
+		}
+
+		ctx := rpc.WithCallOptions(context.Background(), rpc.LowestLatency(), rpc.Header("X-Tenant", "acme"))
+		ctx = rpc.WithCallOptions(ctx, rpc.Header("X-Request", "1"))
+		m := call(ctx)
+		if m.Subject != "_DT.greeter.all.greeter.SayHello" {
+			t.Fatalf("context pattern ignored: subject %q", m.Subject)
+		}
+		for k, v := range map[string]string{"X-Tenant": "acme", "X-Request": "1", "X-Default": "d"} {
+			if m.Header.Get(k) != v {
+				t.Fatalf("header %s = %q, want %q", k, m.Header.Get(k), v)
+			}
+		}
+
+		// An explicit option overrides the context's.
+		if m := call(ctx, rpc.Balanced()); m.Subject != "greeter.SayHello" {
+			t.Fatalf("explicit Balanced did not override: subject %q", m.Subject)
+		}
+		if m := call(ctx, rpc.Direct(inst.id)); m.Subject != inst.inbox+".greeter.SayHello" {
+			t.Fatalf("explicit Direct did not override: subject %q", m.Subject)
+		}
+
+		// The client's own headers win over Header.
+		m = call(context.Background(), rpc.Header(dialtone.HeaderTimeout, "999999999"))
+		if d, ok := dialtone.TimeoutFromHeader(m.Header); !ok || d > rpc.DefaultTimeout {
+			t.Fatalf("Header overrode Dialtone-Timeout: %q", m.Header[dialtone.HeaderTimeout])
+		}
+	})
+}
+
+// upperCodec is a non-JSON codec: text, upper-cased on the wire.
+type upperCodec struct{}
+
+func (upperCodec) Name() string { return "text/x-upper" }
+func (upperCodec) Marshal(v any) ([]byte, error) {
+	s, ok := v.(*text)
+	if !ok {
+		return nil, fmt.Errorf("upper: cannot encode %T", v)
+	}
+	return []byte(strings.ToUpper(s.S)), nil
+}
+func (upperCodec) Unmarshal(data []byte, v any) error {
+	s, ok := v.(*text)
+	if !ok {
+		return fmt.Errorf("upper: cannot decode into %T", v)
+	}
+	s.S = string(data)
+	return nil
+}
+
+type text struct{ S string }
+
+func TestCodec(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		inst := startInstance(t, b.instanceURL(0), nc, "shout", []string{"shout.Echo"},
+			func(_ context.Context, _ *instance, m *nats.Msg) *nats.Msg {
+				return &nats.Msg{Data: append(m.Data, '!'), Header: nats.Header{dialtone.HeaderContentType: {m.Header.Get(dialtone.HeaderContentType)}}}
+			})
+		ep := rpc.Endpoint{Service: "shout", Name: "Echo", Subject: "shout.Echo"}
+		c := rpc.NewClient(nc, rpc.WithCodec(upperCodec{}))
+		resp, err := rpc.Call[text, text](context.Background(), c, ep, &text{S: "hi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.S != "HI!" {
+			t.Fatalf("resp = %q", resp.S)
+		}
+		if m := recv(t, inst.seen, "the request"); m.Header.Get(dialtone.HeaderContentType) != "text/x-upper" {
+			t.Fatalf("Content-Type = %q", m.Header.Get(dialtone.HeaderContentType))
+		}
+
+		// An encode failure is CodeInternal and names the type.
+		_, err = rpc.Call[helloReq, helloResp](context.Background(), c, ep, &helloReq{Name: "x"})
+		de := expectCode(t, err, dialtone.CodeInternal)
+		if !strings.Contains(de.Message, "encode *rpc_test.helloReq") {
+			t.Fatalf("message = %q", de.Message)
+		}
+	})
+}
+
+func TestCallRaw(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, greet)
+		c := rpc.NewClient(nc)
+		hdr := nats.Header{"X-Mine": {"1"}}
+		msg, err := c.CallRaw(context.Background(), sayHello, []byte(`{"name":"Raw"}`), hdr, rpc.LowestLatency())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp helloResp
+		if err := c.Decode(sayHello, msg, &resp); err != nil || resp.Greeting != "hello Raw" {
+			t.Fatalf("decode: %+v, %v", resp, err)
+		}
+		if len(hdr) != 1 || hdr.Get("X-Mine") != "1" {
+			t.Fatalf("CallRaw modified the caller's header: %v", hdr)
+		}
+		m := recv(t, inst.seen, "the request")
+		if m.Header.Get("X-Mine") != "1" || m.Header.Get(dialtone.HeaderTimeout) == "" {
+			t.Fatalf("request headers = %v", m.Header)
+		}
+		var bad struct{ Greeting int }
+		if err := c.Decode(sayHello, msg, &bad); dialtone.CodeOf(err) != dialtone.CodeInternal {
+			t.Fatalf("Decode into the wrong type: %v", err)
+		}
+	})
+}
+
+func TestClientSpan(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		exp := tracetest.NewInMemoryExporter()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		nc := connect(t, b.clientURL())
+		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello", "greeter.Fail"},
+			func(ctx context.Context, inst *instance, m *nats.Msg) *nats.Msg {
+				if m.Subject == "greeter.Fail" {
+					return replyError(dialtone.NewError(dialtone.CodeNotFound, "nope"))
+				}
+				return greet(ctx, inst, m)
+			})
+		c := rpc.NewClient(nc, rpc.WithTracerProvider(tp))
+
+		// The caller's span is the client span's parent.
+		ctx, parent := tp.Tracer("test").Start(context.Background(), "caller")
+		if _, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &helloReq{Name: "Ada"}); err != nil {
+			t.Fatal(err)
+		}
+		parent.End()
+		m := recv(t, inst.seen, "the request")
+		spans := exp.GetSpans()
+		if len(spans) != 2 {
+			t.Fatalf("%d spans, want 2", len(spans))
+		}
+		cs := spans[0]
+		if cs.Name != "greeter.SayHello" || cs.SpanKind != trace.SpanKindClient {
+			t.Fatalf("span %q kind %v", cs.Name, cs.SpanKind)
+		}
+		if cs.Parent.SpanID() != parent.SpanContext().SpanID() {
+			t.Fatal("client span is not a child of the caller's span")
+		}
+		want := fmt.Sprintf("00-%s-%s-01", cs.SpanContext.TraceID(), cs.SpanContext.SpanID())
+		if got := m.Header.Get("traceparent"); got != want {
+			t.Fatalf("traceparent = %q, want %q", got, want)
+		}
+		attrs := map[string]string{}
+		for _, kv := range cs.Attributes {
+			attrs[string(kv.Key)] = kv.Value.Emit()
+		}
+		if attrs["rpc.service"] != "greeter" || attrs["rpc.method"] != "SayHello" || attrs["dialtone.pattern"] != "balanced" {
+			t.Fatalf("attributes = %v", attrs)
+		}
+
+		// A failed call marks its span.
+		exp.Reset()
+		ep := rpc.Endpoint{Service: "greeter", Name: "Fail", Subject: "greeter.Fail"}
+		_, err := rpc.Call[helloReq, helloResp](context.Background(), c, ep, &helloReq{Name: "Ada"})
+		expectCode(t, err, dialtone.CodeNotFound)
+		spans = exp.GetSpans()
+		if len(spans) != 1 || spans[0].Status.Code != codes.Error {
+			t.Fatalf("failed call spans = %+v", spans)
+		}
+		found := false
+		for _, kv := range spans[0].Attributes {
+			found = found || (kv.Key == "dialtone.code" && kv.Value.AsString() == "not_found")
+		}
+		if !found {
+			t.Fatalf("failed span attributes = %v", spans[0].Attributes)
+		}
+	})
+}
+
+func TestClosedConnection(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		nc.Close()
+		_, err := rpc.Call[helloReq, helloResp](context.Background(), rpc.NewClient(nc), sayHello, &helloReq{Name: "x"})
+		expectCode(t, err, dialtone.CodeUnavailable)
+		if !errors.Is(err, nats.ErrConnectionClosed) {
+			t.Fatalf("%v does not wrap nats.ErrConnectionClosed", err)
+		}
+	})
+}
