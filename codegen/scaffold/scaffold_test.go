@@ -113,6 +113,16 @@ func TestScaffoldBuildsTestsAndRuns(t *testing.T) {
 		t.Errorf("-call printed %q, want %q", out, want)
 	}
 
+	list := exec.CommandContext(ctx, bin, "-list")
+	list.Env = server.Env
+	out, err = list.CombinedOutput()
+	if err != nil {
+		t.Fatalf("-list: %v\n%s", err, out)
+	}
+	if want := "orders: 1 instance(s)\n  " + id + "  version 0.1.0  up  in flight 0/"; !strings.HasPrefix(string(out), want) {
+		t.Errorf("-list printed %q, want it to start with %q", out, want)
+	}
+
 	if err := server.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
