@@ -166,7 +166,7 @@ func (c *client) preOp(op int) error {
 // processPubArgs parses "subject [reply] size" (PUB) or "subject [reply] hdr size" (HPUB).
 func (c *client) processPubArgs(p *parseState, line []byte, headers bool) error {
 	var a [4][]byte
-	args, ok := splitArgs(a[:0], line)
+	args, ok := splitPubArgs(a[:0], line)
 	if !ok {
 		return errBadArgs
 	}
@@ -313,10 +313,7 @@ func (c *client) deliver(sub *subscription, pa *pubArg, payload []byte) bool {
 		d.slowConsumer(closeSlowConsumerPending)
 		return false
 	}
-	pool := &c.srv.pool
-	d.out.write(pool, mh)
-	d.out.write(pool, body)
-	d.out.write(pool, crlf)
+	d.out.writeMsg(&c.srv.pool, mh, body)
 	d.outMsgs++
 	d.outBytes += int64(len(body))
 	sub.nm++

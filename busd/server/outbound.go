@@ -37,6 +37,28 @@ type outbound struct {
 	pending int64    // bytes queued or being written
 }
 
+// writeMsg appends a message line, its payload and CRLF; when they fit in the
+// current chunk, as nearly all small messages do, that is three plain copies.
+func (o *outbound) writeMsg(pool *chunkPool, line, body []byte) {
+	if n := len(o.chunks); n > 0 {
+		last := o.chunks[n-1]
+		total := len(line) + len(body) + 2
+		if cap(last)-len(last) >= total {
+			k := len(last)
+			last = last[:k+total]
+			k += copy(last[k:], line)
+			k += copy(last[k:], body)
+			last[k], last[k+1] = '\r', '\n'
+			o.chunks[n-1] = last
+			o.pending += int64(total)
+			return
+		}
+	}
+	o.write(pool, line)
+	o.write(pool, body)
+	o.write(pool, crlf)
+}
+
 // write appends p to the queue.
 func (o *outbound) write(pool *chunkPool, p []byte) {
 	o.pending += int64(len(p))

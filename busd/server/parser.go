@@ -365,6 +365,30 @@ func splitArgs(dst [][]byte, line []byte) ([][]byte, bool) {
 	return dst, true
 }
 
+// splitPubArgs splits a PUB/HPUB argument line like splitArgs. Subjects and
+// sizes have no inner spaces, so it scans tokens with IndexByte-style skips
+// rather than testing every byte twice.
+func splitPubArgs(dst [][]byte, line []byte) ([][]byte, bool) {
+	i := 0
+	for {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		if i == len(line) {
+			return dst, true
+		}
+		j := i + 1
+		for j < len(line) && line[j] != ' ' && line[j] != '\t' {
+			j++
+		}
+		if len(dst) == cap(dst) {
+			return dst, false
+		}
+		dst = append(dst, line[i:j])
+		i = j
+	}
+}
+
 // parseSize parses a decimal size of at most 9 digits; -1 when invalid.
 func parseSize(d []byte) int {
 	if len(d) == 0 || len(d) > 9 {

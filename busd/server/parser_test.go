@@ -29,7 +29,7 @@ func (r *recorder) preOp(op int) error {
 
 func (r *recorder) processPubArgs(p *parseState, line []byte, headers bool) error {
 	var a [4][]byte
-	args, ok := splitArgs(a[:0], line)
+	args, ok := splitPubArgs(a[:0], line)
 	if !ok {
 		return errBadArgs
 	}
@@ -240,6 +240,15 @@ func TestSplitArgs(t *testing.T) {
 	}
 	if _, ok := splitArgs(a[:0], []byte("a b c d")); ok {
 		t.Fatal("four fields fit in three")
+	}
+	// The PUB fast splitter agrees with the general one on every shape.
+	for _, in := range []string{"", " ", "a", " a ", "a b", "a\tb  c", "\t\ta b c d", "a b c d e", "foo.bar reply 16", "x  "} {
+		var x, y [4][]byte
+		g, okG := splitArgs(x[:0], []byte(in))
+		p, okP := splitPubArgs(y[:0], []byte(in))
+		if okG != okP || fmt.Sprintf("%q", g) != fmt.Sprintf("%q", p) {
+			t.Errorf("%q: splitArgs %q %v, splitPubArgs %q %v", in, g, okG, p, okP)
+		}
 	}
 }
 
