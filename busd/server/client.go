@@ -314,6 +314,9 @@ func (c *client) deliver(sub *subscription, pa *pubArg, payload []byte) bool {
 		return false
 	}
 	d.out.writeMsg(&c.srv.pool, mh, body)
+	if c.srv.trace {
+		c.srv.logger.Log(nil, LevelTrace, "->> "+string(mh[:len(mh)-2]), "cid", d.cid)
+	}
 	d.outMsgs++
 	d.outBytes += int64(len(body))
 	sub.nm++
