@@ -154,3 +154,47 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// Under go generate, a problem without a line of its own (an unknown -type) is
+// reported at the go:generate line.
+func TestDiagnosticAtGenerateLine(t *testing.T) {
+	t.Setenv("GOFILE", "unknowntype.go")
+	t.Setenv("GOLINE", "5")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-type", "Greeter", "-dir", "testdata/errors/unknowntype"}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit status %d", code)
+	}
+	want := "unknowntype.go:5:1: -type Greeter: no such type in package unknowntype (its interfaces: Greter)\n"
+	if stderr.String() != want {
+		t.Errorf("stderr = %q, want %q", stderr.String(), want)
+	}
+}
+
+// The command writes the generated file beside the interface.
+func TestRunWritesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile("testdata/golden/greeter/greeter.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"go.mod": "module example.com/greeter\n\ngo 1.26\n", "greeter.go": string(src)} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-type", "Greeter", "-dir", dir}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status %d: %s", code, stderr.String())
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "greeter_dialtone.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile("testdata/golden/greeter/greeter_dialtone.go.golden")
+	if !bytes.Equal(got, want) {
+		t.Error("written file differs from the golden file")
+	}
+	if stdout.Len() != 0 || stderr.Len() != 0 {
+		t.Errorf("output on success: %q %q", stdout.String(), stderr.String())
+	}
+}

@@ -176,12 +176,12 @@ func (g *gen) file() *templates.File {
 	for i := range methods {
 		methods[i] = iface.Method(i)
 	}
+	order := g.methodOrder(obj)
 	slices.SortStableFunc(methods, func(a, b *types.Func) int {
-		pa, pb := g.p.fset.Position(a.Pos()), g.p.fset.Position(b.Pos())
-		if c := strings.Compare(pa.Filename, pb.Filename); c != 0 {
+		if c := order(a) - order(b); c != 0 {
 			return c
 		}
-		return pa.Offset - pb.Offset
+		return strings.Compare(a.Name(), b.Name())
 	})
 	astMethods := g.interfaceMethods(obj)
 	subjects := map[string]*types.Func{}
@@ -271,6 +271,44 @@ func (g *gen) importName(path, want string) string {
 	}
 	g.imports[path] = name
 	return name
+}
+
+// methodOrder ranks methods as the interface's source lists them: a declared method
+// by its line, an embedded interface's methods at the line that embeds it.
+func (g *gen) methodOrder(obj types.Object) func(*types.Func) int {
+	var fields []*ast.Field
+	for _, file := range g.p.files {
+		ast.Inspect(file, func(n ast.Node) bool {
+			if ts, ok := n.(*ast.TypeSpec); ok && ts.Name.Pos() == obj.Pos() {
+				if it, ok := ts.Type.(*ast.InterfaceType); ok {
+					fields = it.Methods.List
+				}
+				return false
+			}
+			return true
+		})
+	}
+	return func(m *types.Func) int {
+		for i, f := range fields {
+			for _, name := range f.Names {
+				if name.Pos() == m.Pos() {
+					return i
+				}
+			}
+			if len(f.Names) == 0 {
+				if tv, ok := g.p.info.Types[f.Type]; ok {
+					if it, ok := tv.Type.Underlying().(*types.Interface); ok {
+						for j := range it.NumMethods() {
+							if it.Method(j) == m {
+								return i
+							}
+						}
+					}
+				}
+			}
+		}
+		return len(fields)
+	}
 }
 
 // interfaceMethods maps the positions of the methods declared in the interface's own

@@ -87,8 +87,8 @@ func TestSchemasAreJSON(t *testing.T) {
 		}
 		n++
 	}
-	if n != 6 {
-		t.Errorf("found %d schemas, want 6 (3 methods)", n)
+	if n != 8 {
+		t.Errorf("found %d schemas, want 8 (4 methods)", n)
 	}
 }
 

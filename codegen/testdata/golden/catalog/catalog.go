@@ -26,6 +26,9 @@ type Catalog interface {
 	Search(context.Context, *SearchRequest) (*Page[Product], error)
 
 	Tree(ctx context.Context, req *GetRequest) (*Category, error)
+
+	// Embedded interfaces add their methods, here with another package's types.
+	money.Pricer
 }
 
 // GetRequest names a product.
