@@ -227,7 +227,8 @@ func (s *Service) unsubscribeAll() {
 //
 // ctx bounds steps 2 and 3: when it ends first, the handlers' contexts are
 // cancelled, the "stopped" heartbeat is still sent, and Stop returns an error with
-// CodeDeadlineExceeded. Stop does not close the connection. Calling Stop again
+// CodeDeadlineExceeded. Stop does not close the connection; on a connection closed
+// already it just releases the instance and returns nil. Calling Stop again
 // waits for the first call and returns its result.
 func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
@@ -336,9 +337,12 @@ func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) erro
 	for _, sub := range monSubs {
 		_ = sub.Unsubscribe()
 	}
-	if !s.nc.IsClosed() {
-		_ = s.nc.FlushWithContext(hctx)
+	if s.nc.IsClosed() {
+		// The connection is gone, and with it every subscription: the instance is out
+		// and registries expire it. Publish failures on the way say nothing more.
+		return nil
 	}
+	_ = s.nc.FlushWithContext(hctx)
 	return errors.Join(errs...)
 }
 

@@ -77,9 +77,18 @@ func quietLogger() *slog.Logger {
 // Busd starts an in-process busd on 127.0.0.1 and a random port and returns its URL.
 func Busd(t testing.TB) string {
 	t.Helper()
-	return startBusd(t, -1).ClientURL()
+	s := startBusd(t, -1)
+	t.Cleanup(func() { shutdownBusd(s) })
+	return s.ClientURL()
 }
 
+func shutdownBusd(s *server.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = s.Shutdown(ctx)
+}
+
+// startBusd starts a busd; the caller arranges its shutdown.
 func startBusd(t testing.TB, port int) *server.Server {
 	t.Helper()
 	var s *server.Server
@@ -103,14 +112,10 @@ func startBusd(t testing.TB, port int) *server.Server {
 			t.Fatalf("busd: start: %v", err)
 		}
 	}()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
 	select {
 	case <-s.Ready():
 	case <-time.After(10 * time.Second):
+		shutdownBusd(s)
 		t.Fatal("busd: not ready after 10s")
 	}
 	return s
@@ -136,9 +141,21 @@ func NewRestartableBusd(t testing.TB) *RestartableBusd {
 	}
 	port, err := strconv.Atoi(u.Port())
 	if err != nil {
+		shutdownBusd(s)
 		t.Fatalf("busd: client URL port: %v", err)
 	}
-	return &RestartableBusd{t: t, srv: s, port: port, url: s.ClientURL()}
+	b := &RestartableBusd{t: t, srv: s, port: port, url: s.ClientURL()}
+	// One cleanup for whichever server runs at the end, registered first so that it
+	// runs after the cleanups of everything that uses the bus.
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.srv != nil {
+			shutdownBusd(b.srv)
+			b.srv = nil
+		}
+	})
+	return b
 }
 
 // URL is the client URL; it stays the same across restarts.
