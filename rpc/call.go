@@ -94,73 +94,94 @@ func (c *Client) decode(ep Endpoint, msg *nats.Msg, v any) error {
 	return nil
 }
 
+// invocation is the state of one call, shared by its attempts.
+type invocation struct {
+	ctx       context.Context
+	deadline  time.Time // the caller's, or now + the client's default timeout
+	blocking  bool      // ctx can never be done: wait with timeouts instead of ctx
+	cfg       callConfig
+	ep        Endpoint
+	data      []byte
+	hdr       nats.Header
+	span      trace.Span
+	recording bool
+}
+
 // call is the body of every call: options, deadline, span, attempts. hdr is owned by
 // call and written to.
 func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, hdr nats.Header, opts []CallOption) (*nats.Msg, error) {
-	var cfg callConfig
+	inv := invocation{ep: ep, data: data, hdr: hdr}
 	for _, o := range c.defaults {
-		o.applyCall(&cfg)
+		o.applyCall(&inv.cfg)
 	}
 	for _, o := range callOptionsFrom(ctx) {
-		o.applyCall(&cfg)
+		o.applyCall(&inv.cfg)
 	}
 	for _, o := range opts {
-		o.applyCall(&cfg)
+		o.applyCall(&inv.cfg)
 	}
-	for _, kv := range cfg.headers {
+	for _, kv := range inv.cfg.headers {
 		hdr.Add(kv.key, kv.value)
 	}
 	if c.codec != dialtone.JSON {
 		hdr.Set(dialtone.HeaderContentType, c.codec.Name())
 	}
 
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
+	// A context that can never be done (Background, or values on it) costs nothing
+	// to bound: requests then wait with nats.go's pooled timers. Any other context
+	// without a deadline gets one.
+	var ok bool
+	if inv.deadline, ok = ctx.Deadline(); !ok {
+		inv.deadline = time.Now().Add(c.timeout)
+		if ctx.Done() == nil {
+			inv.blocking = true
+		} else {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, inv.deadline)
+			defer cancel()
+		}
 	}
 
 	ctx, span := c.tracer.Start(ctx, ep.String(), trace.WithSpanKind(trace.SpanKindClient))
 	defer span.End()
-	recording := span.IsRecording()
-	if recording {
+	inv.ctx, inv.span, inv.recording = ctx, span, span.IsRecording()
+	if inv.recording {
 		span.SetAttributes(
 			attribute.String("rpc.system", "dialtone"),
 			attribute.String("rpc.service", ep.Service),
 			attribute.String("rpc.method", ep.Name),
 			attribute.String("messaging.system", "nats"),
-			attribute.String("dialtone.pattern", cfg.pattern.String()),
+			attribute.String("dialtone.pattern", inv.cfg.pattern.String()),
 		)
 	}
 	c.propagator.Inject(ctx, dialtone.HeaderCarrier(hdr))
 
-	msg, err := c.attempts(ctx, &cfg, ep, data, hdr, span, recording)
+	msg, err := c.attempts(&inv)
 	if err != nil {
-		code := dialtone.CodeOf(err)
 		span.SetStatus(codes.Error, err.Error())
-		if recording {
-			span.SetAttributes(attribute.String("dialtone.code", code.String()))
+		if inv.recording {
+			span.SetAttributes(attribute.String("dialtone.code", dialtone.CodeOf(err).String()))
 		}
 	}
 	return msg, err
 }
 
-func (c *Client) attempts(ctx context.Context, cfg *callConfig, ep Endpoint, data []byte, hdr nats.Header, span trace.Span, recording bool) (*nats.Msg, error) {
-	msg, err := c.attempt(ctx, cfg, ep, data, hdr, span, recording)
-	if err == nil || !cfg.retrySet {
+func (c *Client) attempts(inv *invocation) (*nats.Msg, error) {
+	msg, err := c.attempt(inv)
+	if err == nil || !inv.cfg.retrySet {
 		return msg, err
 	}
-	policy := cfg.retry.withDefaults()
+	policy := inv.cfg.retry.withDefaults()
 	for n := 1; n < policy.MaxAttempts; n++ {
 		if dialtone.CodeOf(err) != dialtone.CodeUnavailable {
 			return nil, err
 		}
 		wait := policy.backoff(n, rand.Float64())
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+		if time.Until(inv.deadline) <= wait {
 			return nil, err // the next attempt could not start in time
 		}
-		if recording {
-			span.AddEvent("retry", trace.WithAttributes(
+		if inv.recording {
+			inv.span.AddEvent("retry", trace.WithAttributes(
 				attribute.Int("attempt", n+1),
 				attribute.Int64("backoff_ms", wait.Milliseconds()),
 				attribute.String("cause", err.Error()),
@@ -168,12 +189,12 @@ func (c *Client) attempts(ctx context.Context, cfg *callConfig, ep Endpoint, dat
 		}
 		t := time.NewTimer(wait)
 		select {
-		case <-ctx.Done():
+		case <-inv.ctx.Done(): // nil, so never ready, when inv.blocking
 			t.Stop()
-			return nil, contextError(ctx, ep)
+			return nil, contextError(inv.ctx, inv.ep)
 		case <-t.C:
 		}
-		msg, err = c.attempt(ctx, cfg, ep, data, hdr, span, recording)
+		msg, err = c.attempt(inv)
 		if err == nil {
 			return msg, nil
 		}
@@ -181,13 +202,27 @@ func (c *Client) attempts(ctx context.Context, cfg *callConfig, ep Endpoint, dat
 	return nil, err
 }
 
+// request sends one request and waits for the first reply until the deadline.
+func (c *Client) request(inv *invocation, m *nats.Msg, wait time.Duration) (*nats.Msg, error) {
+	if inv.blocking {
+		return c.nc.RequestMsg(m, wait)
+	}
+	if wait < time.Until(inv.deadline) {
+		ctx, cancel := context.WithTimeout(inv.ctx, wait)
+		defer cancel()
+		return c.nc.RequestMsgWithContext(ctx, m)
+	}
+	return c.nc.RequestMsgWithContext(inv.ctx, m)
+}
+
 // attempt sends the request once with the configured pattern.
-func (c *Client) attempt(ctx context.Context, cfg *callConfig, ep Endpoint, data []byte, hdr nats.Header, span trace.Span, recording bool) (*nats.Msg, error) {
+func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
+	ep := inv.ep
 	subject := ep.subject()
 	if !validSubject(subject) {
 		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid endpoint subject %q", ep, subject)
 	}
-	switch cfg.pattern {
+	switch inv.cfg.pattern {
 	case PatternBalanced:
 	case PatternLowestLatency:
 		if !validToken(ep.Service) {
@@ -198,36 +233,35 @@ func (c *Client) attempt(ctx context.Context, cfg *callConfig, ep Endpoint, data
 		if !validToken(ep.Service) {
 			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", ep, ep.Service)
 		}
-		if !validToken(cfg.instance) {
-			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid instance id %q", ep, cfg.instance)
+		if !validToken(inv.cfg.instance) {
+			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid instance id %q", ep, inv.cfg.instance)
 		}
-		subject = "_DT." + ep.Service + "." + cfg.instance + "." + subject
+		subject = "_DT." + ep.Service + "." + inv.cfg.instance + "." + subject
 	case PatternAvailable:
 		if !validToken(ep.Service) {
 			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", ep, ep.Service)
 		}
-		id, inbox, err := c.probe(ctx, ep)
+		id, inbox, err := c.probe(inv)
 		if err != nil {
 			return nil, err
 		}
-		if recording {
-			span.AddEvent("available", trace.WithAttributes(attribute.String("dialtone.instance", id)))
+		if inv.recording {
+			inv.span.AddEvent("available", trace.WithAttributes(attribute.String("dialtone.instance", id)))
 		}
 		subject = inbox + "." + subject
 	default:
-		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: unknown pattern %d", ep, cfg.pattern)
+		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: unknown pattern %d", ep, inv.cfg.pattern)
 	}
 
-	dl, _ := ctx.Deadline()
-	remaining := time.Until(dl)
+	remaining := time.Until(inv.deadline)
 	if remaining <= 0 {
 		return nil, dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
 	}
-	dialtone.SetTimeoutHeader(hdr, remaining)
+	dialtone.SetTimeoutHeader(inv.hdr, remaining)
 
-	msg, err := c.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: subject, Header: hdr, Data: data})
+	msg, err := c.request(inv, &nats.Msg{Subject: subject, Header: inv.hdr, Data: inv.data}, remaining)
 	if err != nil {
-		return nil, c.transportError(ctx, ep, subject, err)
+		return nil, c.transportError(inv, subject, err)
 	}
 	if e := dialtone.ErrorFromHeader(msg.Header); e != nil {
 		return nil, e
@@ -242,18 +276,26 @@ type availReply struct {
 }
 
 // probe asks the service who has a free slot and returns the first volunteer.
-func (c *Client) probe(ctx context.Context, ep Endpoint) (id, inbox string, err error) {
-	pctx, cancel := context.WithTimeout(ctx, c.availTimeout)
-	defer cancel()
+func (c *Client) probe(inv *invocation) (id, inbox string, err error) {
+	ep := inv.ep
 	subject := "_DT." + ep.Service + ".avail"
-	msg, err := c.nc.RequestWithContext(pctx, subject, nil)
+	wait := c.availTimeout
+	remaining := time.Until(inv.deadline)
+	if remaining <= 0 {
+		return "", "", dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
+	}
+	bounded := remaining > wait // the probe, not the call, may run out of time
+	if !bounded {
+		wait = remaining
+	}
+	msg, err := c.request(inv, &nats.Msg{Subject: subject}, wait)
 	if err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		if bounded && inv.ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
 			return "", "", dialtone.Errorf(dialtone.CodeUnavailable,
 				"rpc: %s: no instance of %q has free capacity (no answer on %s within %v)",
 				ep, ep.Service, subject, c.availTimeout)
 		}
-		return "", "", c.transportError(ctx, ep, subject, err)
+		return "", "", c.transportError(inv, subject, err)
 	}
 	if e := dialtone.ErrorFromHeader(msg.Header); e != nil {
 		return "", "", e
@@ -271,14 +313,16 @@ func (c *Client) probe(ctx context.Context, ep Endpoint) (id, inbox string, err 
 }
 
 // transportError turns an error of nats.go's request into an *dialtone.Error.
-func (c *Client) transportError(ctx context.Context, ep Endpoint, subject string, err error) error {
+func (c *Client) transportError(inv *invocation, subject string, err error) error {
+	ep := inv.ep
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return dialtone.Errorf(dialtone.CodeUnavailable, "rpc: %s: no instance listens on %s: %w", ep, subject, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return contextError(ctx, ep)
+		return contextError(inv.ctx, ep)
 	case errors.Is(err, nats.ErrTimeout):
-		return dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, err)
+		// Only the blocking path waits with a timer; its deadline is the call's.
+		return dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w (%w)", ep, context.DeadlineExceeded, err)
 	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining),
 		errors.Is(err, nats.ErrDisconnected), errors.Is(err, nats.ErrConnectionReconnecting),
 		errors.Is(err, nats.ErrInvalidConnection):

@@ -213,9 +213,9 @@ func TestServiceBackPressure(t *testing.T) {
 type spanWaiter struct{ ended chan sdktrace.ReadOnlySpan }
 
 func (w spanWaiter) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-func (w spanWaiter) OnEnd(s sdktrace.ReadOnlySpan)                    { w.ended <- s }
-func (w spanWaiter) Shutdown(context.Context) error                   { return nil }
-func (w spanWaiter) ForceFlush(context.Context) error                 { return nil }
+func (w spanWaiter) OnEnd(s sdktrace.ReadOnlySpan)                   { w.ended <- s }
+func (w spanWaiter) Shutdown(context.Context) error                  { return nil }
+func (w spanWaiter) ForceFlush(context.Context) error                { return nil }
 
 func TestServiceTraceLinkage(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {

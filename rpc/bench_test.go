@@ -1,0 +1,265 @@
+package rpc_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/dialtone-dev/dialtone/internal/bustest"
+	"github.com/dialtone-dev/dialtone/rpc"
+	"github.com/dialtone-dev/dialtone/service"
+)
+
+// The benchmarks run on an in-process busd. Each reports latency percentiles of the
+// calls it made (p50-µs, p99-µs) next to ns/op; the -parallel variants report
+// throughput (calls/s) with GOMAXPROCS*4 concurrent callers.
+//
+//	go test -run '^$' -bench . -benchtime 20000x ./rpc
+
+var (
+	benchReq     = helloReq{Name: "Ada Lovelace", Age: 36}
+	benchReqData = mustJSON(benchReq)
+	benchResp    = mustJSON(helloResp{Greeting: "hello Ada Lovelace", From: "bench"})
+)
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// latencies collects per-call durations from any number of goroutines.
+type latencies struct {
+	mu  sync.Mutex
+	all []time.Duration
+}
+
+func (l *latencies) add(d []time.Duration) {
+	l.mu.Lock()
+	l.all = append(l.all, d...)
+	l.mu.Unlock()
+}
+
+// percentiles returns p50 and p99 in microseconds.
+func (l *latencies) percentiles() (p50, p99 float64) {
+	if len(l.all) == 0 {
+		return 0, 0
+	}
+	slices.Sort(l.all)
+	pct := func(p float64) float64 {
+		return float64(l.all[int(p*float64(len(l.all)-1))].Nanoseconds()) / 1e3
+	}
+	return pct(0.50), pct(0.99)
+}
+
+func (l *latencies) report(b *testing.B) {
+	if len(l.all) == 0 {
+		return
+	}
+	p50, p99 := l.percentiles()
+	b.ReportMetric(p50, "p50-µs")
+	b.ReportMetric(p99, "p99-µs")
+}
+
+// benchResponder answers every request on subject (queue group q) with benchResp,
+// on its own connection, as a minimal instance would.
+func benchResponder(b *testing.B, url, subject, queue string, delay time.Duration) {
+	b.Helper()
+	nc := bustest.Connect(b, url)
+	reply := func(m *nats.Msg) { _ = m.Respond(benchResp) }
+	h := reply
+	if delay > 0 {
+		h = func(m *nats.Msg) {
+			go func() {
+				time.Sleep(delay) // the workload of a slow instance, not synchronisation
+				reply(m)
+			}()
+		}
+	}
+	var err error
+	if queue != "" {
+		_, err = nc.QueueSubscribe(subject, queue, h)
+	} else {
+		_, err = nc.Subscribe(subject, h)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// run calls call b.N times, serially or from parallel callers, and reports
+// latency percentiles and, for parallel runs, throughput.
+func run(b *testing.B, parallel bool, call func() error) {
+	b.Helper()
+	for i := 0; i < 100; i++ { // warm up connections, the response mux, caches
+		if err := call(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var lat latencies
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	if parallel {
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			var mine []time.Duration
+			for pb.Next() {
+				t0 := time.Now()
+				if err := call(); err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			lat.add(mine)
+		})
+	} else {
+		mine := make([]time.Duration, 0, b.N)
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			if err := call(); err != nil {
+				b.Fatal(err)
+			}
+			mine = append(mine, time.Since(t0))
+		}
+		lat.add(mine)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	lat.report(b)
+	if parallel {
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
+	}
+}
+
+// BenchmarkBalanced compares a typed balanced call with a raw nats.go Request
+// carrying the same payload to the same responder.
+func BenchmarkBalanced(b *testing.B) {
+	url := bustest.Busd(b)
+	benchResponder(b, url, "greeter.SayHello", "greeter", 0)
+	nc := bustest.Connect(b, url)
+	c := rpc.NewClient(nc)
+	ctx := context.Background()
+
+	raw := func() error {
+		_, err := nc.Request("greeter.SayHello", benchReqData, 5*time.Second)
+		return err
+	}
+	typed := func() error {
+		_, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &benchReq)
+		return err
+	}
+	rawHdr := func() error {
+		m := &nats.Msg{Subject: "greeter.SayHello", Data: benchReqData, Header: nats.Header{"Dialtone-Timeout": {"5000"}}}
+		_, err := nc.RequestMsg(m, 5*time.Second)
+		return err
+	}
+	b.Run("raw", func(b *testing.B) { run(b, false, raw) })
+	b.Run("raw-header", func(b *testing.B) { run(b, false, rawHdr) })
+	b.Run("typed", func(b *testing.B) { run(b, false, typed) })
+	// On a shared machine the load drifts between sub-benchmarks; alternating the
+	// two kinds of call in one loop compares them under the same conditions.
+	b.Run("interleaved", func(b *testing.B) {
+		for i := 0; i < 100; i++ {
+			if raw() != nil || typed() != nil {
+				b.Fatal("warm-up failed")
+			}
+		}
+		var lr, lt latencies
+		lr.all = make([]time.Duration, 0, b.N)
+		lt.all = make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			if err := raw(); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if err := typed(); err != nil {
+				b.Fatal(err)
+			}
+			lr.all = append(lr.all, t1.Sub(t0))
+			lt.all = append(lt.all, time.Since(t1))
+		}
+		b.StopTimer()
+		rp50, rp99 := lr.percentiles()
+		tp50, tp99 := lt.percentiles()
+		b.ReportMetric(rp50, "raw-p50-µs")
+		b.ReportMetric(tp50, "typed-p50-µs")
+		b.ReportMetric(tp50/rp50, "p50-ratio")
+		b.ReportMetric(rp99, "raw-p99-µs")
+		b.ReportMetric(tp99, "typed-p99-µs")
+	})
+	b.Run("raw-parallel", func(b *testing.B) { run(b, true, raw) })
+	b.Run("typed-parallel", func(b *testing.B) { run(b, true, typed) })
+}
+
+// BenchmarkLowestLatency runs three instances, one of them 2ms slower than the
+// others, and compares the tail latency of balanced and lowest-latency calls.
+func BenchmarkLowestLatency(b *testing.B) {
+	url := bustest.Busd(b)
+	for i, delay := range []time.Duration{0, 0, 2 * time.Millisecond} {
+		_ = i
+		benchResponder(b, url, "greeter.SayHello", "greeter", delay)
+		benchResponder(b, url, "_DT.greeter.all.greeter.SayHello", "", delay)
+	}
+	nc := bustest.Connect(b, url)
+	c := rpc.NewClient(nc)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		opt  rpc.CallOption
+	}{{"balanced", rpc.Balanced()}, {"lowest-latency", rpc.LowestLatency()}} {
+		b.Run(tc.name, func(b *testing.B) {
+			run(b, false, func() error {
+				_, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &benchReq, tc.opt)
+				return err
+			})
+		})
+	}
+}
+
+// BenchmarkAvailable measures what the availability probe adds to a call, against
+// a real service instance.
+func BenchmarkAvailable(b *testing.B) {
+	url := bustest.Busd(b)
+	snc := bustest.Connect(b, url)
+	svc, err := service.New(snc, service.Config{Name: "greeter", Version: "1.0.0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := service.Handle(svc, "SayHello", func(ctx context.Context, req *helloReq) (*helloResp, error) {
+		return &helloResp{Greeting: "hello " + req.Name, From: "bench"}, nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = svc.Stop(context.Background()) })
+	nc := bustest.Connect(b, url)
+	c := rpc.NewClient(nc)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		opt  rpc.CallOption
+	}{{"balanced", rpc.Balanced()}, {"available", rpc.Available()}, {"direct", rpc.Direct(svc.ID())}} {
+		b.Run(tc.name, func(b *testing.B) {
+			run(b, false, func() error {
+				_, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &benchReq, tc.opt)
+				return err
+			})
+		})
+	}
+}
