@@ -68,7 +68,7 @@ func ProcessConfigFile(path string) (*Options, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
-	return load(path, func() (map[string]any, error) { return conf.ParseFileWithChecks(path) })
+	return load(path, filepath.Dir(path), func() (map[string]any, error) { return conf.ParseFileWithChecks(path) })
 }
 
 // ParseConfig parses data, the contents of a configuration file, into a new
@@ -80,12 +80,13 @@ func ProcessConfigFile(path string) (*Options, error) {
 // reads the file itself, resolves them relative to the file. Includes nested in
 // included files are resolved relative to the including file in both cases.
 func ParseConfig(path string, data []byte) (*Options, error) {
-	return load(path, func() (map[string]any, error) { return conf.ParseWithChecks(string(data)) })
+	return load(path, ".", func() (map[string]any, error) { return conf.ParseWithChecks(string(data)) })
 }
 
 // load runs parse, turning a panic of the parser into an error, and maps the
-// resulting tree onto a new Options.
-func load(path string, parse func() (map[string]any, error)) (opts *Options, err error) {
+// resulting tree onto a new Options. incDir is the directory the parser
+// resolves path's includes against.
+func load(path, incDir string, parse func() (map[string]any, error)) (opts *Options, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			opts = nil
@@ -94,7 +95,7 @@ func load(path string, parse func() (map[string]any, error)) (opts *Options, err
 	}()
 	tree, err := parse()
 	if err != nil {
-		return nil, parseError(path, err)
+		return nil, parseError(path, incDir, err)
 	}
 	l := &loader{path: path, opts: &Options{ConfigFile: path}}
 	l.top(tree)
@@ -115,15 +116,13 @@ var (
 
 // parseError turns an error of the conf package about file into a *ConfigError
 // with the file and line it names, following include chains to the included
-// file the problem is actually in.
-func parseError(file string, err error) error {
+// file the problem is actually in. incDir is the directory the parser resolved
+// file's includes against: the parser joins even an absolute include path to it.
+func parseError(file, incDir string, err error) error {
 	msg := err.Error()
 	if m := reInclude.FindStringSubmatch(msg); m != nil {
-		inc := m[1]
-		if !filepath.IsAbs(inc) {
-			inc = filepath.Join(filepath.Dir(file), inc)
-		}
-		inner := parseError(inc, errors.New(m[2])).(*ConfigError)
+		inc := filepath.Join(incDir, m[1])
+		inner := parseError(inc, filepath.Dir(inc), errors.New(m[2])).(*ConfigError)
 		if inner.Line == 0 {
 			// Opening the include failed: that is the including file's problem.
 			return &ConfigError{File: file, Msg: fmt.Sprintf("include %q: %s", m[1], m[2])}
@@ -847,7 +846,8 @@ func (l *loader) allowResponses(v value) *ResponsePermission {
 	}
 }
 
-// tls maps the tls block and builds the server's tls.Config from it.
+// tls maps the tls block and builds the server's tls.Config from it. As in
+// nats-server, relative file names are relative to the working directory.
 func (l *loader) tls(v value) {
 	es, ok := l.block(v)
 	if !ok {

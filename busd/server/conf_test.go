@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -410,6 +411,32 @@ func TestProcessConfigFileErrors(t *testing.T) {
 	}
 }
 
+// TestParseConfigIncludes pins down where includes in in-memory data are
+// looked for (the working directory; see ParseConfig) and how their problems
+// are reported.
+func TestParseConfigIncludes(t *testing.T) {
+	inc := filepath.Join("testdata", "conf", "inc")
+	o, err := ParseConfig("elsewhere/x.conf", []byte("include "+strconv.Quote(filepath.Join(inc, "limits.conf"))+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.MaxPayload != 512*1024 || o.MaxPingsOut != 7 {
+		t.Errorf("include not applied: %s", dump(o))
+	}
+	_, err = ParseConfig("elsewhere/x.conf", []byte("include "+strconv.Quote(filepath.Join(inc, "bad.conf"))+"\n"))
+	if want := filepath.Join(inc, "bad.conf") + `:3: unknown key "jetstream"`; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	_, err = ParseConfig("elsewhere/x.conf", []byte("include "+strconv.Quote(filepath.Join(inc, "syntax.conf"))+"\n"))
+	if want := filepath.Join(inc, "syntax.conf") + `:2: syntax error: `; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want %s...", err, want)
+	}
+	_, err = ParseConfig("elsewhere/x.conf", []byte("include missing.conf\n"))
+	if want := `elsewhere/x.conf: include "missing.conf": open missing.conf: no such file or directory`; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
 // TestParseConfigTLS builds a tls block from a freshly made certificate, key
 // and CA file and checks the resulting tls.Config.
 func TestParseConfigTLS(t *testing.T) {
@@ -548,5 +575,6 @@ func FuzzParseConfig(f *testing.F) {
 		if o == nil || o.ConfigFile != "fuzz.conf" {
 			t.Fatalf("no error and options %+v", o)
 		}
+		_ = o.Validate() // must not panic on whatever the file produced
 	})
 }
