@@ -112,13 +112,15 @@ func run(ctx context.Context, url string, out io.Writer) error {
 	fmt.Fprintf(out, "%-15s %5s %7s %12s\n", "pattern", "calls", "on slow", "slowest call")
 	for _, p := range []struct {
 		name string
-		opt  rpc.CallOption
+		opts []rpc.CallOption
 	}{
-		{"balanced", rpc.Balanced()},
-		{"available", rpc.Available()},
-		{"lowest-latency", rpc.LowestLatency()},
+		{"balanced", []rpc.CallOption{rpc.Balanced()}},
+		// When no instance has a free slot the call fails fast with unavailable; a
+		// caller that would rather wait retries.
+		{"available", []rpc.CallOption{rpc.Available(), rpc.Retry(rpc.RetryPolicy{})}},
+		{"lowest-latency", []rpc.CallOption{rpc.LowestLatency()}},
 	} {
-		onSlow, slowest, err := round(rpc.WithCallOptions(ctx, p.opt), client)
+		onSlow, slowest, err := round(rpc.WithCallOptions(ctx, p.opts...), client)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}

@@ -90,7 +90,10 @@ func TestGeneratedServiceEndToEnd(t *testing.T) {
 			ctx := t.Context()
 			one, _ := startShop(t, urls[0])
 			two, _ := startShop(t, urls[len(urls)-1])
-			var shop Shop = NewShopClient(rpc.NewClient(bustest.Connect(t, urls[0])))
+			// On a cluster, interest in two's subjects reaches the client's node a moment
+			// after two starts; calls that find no responder yet are retried.
+			retry := rpc.Retry(rpc.RetryPolicy{MaxAttempts: 20, MaxBackoff: 100 * time.Millisecond})
+			var shop Shop = NewShopClient(rpc.NewClient(bustest.Connect(t, urls[0]), rpc.WithDefaultCallOptions(retry)))
 
 			// PlaceOrder lands on one instance; GetOrder may land on the other, so
 			// ask the first instance directly for what it stored.
