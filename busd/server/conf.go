@@ -68,7 +68,7 @@ func ProcessConfigFile(path string) (*Options, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
-	return load(path, filepath.Dir(path), func() (map[string]any, error) { return conf.ParseFileWithChecks(path) })
+	return loadConfig(path, filepath.Dir(path), func() (map[string]any, error) { return conf.ParseFileWithChecks(path) })
 }
 
 // ParseConfig parses data, the contents of a configuration file, into a new
@@ -80,13 +80,13 @@ func ProcessConfigFile(path string) (*Options, error) {
 // reads the file itself, resolves them relative to the file. Includes nested in
 // included files are resolved relative to the including file in both cases.
 func ParseConfig(path string, data []byte) (*Options, error) {
-	return load(path, ".", func() (map[string]any, error) { return conf.ParseWithChecks(string(data)) })
+	return loadConfig(path, ".", func() (map[string]any, error) { return conf.ParseWithChecks(string(data)) })
 }
 
-// load runs parse, turning a panic of the parser into an error, and maps the
+// loadConfig runs parse, turning a panic of the parser into an error, and maps the
 // resulting tree onto a new Options. incDir is the directory the parser
 // resolves path's includes against.
-func load(path, incDir string, parse func() (map[string]any, error)) (opts *Options, err error) {
+func loadConfig(path, incDir string, parse func() (map[string]any, error)) (opts *Options, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			opts = nil
@@ -95,9 +95,9 @@ func load(path, incDir string, parse func() (map[string]any, error)) (opts *Opti
 	}()
 	tree, err := parse()
 	if err != nil {
-		return nil, parseError(path, incDir, err)
+		return nil, confParseError(path, incDir, err)
 	}
-	l := &loader{path: path, opts: &Options{ConfigFile: path}}
+	l := &confLoader{path: path, opts: &Options{ConfigFile: path}}
 	l.top(tree)
 	if err := l.err(); err != nil {
 		return nil, err
@@ -114,15 +114,15 @@ var (
 	reVarRef   = regexp.MustCompile(`(?s)^(variable reference for '.*') on line (\d+) (.*)$`)
 )
 
-// parseError turns an error of the conf package about file into a *ConfigError
+// confParseError turns an error of the conf package about file into a *ConfigError
 // with the file and line it names, following include chains to the included
 // file the problem is actually in. incDir is the directory the parser resolved
 // file's includes against: the parser joins even an absolute include path to it.
-func parseError(file, incDir string, err error) error {
+func confParseError(file, incDir string, err error) error {
 	msg := err.Error()
 	if m := reInclude.FindStringSubmatch(msg); m != nil {
 		inc := filepath.Join(incDir, m[1])
-		inner := parseError(inc, filepath.Dir(inc), errors.New(m[2])).(*ConfigError)
+		inner := confParseError(inc, filepath.Dir(inc), errors.New(m[2])).(*ConfigError)
 		if inner.Line == 0 {
 			// Opening the include failed: that is the including file's problem.
 			return &ConfigError{File: file, Msg: fmt.Sprintf("include %q: %s", m[1], m[2])}
@@ -153,8 +153,8 @@ type confToken interface {
 	IsUsedVariable() bool
 }
 
-// value is one parsed value with where it came from.
-type value struct {
+// confValue is one parsed value with where it came from.
+type confValue struct {
 	v    any    // string, int64, float64, bool, time.Time, []any or map[string]any
 	key  string // dotted path, e.g. "authorization.users[1].permissions"
 	file string
@@ -162,14 +162,14 @@ type value struct {
 	used bool // the key defined a variable that was referenced
 }
 
-// entry is one key of a map, unwrapped.
-type entry struct {
+// confEntry is one key of a map, unwrapped.
+type confEntry struct {
 	name string // the key as written
-	value
+	confValue
 }
 
-// loader maps a parsed tree onto Options, collecting every problem.
-type loader struct {
+// confLoader maps a parsed tree onto Options, collecting every problem.
+type confLoader struct {
 	path string // the top-level file, for values that do not carry one
 	opts *Options
 	errs []*ConfigError
@@ -177,8 +177,8 @@ type loader struct {
 
 // wrap unwraps a raw tree value found under key, inheriting the location of
 // parent when the value does not carry its own.
-func (l *loader) wrap(key string, raw any, parent value) value {
-	v := value{v: raw, key: key, file: parent.file, line: parent.line}
+func (l *confLoader) wrap(key string, raw any, parent confValue) confValue {
+	v := confValue{v: raw, key: key, file: parent.file, line: parent.line}
 	if tk, ok := raw.(confToken); ok {
 		v.v = tk.Value()
 		v.used = tk.IsUsedVariable()
@@ -196,14 +196,14 @@ func (l *loader) wrap(key string, raw any, parent value) value {
 }
 
 // entries unwraps the keys of the map m (found at parent) in file order.
-func (l *loader) entries(m map[string]any, parent value) []entry {
-	out := make([]entry, 0, len(m))
+func (l *confLoader) entries(m map[string]any, parent confValue) []confEntry {
+	out := make([]confEntry, 0, len(m))
 	for k, raw := range m {
 		key := k
 		if parent.key != "" {
 			key = parent.key + "." + k
 		}
-		out = append(out, entry{name: k, value: l.wrap(key, raw, parent)})
+		out = append(out, confEntry{name: k, confValue: l.wrap(key, raw, parent)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].file != out[j].file {
@@ -218,7 +218,7 @@ func (l *loader) entries(m map[string]any, parent value) []entry {
 }
 
 // errorf records a problem with v; the message is prefixed with v's key.
-func (l *loader) errorf(v value, format string, args ...any) {
+func (l *confLoader) errorf(v confValue, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if v.key != "" {
 		msg = v.key + ": " + msg
@@ -228,7 +228,7 @@ func (l *loader) errorf(v value, format string, args ...any) {
 
 // unknown records a key busd does not support, unless it only defines a
 // variable that is used elsewhere in the file.
-func (l *loader) unknown(e entry) {
+func (l *confLoader) unknown(e confEntry) {
 	if e.used {
 		return
 	}
@@ -236,7 +236,7 @@ func (l *loader) unknown(e entry) {
 }
 
 // err returns the recorded problems, in file order, as one error.
-func (l *loader) err() error {
+func (l *confLoader) err() error {
 	if len(l.errs) == 0 {
 		return nil
 	}
@@ -257,8 +257,8 @@ func (l *loader) err() error {
 	return errors.Join(errs...)
 }
 
-// describe renders a parsed value for "expected X, got Y" messages.
-func describe(v any) string {
+// describeConf renders a parsed value for "expected X, got Y" messages.
+func describeConf(v any) string {
 	switch v := v.(type) {
 	case string:
 		return strconv.Quote(v)
@@ -276,105 +276,105 @@ func describe(v any) string {
 }
 
 // top maps the top level of the file.
-func (l *loader) top(tree map[string]any) {
+func (l *confLoader) top(tree map[string]any) {
 	o := l.opts
-	for _, e := range l.entries(tree, value{}) {
+	for _, e := range l.entries(tree, confValue{}) {
 		switch strings.ToLower(e.name) {
 		case "listen":
-			if host, port, ok := l.hostPort(e.value); ok {
+			if host, port, ok := l.hostPort(e.confValue); ok {
 				o.Host, o.Port = host, port
 			}
 		case "host", "net":
-			if s, ok := l.str(e.value); ok {
+			if s, ok := l.str(e.confValue); ok {
 				o.Host = s
 			}
 		case "port":
-			if n, ok := l.port(e.value); ok {
+			if n, ok := l.port(e.confValue); ok {
 				o.Port = n
 			}
 		case "http":
-			if host, port, ok := l.hostPort(e.value); ok {
+			if host, port, ok := l.hostPort(e.confValue); ok {
 				o.HTTPHost, o.HTTPPort = host, port
 			}
 		case "http_port", "monitor_port":
-			if n, ok := l.port(e.value); ok {
+			if n, ok := l.port(e.confValue); ok {
 				o.HTTPPort = n
 			}
 		case "server_name":
-			if s, ok := l.str(e.value); ok {
+			if s, ok := l.str(e.confValue); ok {
 				if strings.ContainsAny(s, " \t\r\n") {
-					l.errorf(e.value, "must not contain whitespace, got %q", s)
+					l.errorf(e.confValue, "must not contain whitespace, got %q", s)
 				} else {
 					o.ServerName = s
 				}
 			}
 		case "max_payload":
-			if n, ok := l.size(e.value, math.MaxInt32); ok {
+			if n, ok := l.size(e.confValue, math.MaxInt32); ok {
 				o.MaxPayload = int32(n)
 			}
 		case "max_pending":
-			if n, ok := l.size(e.value, math.MaxInt64); ok {
+			if n, ok := l.size(e.confValue, math.MaxInt64); ok {
 				o.MaxPending = n
 			}
 		case "max_control_line":
-			if n, ok := l.size(e.value, math.MaxInt32); ok {
+			if n, ok := l.size(e.confValue, math.MaxInt32); ok {
 				o.MaxControlLine = int32(n)
 			}
 		case "max_connections", "max_conn":
-			if n, ok := l.count(e.value); ok {
+			if n, ok := l.count(e.confValue); ok {
 				o.MaxConn = n
 			}
 		case "max_subscriptions", "max_subs":
-			if n, ok := l.count(e.value); ok {
+			if n, ok := l.count(e.confValue); ok {
 				o.MaxSubs = n
 			}
 		case "ping_interval":
-			if d, ok := l.positiveDuration(e.value); ok {
+			if d, ok := l.positiveDuration(e.confValue); ok {
 				o.PingInterval = d
 			}
 		case "ping_max":
-			if n, ok := l.count(e.value); ok {
+			if n, ok := l.count(e.confValue); ok {
 				if n == 0 {
-					l.errorf(e.value, "must be at least 1")
+					l.errorf(e.confValue, "must be at least 1")
 				} else {
 					o.MaxPingsOut = n
 				}
 			}
 		case "write_deadline":
-			if d, ok := l.positiveDuration(e.value); ok {
+			if d, ok := l.positiveDuration(e.confValue); ok {
 				o.WriteDeadline = d
 			}
 		case "lame_duck_duration":
-			if d, ok := l.duration(e.value); ok {
+			if d, ok := l.duration(e.confValue); ok {
 				if d < minLameDuckDuration {
-					l.errorf(e.value, "must be at least %v, got %v", minLameDuckDuration, d)
+					l.errorf(e.confValue, "must be at least %v, got %v", minLameDuckDuration, d)
 				} else {
 					o.LameDuckDuration = d
 				}
 			}
 		case "lame_duck_grace_period":
-			if d, ok := l.duration(e.value); ok {
+			if d, ok := l.duration(e.confValue); ok {
 				if d < 0 {
-					l.errorf(e.value, "must not be negative, got %v", d)
+					l.errorf(e.confValue, "must not be negative, got %v", d)
 				} else {
 					o.LameDuckGracePeriod = d
 				}
 			}
 		case "debug":
-			if b, ok := l.boolean(e.value); ok {
+			if b, ok := l.boolean(e.confValue); ok {
 				o.Debug = b
 			}
 		case "trace":
-			if b, ok := l.boolean(e.value); ok {
+			if b, ok := l.boolean(e.confValue); ok {
 				o.Trace = b
 			}
 		case "logtime":
 			// Accepted for nats-server compatibility; slog always stamps records.
-			l.boolean(e.value)
+			l.boolean(e.confValue)
 		case "authorization":
-			l.authorization(e.value)
+			l.authorization(e.confValue)
 		case "tls":
-			l.tls(e.value)
+			l.tls(e.confValue)
 		default:
 			l.unknown(e)
 		}
@@ -382,34 +382,34 @@ func (l *loader) top(tree map[string]any) {
 }
 
 // str expects a string.
-func (l *loader) str(v value) (string, bool) {
+func (l *confLoader) str(v confValue) (string, bool) {
 	s, ok := v.v.(string)
 	if !ok {
-		l.errorf(v, "expected a string, got %s", describe(v.v))
+		l.errorf(v, "expected a string, got %s", describeConf(v.v))
 	}
 	return s, ok
 }
 
 // boolean expects true/false (or yes/no, on/off).
-func (l *loader) boolean(v value) (bool, bool) {
+func (l *confLoader) boolean(v confValue) (bool, bool) {
 	b, ok := v.v.(bool)
 	if !ok {
-		l.errorf(v, "expected true or false, got %s", describe(v.v))
+		l.errorf(v, "expected true or false, got %s", describeConf(v.v))
 	}
 	return b, ok
 }
 
 // integer expects an integer, possibly written with a size suffix.
-func (l *loader) integer(v value) (int64, bool) {
+func (l *confLoader) integer(v confValue) (int64, bool) {
 	n, ok := v.v.(int64)
 	if !ok {
-		l.errorf(v, "expected an integer, got %s", describe(v.v))
+		l.errorf(v, "expected an integer, got %s", describeConf(v.v))
 	}
 	return n, ok
 }
 
 // port expects a port number; -1 asks for a random free port, 0 for the default.
-func (l *loader) port(v value) (int, bool) {
+func (l *confLoader) port(v confValue) (int, bool) {
 	n, ok := l.integer(v)
 	if !ok {
 		return 0, false
@@ -422,7 +422,7 @@ func (l *loader) port(v value) (int, bool) {
 }
 
 // count expects a non-negative integer that fits an int.
-func (l *loader) count(v value) (int, bool) {
+func (l *confLoader) count(v confValue) (int, bool) {
 	n, ok := l.integer(v)
 	if !ok {
 		return 0, false
@@ -437,7 +437,7 @@ func (l *loader) count(v value) (int, bool) {
 // size expects a positive byte count no larger than limit: an integer, which
 // the parser has already scaled by an unquoted unit (1MB, 64K, ...), or a
 // quoted string with a unit ("1MB").
-func (l *loader) size(v value, limit int64) (int64, bool) {
+func (l *confLoader) size(v confValue, limit int64) (int64, bool) {
 	var n int64
 	switch x := v.v.(type) {
 	case int64:
@@ -449,7 +449,7 @@ func (l *loader) size(v value, limit int64) (int64, bool) {
 			return 0, false
 		}
 	default:
-		l.errorf(v, "expected a size (an integer, optionally with a unit such as KB or MB), got %s", describe(v.v))
+		l.errorf(v, "expected a size (an integer, optionally with a unit such as KB or MB), got %s", describeConf(v.v))
 		return 0, false
 	}
 	if n <= 0 || n > limit {
@@ -459,9 +459,9 @@ func (l *loader) size(v value, limit int64) (int64, bool) {
 	return n, true
 }
 
-// sizeUnits are the multipliers of the size suffixes nats-server accepts:
+// confSizeUnits are the multipliers of the size suffixes nats-server accepts:
 // K, M, G, T are powers of 1000; KB/KiB/Ki and so on are powers of 1024.
-var sizeUnits = map[string]int64{
+var confSizeUnits = map[string]int64{
 	"":  1,
 	"k": 1000, "kb": 1 << 10, "ki": 1 << 10, "kib": 1 << 10,
 	"m": 1000 * 1000, "mb": 1 << 20, "mi": 1 << 20, "mib": 1 << 20,
@@ -477,7 +477,7 @@ func ParseSize(s string) (int64, error) {
 	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
 		i++
 	}
-	mult, ok := sizeUnits[strings.ToLower(strings.TrimSpace(t[i:]))]
+	mult, ok := confSizeUnits[strings.ToLower(strings.TrimSpace(t[i:]))]
 	if i == 0 || !ok {
 		return 0, fmt.Errorf("expected a size (an integer, optionally with a unit such as KB or MB), got %q", s)
 	}
@@ -490,7 +490,7 @@ func ParseSize(s string) (int64, error) {
 
 // duration expects a duration string ("2m", "1m30s") or an integer number of
 // seconds, the older form nats-server still accepts.
-func (l *loader) duration(v value) (time.Duration, bool) {
+func (l *confLoader) duration(v confValue) (time.Duration, bool) {
 	switch x := v.v.(type) {
 	case string:
 		d, err := time.ParseDuration(x)
@@ -506,13 +506,13 @@ func (l *loader) duration(v value) (time.Duration, bool) {
 		}
 		return time.Duration(x) * time.Second, true
 	default:
-		l.errorf(v, "expected a duration such as \"2m\" or an integer number of seconds, got %s", describe(v.v))
+		l.errorf(v, "expected a duration such as \"2m\" or an integer number of seconds, got %s", describeConf(v.v))
 		return 0, false
 	}
 }
 
 // positiveDuration is duration that must be greater than zero.
-func (l *loader) positiveDuration(v value) (time.Duration, bool) {
+func (l *confLoader) positiveDuration(v confValue) (time.Duration, bool) {
 	d, ok := l.duration(v)
 	if ok && d <= 0 {
 		l.errorf(v, "must be positive, got %v", d)
@@ -523,7 +523,7 @@ func (l *loader) positiveDuration(v value) (time.Duration, bool) {
 
 // seconds expects a positive timeout: a number of seconds, fractions allowed
 // (0.5), or a duration string.
-func (l *loader) seconds(v value) (time.Duration, bool) {
+func (l *confLoader) seconds(v confValue) (time.Duration, bool) {
 	var d time.Duration
 	switch x := v.v.(type) {
 	case int64, string:
@@ -538,7 +538,7 @@ func (l *loader) seconds(v value) (time.Duration, bool) {
 		}
 		d = time.Duration(x * float64(time.Second))
 	default:
-		l.errorf(v, "expected a number of seconds, got %s", describe(v.v))
+		l.errorf(v, "expected a number of seconds, got %s", describeConf(v.v))
 		return 0, false
 	}
 	if d <= 0 {
@@ -549,7 +549,7 @@ func (l *loader) seconds(v value) (time.Duration, bool) {
 }
 
 // hostPort expects "host:port" or just a port.
-func (l *loader) hostPort(v value) (string, int, bool) {
+func (l *confLoader) hostPort(v confValue) (string, int, bool) {
 	switch x := v.v.(type) {
 	case int64:
 		n, ok := l.port(v)
@@ -567,52 +567,52 @@ func (l *loader) hostPort(v value) (string, int, bool) {
 		}
 		return host, n, true
 	default:
-		l.errorf(v, "expected host:port or a port, got %s", describe(v.v))
+		l.errorf(v, "expected host:port or a port, got %s", describeConf(v.v))
 		return "", 0, false
 	}
 }
 
 // block expects a map and returns its entries.
-func (l *loader) block(v value) ([]entry, bool) {
+func (l *confLoader) block(v confValue) ([]confEntry, bool) {
 	m, ok := v.v.(map[string]any)
 	if !ok {
-		l.errorf(v, "expected a block { ... }, got %s", describe(v.v))
+		l.errorf(v, "expected a block { ... }, got %s", describeConf(v.v))
 		return nil, false
 	}
 	return l.entries(m, v), true
 }
 
 // authorization maps the authorization block.
-func (l *loader) authorization(v value) {
+func (l *confLoader) authorization(v confValue) {
 	es, ok := l.block(v)
 	if !ok {
 		return
 	}
 	o := l.opts
-	var userAt, passAt, tokenAt, usersAt *value
+	var userAt, passAt, tokenAt, usersAt *confValue
 	for _, e := range es {
 		switch strings.ToLower(e.name) {
 		case "user", "username":
-			if s, ok := l.str(e.value); ok {
-				o.Username, userAt = s, &e.value
+			if s, ok := l.str(e.confValue); ok {
+				o.Username, userAt = s, &e.confValue
 			}
 		case "pass", "password":
-			if s, ok := l.str(e.value); ok {
-				o.Password, passAt = s, &e.value
+			if s, ok := l.str(e.confValue); ok {
+				o.Password, passAt = s, &e.confValue
 			}
 		case "token":
-			if s, ok := l.str(e.value); ok {
-				o.Authorization, tokenAt = s, &e.value
+			if s, ok := l.str(e.confValue); ok {
+				o.Authorization, tokenAt = s, &e.confValue
 			}
 		case "timeout":
-			if d, ok := l.seconds(e.value); ok {
+			if d, ok := l.seconds(e.confValue); ok {
 				o.AuthTimeout = d
 			}
 		case "users":
-			usersAt = &e.value
-			l.users(e.value)
+			usersAt = &e.confValue
+			l.users(e.confValue)
 		case "default_permissions", "default_permission", "permissions":
-			if p, ok := l.permissions(e.value); ok {
+			if p, ok := l.permissions(e.confValue); ok {
 				o.DefaultPermissions = p
 			}
 		default:
@@ -632,10 +632,10 @@ func (l *loader) authorization(v value) {
 }
 
 // users maps the users array of an authorization block.
-func (l *loader) users(v value) {
+func (l *confLoader) users(v confValue) {
 	arr, ok := v.v.([]any)
 	if !ok {
-		l.errorf(v, "expected an array of users, got %s", describe(v.v))
+		l.errorf(v, "expected an array of users, got %s", describeConf(v.v))
 		return
 	}
 	o := l.opts
@@ -644,7 +644,7 @@ func (l *loader) users(v value) {
 		uv := l.wrap(fmt.Sprintf("%s[%d]", v.key, i), raw, v)
 		m, ok := uv.v.(map[string]any)
 		if !ok {
-			l.errorf(uv, "expected a user block { user: ..., password: ... }, got %s", describe(uv.v))
+			l.errorf(uv, "expected a user block { user: ..., password: ... }, got %s", describeConf(uv.v))
 			continue
 		}
 		es := l.entries(m, uv)
@@ -661,13 +661,13 @@ func (l *loader) users(v value) {
 		for _, e := range es {
 			switch strings.ToLower(e.name) {
 			case "user", "username":
-				name, _ = l.str(e.value)
+				name, _ = l.str(e.confValue)
 			case "pass", "password":
-				pass, hasPass = l.str(e.value)
+				pass, hasPass = l.str(e.confValue)
 			case "nkey":
-				nkey, _ = l.str(e.value)
+				nkey, _ = l.str(e.confValue)
 			case "permissions", "permission", "authorization":
-				perms, _ = l.permissions(e.value)
+				perms, _ = l.permissions(e.confValue)
 			default:
 				l.unknown(e)
 			}
@@ -692,13 +692,13 @@ func (l *loader) users(v value) {
 				o.Users = append(o.Users, &User{Username: name, Password: pass, Permissions: perms})
 			}
 		default:
-			l.errorf(uv, "a user entry needs a user or an nkey")
+			l.errorf(uv, "a user confEntry needs a user or an nkey")
 		}
 	}
 }
 
 // permissions maps a permissions block.
-func (l *loader) permissions(v value) (*Permissions, bool) {
+func (l *confLoader) permissions(v confValue) (*Permissions, bool) {
 	es, ok := l.block(v)
 	if !ok {
 		return nil, false
@@ -708,11 +708,11 @@ func (l *loader) permissions(v value) (*Permissions, bool) {
 	for _, e := range es {
 		switch strings.ToLower(e.name) {
 		case "publish", "pub":
-			p.Publish = l.subjectPermission(e.value, false)
+			p.Publish = l.subjectPermission(e.confValue, false)
 		case "subscribe", "sub":
-			p.Subscribe = l.subjectPermission(e.value, true)
+			p.Subscribe = l.subjectPermission(e.confValue, true)
 		case "allow_responses", "publish_allow_responses":
-			p.Response = l.allowResponses(e.value)
+			p.Response = l.allowResponses(e.confValue)
 		default:
 			l.unknown(e)
 		}
@@ -732,7 +732,7 @@ func (l *loader) permissions(v value) (*Permissions, bool) {
 
 // subjectPermission maps publish or subscribe: a subject, an array of
 // subjects (both allow lists), or a block with allow and deny.
-func (l *loader) subjectPermission(v value, queues bool) *SubjectPermission {
+func (l *confLoader) subjectPermission(v confValue, queues bool) *SubjectPermission {
 	m, ok := v.v.(map[string]any)
 	if !ok {
 		return &SubjectPermission{Allow: l.subjects(v, queues)}
@@ -741,9 +741,9 @@ func (l *loader) subjectPermission(v value, queues bool) *SubjectPermission {
 	for _, e := range l.entries(m, v) {
 		switch strings.ToLower(e.name) {
 		case "allow":
-			sp.Allow = l.subjects(e.value, queues)
+			sp.Allow = l.subjects(e.confValue, queues)
 		case "deny":
-			sp.Deny = l.subjects(e.value, queues)
+			sp.Deny = l.subjects(e.confValue, queues)
 		default:
 			l.unknown(e)
 		}
@@ -753,24 +753,24 @@ func (l *loader) subjectPermission(v value, queues bool) *SubjectPermission {
 
 // subjects expects a subject or an array of subjects. With queues, a subject
 // may be followed by a queue group name ("orders.* workers").
-func (l *loader) subjects(v value, queues bool) []string {
-	var items []value
+func (l *confLoader) subjects(v confValue, queues bool) []string {
+	var items []confValue
 	switch x := v.v.(type) {
 	case string:
-		items = []value{v}
+		items = []confValue{v}
 	case []any:
 		for i, raw := range x {
 			items = append(items, l.wrap(fmt.Sprintf("%s[%d]", v.key, i), raw, v))
 		}
 	default:
-		l.errorf(v, "expected a subject or an array of subjects, got %s", describe(v.v))
+		l.errorf(v, "expected a subject or an array of subjects, got %s", describeConf(v.v))
 		return nil
 	}
 	out := make([]string, 0, len(items))
 	for _, it := range items {
 		s, ok := it.v.(string)
 		if !ok {
-			l.errorf(it, "expected a subject, got %s", describe(it.v))
+			l.errorf(it, "expected a subject, got %s", describeConf(it.v))
 			continue
 		}
 		if !validPermSubject(s, queues) {
@@ -811,7 +811,7 @@ func confSubject(s string) bool {
 }
 
 // allowResponses maps allow_responses: true, false, or { max, expires }.
-func (l *loader) allowResponses(v value) *ResponsePermission {
+func (l *confLoader) allowResponses(v confValue) *ResponsePermission {
 	rp := &ResponsePermission{MaxMsgs: DefaultAllowResponsesMax, Expires: DefaultAllowResponsesExpires}
 	switch x := v.v.(type) {
 	case bool:
@@ -824,15 +824,15 @@ func (l *loader) allowResponses(v value) *ResponsePermission {
 			switch strings.ToLower(e.name) {
 			case "max", "max_msgs", "max_messages", "max_responses":
 				// As in nats-server: negative means unlimited, 0 the default.
-				if n, ok := l.integer(e.value); ok && n != 0 {
+				if n, ok := l.integer(e.confValue); ok && n != 0 {
 					if n > math.MaxInt32 || n < math.MinInt32 {
-						l.errorf(e.value, "%d is out of range", n)
+						l.errorf(e.confValue, "%d is out of range", n)
 					} else {
 						rp.MaxMsgs = int(n)
 					}
 				}
 			case "expires", "expiration", "ttl":
-				if d, ok := l.duration(e.value); ok && d != 0 {
+				if d, ok := l.duration(e.confValue); ok && d != 0 {
 					rp.Expires = d
 				}
 			default:
@@ -841,19 +841,19 @@ func (l *loader) allowResponses(v value) *ResponsePermission {
 		}
 		return rp
 	default:
-		l.errorf(v, "expected true, false or a block { max, expires }, got %s", describe(v.v))
+		l.errorf(v, "expected true, false or a block { max, expires }, got %s", describeConf(v.v))
 		return nil
 	}
 }
 
 // tls maps the tls block and builds the server's tls.Config from it. As in
 // nats-server, relative file names are relative to the working directory.
-func (l *loader) tls(v value) {
+func (l *confLoader) tls(v confValue) {
 	es, ok := l.block(v)
 	if !ok {
 		return
 	}
-	var certAt, keyAt, caAt *value
+	var certAt, keyAt, caAt *confValue
 	var cert, key, ca string
 	verify := false
 	var timeout time.Duration
@@ -861,18 +861,18 @@ func (l *loader) tls(v value) {
 	for _, e := range es {
 		switch strings.ToLower(e.name) {
 		case "cert_file":
-			cert, _ = l.str(e.value)
-			certAt = &e.value
+			cert, _ = l.str(e.confValue)
+			certAt = &e.confValue
 		case "key_file":
-			key, _ = l.str(e.value)
-			keyAt = &e.value
+			key, _ = l.str(e.confValue)
+			keyAt = &e.confValue
 		case "ca_file":
-			ca, _ = l.str(e.value)
-			caAt = &e.value
+			ca, _ = l.str(e.confValue)
+			caAt = &e.confValue
 		case "verify":
-			verify, _ = l.boolean(e.value)
+			verify, _ = l.boolean(e.confValue)
 		case "timeout":
-			timeout, _ = l.seconds(e.value)
+			timeout, _ = l.seconds(e.confValue)
 		default:
 			l.unknown(e)
 		}
