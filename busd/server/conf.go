@@ -692,7 +692,7 @@ func (l *confLoader) users(v confValue) {
 				o.Users = append(o.Users, &User{Username: name, Password: pass, Permissions: perms})
 			}
 		default:
-			l.errorf(uv, "a user confEntry needs a user or an nkey")
+			l.errorf(uv, "a user entry needs a user or an nkey")
 		}
 	}
 }
