@@ -101,6 +101,9 @@ type client struct {
 	pcd   []*client        // clients written to during this read, flushed after it
 	pcdm  map[*client]bool // dedupe for pcd once it grows
 	nonce []byte           // sent in INFO when nkeys are configured
+	// inbound counts of the current read, added to the shared counters once
+	// per read rather than per message
+	readMsgs, readBytes, readOut, readOutBytes int64
 
 	// written at CONNECT and auth (reader), read by others under mu
 	mu       sync.Mutex
@@ -209,8 +212,8 @@ func (c *client) processPubArgs(p *parseState, line []byte, headers bool) error 
 // processMsg routes one published message.
 func (c *client) processMsg(p *parseState, payload []byte) error {
 	pa := &p.pa
-	c.inMsgs.Add(1)
-	c.inBytes.Add(int64(len(payload)))
+	c.readMsgs++
+	c.readBytes += int64(len(payload))
 	if c.srv.trace {
 		c.traceIn("PUB", pa.subject, pa.reply, len(payload))
 	}
@@ -264,10 +267,8 @@ func (c *client) route(pa *pubArg, payload []byte) int {
 			}
 		}
 	}
-	if n > 0 {
-		c.srv.outMsgs.Add(int64(n))
-		c.srv.outBytes.Add(int64(n * len(payload)))
-	}
+	c.readOut += int64(n)
+	c.readOutBytes += int64(n * len(payload))
 	return n
 }
 
@@ -672,6 +673,7 @@ func (c *client) readLoop() {
 			c.lastIn.Store(time.Now().UnixNano())
 			perr := c.ps.parse(buf[:n], c)
 			c.flushPCD()
+			c.addReadStats()
 			if perr != nil {
 				c.closeOnError(perr)
 				return
@@ -694,6 +696,22 @@ func (c *client) readLoop() {
 			return
 		}
 	}
+}
+
+// addReadStats publishes the counts of the read just processed.
+func (c *client) addReadStats() {
+	if c.readMsgs == 0 {
+		return
+	}
+	c.inMsgs.Add(c.readMsgs)
+	c.inBytes.Add(c.readBytes)
+	c.srv.inMsgs.Add(c.readMsgs)
+	c.srv.inBytes.Add(c.readBytes)
+	if c.readOut > 0 {
+		c.srv.outMsgs.Add(c.readOut)
+		c.srv.outBytes.Add(c.readOutBytes)
+	}
+	c.readMsgs, c.readBytes, c.readOut, c.readOutBytes = 0, 0, 0, 0
 }
 
 func (c *client) dropReaderState() {

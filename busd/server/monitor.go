@@ -285,22 +285,9 @@ func (m *monitor) varz() *varz {
 	if a, ok := tcpAddr(s.httpLn); ok {
 		v.HTTPPort = a.Port
 	}
-	clients := make([]*client, 0, len(s.clients)+len(s.closedLog.buf))
-	for _, c := range s.clients {
-		clients = append(clients, c)
-	}
-	clients = append(clients, s.closedLog.list()...)
 	s.mu.Unlock()
 
-	// The server-wide inbound counters are the floor; the sum over the open and
-	// remembered closed connections covers a server that only counts per client.
-	var inMsgs, inBytes int64
-	for _, c := range clients {
-		inMsgs += c.inMsgs.Load()
-		inBytes += c.inBytes.Load()
-	}
-	v.InMsgs = max(s.inMsgs.Load(), inMsgs)
-	v.InBytes = max(s.inBytes.Load(), inBytes)
+	v.InMsgs, v.InBytes = s.inMsgs.Load(), s.inBytes.Load()
 	v.InClientMsgs, v.InClientBytes = v.InMsgs, v.InBytes
 	v.OutMsgs, v.OutBytes = s.outMsgs.Load(), s.outBytes.Load()
 	v.OutClientMsgs, v.OutClientBytes = v.OutMsgs, v.OutBytes
