@@ -44,7 +44,13 @@
 //	-module M    module path of the new module (required)
 //	-name N      service name; the package is N, the interface N capitalised
 //	-replace D   add `replace github.com/dialtone-dev/dialtone => D` (a local checkout)
-//	-tidy=false  do not run `go mod tidy` (which resolves dialtone's version)
+//	-tidy=false  do not complete go.mod (by default: `go get github.com/dialtone-dev/dialtone@latest`
+//	             unless -replace is given, then `go mod tidy`)
+//
+// With -replace the new module uses that dialtone checkout, which is how to try a
+// service from a clone of this repository:
+//
+//	go run ./codegen new -module example.com/shop -name orders -replace . ../orders
 package main
 
 import (
@@ -139,7 +145,7 @@ func runNew(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Module, "module", "", "module `path` of the new module (required)")
 	fs.StringVar(&opts.Name, "name", "", "service `name` (required)")
 	fs.StringVar(&opts.Replace, "replace", "", "replace the dialtone module with this local `directory`")
-	fs.BoolVar(&opts.Tidy, "tidy", true, "run `go mod tidy` in the new module")
+	fs.BoolVar(&opts.Tidy, "tidy", true, "complete the new module's go.mod (go get dialtone@latest unless -replace, go mod tidy)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: codegen new -module path -name service [-replace dir] [-tidy=false] dir")
 		fs.PrintDefaults()

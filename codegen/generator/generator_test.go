@@ -106,3 +106,25 @@ func TestDiagnosticString(t *testing.T) {
 		}
 	}
 }
+
+// A file that does not parse is reported with its positions, not as a crash.
+func TestSyntaxErrors(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod": "module example.com/broken\n\ngo 1.26\n",
+		"a.go":   "package broken\n\ntype Greeter interface {\n\tSayHello(\n}\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := Generate(Config{Dir: dir, Type: "Greeter"})
+	var ds Diagnostics
+	if !errors.As(err, &ds) || len(ds) == 0 {
+		t.Fatalf("Generate = %v, want diagnostics", err)
+	}
+	if ds[0].Pos.Filename != filepath.Join(dir, "a.go") || ds[0].Pos.Line != 5 {
+		t.Errorf("first diagnostic %v, want a.go line 5", ds[0])
+	}
+}

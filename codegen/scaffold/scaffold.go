@@ -3,10 +3,11 @@
 // in-process busd and a main that serves until SIGTERM and drains. It is what
 // `go run github.com/dialtone-dev/dialtone/codegen new` runs.
 //
-// The new module requires github.com/dialtone-dev/dialtone. With Options.Replace it
-// uses a local checkout instead (a replace directive), which is how this repository
-// tests the scaffold; otherwise `go mod tidy` (Options.Tidy) resolves the version, or
-// the version of the running codegen when it was built from a released module.
+// The new module requires github.com/dialtone-dev/dialtone: at the version of the
+// running codegen when it was built from a released module, else (with Options.Tidy)
+// at the latest version, which `go get` resolves. With Options.Replace it uses a local
+// checkout instead (a replace directive), which is how this repository tests the
+// scaffold and how to try it from a clone. Options.Tidy then runs `go mod tidy`.
 package scaffold
 
 import (
@@ -132,16 +133,32 @@ func Create(opts Options) error {
 	}
 	rel, _ := filepath.Rel(opts.Dir, res.Path)
 	logf("generated %s\n", filepath.ToSlash(rel))
-	if opts.Tidy {
-		cmd := exec.Command("go", append([]string{"mod", "tidy"}, opts.TidyFlags...)...)
+	goCmd := func(args ...string) error {
+		cmd := exec.Command("go", args...)
 		cmd.Dir = opts.Dir
 		cmd.Env = append(os.Environ(), opts.Env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go mod tidy in %s: %v\n%s", opts.Dir, err, out)
+			return fmt.Errorf("go %s in %s: %v\n%s", strings.Join(args, " "), opts.Dir, err, out)
 		}
-		logf("ran go mod tidy\n")
-	} else if p.Version == "" {
-		logf("go.mod does not require %s yet: run `go mod tidy` in %s\n", Module, opts.Dir)
+		logf("ran go %s\n", strings.Join(args, " "))
+		return nil
+	}
+	getLatest := []string{"get", Module + "@latest"}
+	switch {
+	case opts.Tidy:
+		if p.Version == "" {
+			// Require the latest released dialtone.
+			if err := goCmd(getLatest...); err != nil {
+				return fmt.Errorf("%v\n(to use a local dialtone checkout instead, pass -replace /path/to/dialtone)", err)
+			}
+		}
+		if err := goCmd(append([]string{"mod", "tidy"}, opts.TidyFlags...)...); err != nil {
+			return err
+		}
+	case p.Version == "":
+		logf("go.mod does not require %s yet: run `go %s && go mod tidy` in %s\n", Module, strings.Join(getLatest, " "), opts.Dir)
+	default:
+		logf("run `go mod tidy` in %s to complete go.mod and go.sum\n", opts.Dir)
 	}
 	logf("next:\n\tcd %s\n\tgo test ./...\n\tgo run ./cmd/%s          # needs a bus: go run ./busd in a dialtone checkout, or $NATS_URL\n\tgo run ./cmd/%s -call Ada\n",
 		opts.Dir, p.Package, p.Package)

@@ -57,7 +57,7 @@ func TestScaffoldBuildsTestsAndRuns(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Create: %v\n%s", err, log.String())
 	}
-	for _, want := range []string{"wrote go.mod", "wrote orders/orders.go", "generated orders/orders_dialtone.go", "ran go mod tidy", "go run ./cmd/orders"} {
+	for _, want := range []string{"wrote go.mod", "wrote orders/orders.go", "generated orders/orders_dialtone.go", "ran go mod tidy -e", "go run ./cmd/orders"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
@@ -164,5 +164,27 @@ func TestProjectNames(t *testing.T) {
 		if _, err := Project(bad); err == nil {
 			t.Errorf("Project(%+v) accepted", bad)
 		}
+	}
+}
+
+// Without -replace the scaffold requires the latest released dialtone; when that
+// cannot be fetched the error says how to use a local checkout instead.
+func TestCreateWithoutReplaceNeedsARelease(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "orders")
+	var log bytes.Buffer
+	err := Create(Options{Dir: dir, Module: "example.com/shop", Name: "orders", Tidy: true, Log: &log, Env: offline})
+	if err == nil || !strings.Contains(err.Error(), "go get github.com/dialtone-dev/dialtone@latest") || !strings.Contains(err.Error(), "pass -replace") {
+		t.Fatalf("Create offline without -replace: %v", err)
+	}
+	gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(gomod) != "module example.com/shop\n\ngo "+goVersion()+"\n" {
+		t.Errorf("go.mod:\n%s", gomod)
+	}
+	// The code is written and generated all the same.
+	if _, err := os.Stat(filepath.Join(dir, "orders", "orders_dialtone.go")); err != nil {
+		t.Error(err)
 	}
 }
