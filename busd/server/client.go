@@ -275,7 +275,7 @@ func (c *client) route(pa *pubArg, payload []byte) int {
 // deliver queues one message for sub's client and reports whether it did.
 func (c *client) deliver(sub *subscription, pa *pubArg, payload []byte) bool {
 	d := sub.client
-	if p := d.perms.Load(); p != nil && !p.deliverAllowed(sub, pa.subject) {
+	if p := d.perms.Load(); p != nil && !p.deliverAllowed(sub, pa.subject, pa.reply) {
 		return false
 	}
 	d.mu.Lock()
@@ -508,16 +508,11 @@ func (c *client) processConnect(arg []byte) error {
 	if c.srv.trace {
 		c.srv.logger.Log(nil, LevelTrace, "<<- CONNECT", "cid", c.cid, "name", opts.Name, "lang", opts.Lang, "version", opts.Version)
 	}
-	if c.srv.authRequired() {
-		user, perms, ok := c.srv.authenticate(c, &opts)
-		if !ok {
-			c.srv.authFailures.Add(1)
-			return errAuthViolation
-		}
-		c.mu.Lock()
-		c.user = user
-		c.mu.Unlock()
-		c.perms.Store(perms)
+	// authenticate sets c.user and c.perms; it runs even when auth is off, to
+	// record the identity a reload may need to re-check (see auth.go).
+	if !c.srv.authenticate(c, &opts) {
+		c.srv.authFailures.Add(1)
+		return errAuthViolation
 	}
 	if opts.Protocol < 0 || opts.Protocol > 1 {
 		c.sendErr("invalid client protocol")
