@@ -77,6 +77,11 @@ func New(opts *Options, logger *slog.Logger) (*Server, error) {
 	if int64(o.MaxPayload) > o.MaxPending {
 		return nil, fmt.Errorf("busd: max_payload (%d) must not exceed max_pending (%d)", o.MaxPayload, o.MaxPending)
 	}
+	if o.TLSConfig != nil && o.TLSVerify && o.TLSConfig.ClientAuth != tls.RequireAndVerifyClientCert {
+		// verify means client certificates are required and checked, whatever the config says.
+		o.TLSConfig = o.TLSConfig.Clone()
+		o.TLSConfig.ClientAuth = tls.RequireAndVerifyClientCert
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -461,10 +466,10 @@ func (s *Server) Reload(opts *Options) error {
 	return nil
 }
 
-// setAuth swaps the credential configuration.
-func (s *Server) setAuth(a *authState) { s.auth.Store(a) }
+// setAuth swaps the credential configuration and re-checks connected clients.
+func (s *Server) setAuth(a *authState) { s.applyAuth(a) }
 
-func (s *Server) needsNonce() bool { return len(s.opts.Nkeys) > 0 }
+func (s *Server) needsNonce() bool { return s.auth.Load().nonce }
 
 // newNonce returns a fresh random nonce for nkey signatures.
 func (s *Server) newNonce() []byte {
