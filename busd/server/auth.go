@@ -1,14 +1,53 @@
 package server
 
-import "crypto/subtle"
+// Authentication, as nats-server does it for clients: a token, a single user,
+// a users list (user/password entries and nkey entries), each password or
+// token either plain or a bcrypt hash ("$2a$...").
+//
+// Which check applies follows nats-server: a CONNECT carrying an nkey is
+// checked against the nkey users when there are any, one carrying a user
+// against the users list when there is one; otherwise the token, otherwise
+// the single user. An nkey user proves itself by signing the nonce busd sent
+// in its INFO; the nonce is fresh per connection, so a signature is worth
+// nothing on another connection.
+//
+// What a connection keeps. Credentials are not kept in clear: the CONNECT's
+// password and token are dropped once checked. For re-checking on reload,
+// each connection keeps an authIdentity: the user name and nkey it presented
+// (not secret), whether its nkey signature was verified, and for the password
+// and the token an HMAC-SHA256 of what it presented under a random key of its
+// own. A plain configured secret is re-checked by comparing its HMAC under
+// that key with the recorded one, which is exactly the comparison made at
+// CONNECT (it is also how busd compares at CONNECT: equal-length digests, so
+// the comparison is constant-time and does not leak the secret's length). A
+// bcrypt secret cannot be re-checked without the clear text, so the
+// connection also records the HMAC of the bcrypt hash that accepted it: on
+// reload it stays valid only while that same hash is configured. Rotating a
+// bcrypt hash (even to a new hash of the same password) therefore disconnects
+// its users; they reconnect with their password.
+//
+// Reload. Server.Reload swaps in a new authState through setAuth, which calls
+// applyAuth: under the auth lock it re-runs the check for every connected
+// client against the new configuration with the recorded identity, closes
+// those that no longer pass with -ERR 'Authorization Violation', gives the
+// others their new permissions (replacing c.perms whole) and removes the
+// subscriptions the new permissions forbid, with nats-server's texts. The
+// auth lock (an RWMutex shared by every authState of a server) is read-held
+// by authenticate from loading the configuration until the client's identity
+// is stored, so a CONNECT racing a reload is either checked against the new
+// configuration or re-checked by the reload.
 
-// clientPerms is what an authenticated client may publish and subscribe to.
-// A nil *clientPerms allows everything.
-type clientPerms struct{}
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"sync"
 
-func (p *clientPerms) pubAllowed(subject []byte) bool                     { return true }
-func (p *clientPerms) subAllowed(subject, queue []byte) bool              { return true }
-func (p *clientPerms) deliverAllowed(sub *subscription, subj []byte) bool { return true }
+	"github.com/nats-io/nkeys"
+	"golang.org/x/crypto/bcrypt"
+)
 
 // authRequired reports whether clients must present credentials.
 func (s *Server) authRequired() bool { return s.auth.Load().required }
@@ -16,37 +55,258 @@ func (s *Server) authRequired() bool { return s.auth.Load().required }
 // authState is the server's credential configuration, rebuilt on reload.
 type authState struct {
 	required bool
-	token    string
-	users    map[string]*User
+	nonce    bool // nkey users exist: INFO carries a nonce to sign
+
+	token              string // Options.Authorization
+	username, password string // the single-user form
+	users              map[string]*authEntry
+	nkeys              map[string]*authEntry
+
+	mu *sync.RWMutex // the auth lock, shared by all generations (see applyAuth)
+}
+
+// authEntry is one configured user.
+type authEntry struct {
+	name   string // user name, or the public nkey
+	secret string // password (plain or bcrypt); empty for nkeys
+	perms  *permSet
 }
 
 func newAuthState(o *Options) *authState {
-	a := &authState{token: o.Authorization}
-	if o.Username != "" {
-		a.users = map[string]*User{o.Username: {Username: o.Username, Password: o.Password}}
+	a := &authState{
+		token:    o.Authorization,
+		username: o.Username,
+		password: o.Password,
+		mu:       new(sync.RWMutex),
 	}
-	for _, u := range o.Users {
-		if a.users == nil {
-			a.users = make(map[string]*User)
+	// Users sharing a Permissions (default_permissions, typically) share its
+	// compiled form.
+	compiled := map[*Permissions]*permSet{}
+	compile := func(p *Permissions) *permSet {
+		if p == nil {
+			p = o.DefaultPermissions
 		}
-		a.users[u.Username] = u
+		if p == nil {
+			return nil
+		}
+		ps, ok := compiled[p]
+		if !ok {
+			ps = compilePerms(p)
+			compiled[p] = ps
+		}
+		return ps
 	}
-	a.required = a.token != "" || len(a.users) > 0
+	if o.Users != nil {
+		a.users = make(map[string]*authEntry, len(o.Users))
+		for _, u := range o.Users {
+			if u != nil {
+				a.users[u.Username] = &authEntry{name: u.Username, secret: u.Password, perms: compile(u.Permissions)}
+			}
+		}
+	}
+	if o.Nkeys != nil {
+		a.nkeys = make(map[string]*authEntry, len(o.Nkeys))
+		for _, n := range o.Nkeys {
+			if n != nil {
+				a.nkeys[n.Nkey] = &authEntry{name: n.Nkey, perms: compile(n.Permissions)}
+			}
+		}
+	}
+	a.nonce = len(a.nkeys) > 0
+	a.required = a.token != "" || a.username != "" || len(a.users) > 0 || len(a.nkeys) > 0
 	return a
 }
 
-// authenticate checks the CONNECT credentials; it never logs them.
-func (s *Server) authenticate(c *client, o *connectOpts) (string, *clientPerms, bool) {
+// authIdentity is what a client presented at CONNECT, in the form busd keeps
+// (see the top of this file). It is immutable once the client's perms are
+// published.
+type authIdentity struct {
+	key        [32]byte // this connection's HMAC key
+	user       string
+	nkey       string
+	nkeyProved bool // its signature over this connection's nonce verified
+	pass       secretProof
+	token      secretProof
+}
+
+// secretProof stands in for a presented password or token.
+type secretProof struct {
+	digest    [32]byte // HMAC of the secret as presented
+	bcrypt    [32]byte // HMAC of the bcrypt hash that accepted it
+	viaBcrypt bool
+}
+
+func (id *authIdentity) mac(s string) [32]byte {
+	m := hmac.New(sha256.New, id.key[:])
+	m.Write([]byte(s))
+	var out [32]byte
+	m.Sum(out[:0])
+	return out
+}
+
+// matches reports whether the presented secret sp satisfies the configured
+// one. clear is the secret as presented, at CONNECT; nil on reload.
+func (id *authIdentity) matches(sp *secretProof, configured string, clear *string) bool {
+	if isBcrypt(configured) {
+		h := id.mac(configured)
+		if clear == nil {
+			return sp.viaBcrypt && hmac.Equal(h[:], sp.bcrypt[:])
+		}
+		if bcrypt.CompareHashAndPassword([]byte(configured), []byte(*clear)) != nil {
+			return false
+		}
+		sp.bcrypt, sp.viaBcrypt = h, true
+		return true
+	}
+	h := id.mac(configured)
+	return hmac.Equal(h[:], sp.digest[:])
+}
+
+// check runs the nats-server decision for id against a. clearPass and
+// clearToken are the presented secrets at CONNECT, nil on reload. It returns
+// the authorized user name (for /connz; empty when auth is off or for the
+// token) and the compiled permissions (nil: unrestricted).
+func (a *authState) check(id *authIdentity, clearPass, clearToken *string) (string, *permSet, bool) {
+	switch {
+	case !a.required:
+		return "", nil, true
+	case id.nkey != "" && a.nkeys != nil:
+		e := a.nkeys[id.nkey]
+		if e == nil || !id.nkeyProved {
+			return "", nil, false
+		}
+		return e.name, e.perms, true
+	case id.user != "" && a.users != nil:
+		e := a.users[id.user]
+		if e == nil || !id.matches(&id.pass, e.secret, clearPass) {
+			return "", nil, false
+		}
+		return e.name, e.perms, true
+	case a.token != "":
+		return "", nil, id.matches(&id.token, a.token, clearToken)
+	case a.username != "":
+		if id.user != a.username || !id.matches(&id.pass, a.password, clearPass) {
+			return "", nil, false
+		}
+		return a.username, nil, true
+	}
+	return "", nil, false
+}
+
+// authenticate checks the CONNECT credentials and, when they pass, records
+// the client's identity and permissions (c.user, c.perms). It is called for
+// every CONNECT, auth configured or not, so that a reload that turns auth on
+// can re-check clients that connected before. It never logs credentials.
+func (s *Server) authenticate(c *client, o *connectOpts) bool {
+	mu := s.auth.Load().mu
+	mu.RLock()
+	defer mu.RUnlock()
 	a := s.auth.Load()
-	if a.token != "" {
-		return "", nil, subtle.ConstantTimeCompare([]byte(o.AuthToken), []byte(a.token)) == 1
+
+	id := &authIdentity{user: o.User, nkey: o.Nkey}
+	if _, err := rand.Read(id.key[:]); err != nil {
+		return false
 	}
-	u, ok := a.users[o.User]
+	id.pass.digest = id.mac(o.Pass)
+	id.token.digest = id.mac(o.AuthToken)
+	if o.Nkey != "" && len(c.nonce) > 0 && o.Sig != "" {
+		id.nkeyProved = verifyNonceSig(o.Nkey, o.Sig, c.nonce)
+	}
+	pass, token := o.Pass, o.AuthToken
+	user, set, ok := a.check(id, &pass, &token)
 	if !ok {
-		return "", nil, false
+		return false
 	}
-	if subtle.ConstantTimeCompare([]byte(o.Pass), []byte(u.Password)) != 1 {
-		return "", nil, false
+	c.mu.Lock()
+	c.user = user
+	c.mu.Unlock()
+	c.perms.Store(newClientPerms(set, id))
+	return true
+}
+
+// verifyNonceSig reports whether sig (base64, URL or standard alphabet, as
+// nats-server accepts) is pub's signature of nonce.
+func verifyNonceSig(pub, sig string, nonce []byte) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		if raw, err = base64.StdEncoding.DecodeString(sig); err != nil {
+			return false
+		}
 	}
-	return u.Username, nil, true
+	kp, err := nkeys.FromPublicKey(pub)
+	if err != nil {
+		return false
+	}
+	return kp.Verify(nonce, raw) == nil
+}
+
+// isBcrypt reports whether a configured password or token is a bcrypt hash:
+// "$2a$", "$2b$", "$2x$" or "$2y$", a two-digit cost and "$".
+func isBcrypt(s string) bool {
+	if len(s) < 7 || s[0] != '$' || s[1] != '2' || s[3] != '$' || s[6] != '$' {
+		return false
+	}
+	switch s[2] {
+	case 'a', 'b', 'x', 'y':
+	default:
+		return false
+	}
+	return s[4] >= '0' && s[4] <= '9' && s[5] >= '0' && s[5] <= '9'
+}
+
+// applyAuth installs a new credential configuration and re-checks every
+// connected client against it (see the top of this file).
+func (s *Server) applyAuth(a *authState) {
+	old := s.auth.Load()
+	if old != nil {
+		a.mu = old.mu
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s.auth.Store(a)
+	for _, c := range s.snapshotClients() {
+		s.reauthorize(c, a)
+	}
+}
+
+// reauthorize re-checks one client after a reload. The auth lock is held.
+func (s *Server) reauthorize(c *client, a *authState) {
+	p := c.perms.Load()
+	if p == nil || p.id == nil {
+		return // no CONNECT yet: it will be checked against a
+	}
+	user, set, ok := a.check(p.id, nil, nil)
+	if !ok {
+		s.logger.Info("closing client no longer authorized after reload", "cid", c.cid)
+		c.queueAndFlush([]byte("-ERR 'Authorization Violation'\r\n"))
+		c.close(closeAuthViolation, true)
+		return
+	}
+	np := newClientPerms(set, p.id)
+	np.inheritReplies(p)
+	c.mu.Lock()
+	c.user = user
+	c.mu.Unlock()
+	c.perms.Store(np)
+
+	// Subscriptions the new permissions forbid go, as in nats-server.
+	var gone []*subscription
+	c.mu.Lock()
+	for sid, sub := range c.subs {
+		if !np.subAllowed(sub.subject, sub.queue) {
+			delete(c.subs, sid)
+			gone = append(gone, sub)
+		}
+	}
+	c.mu.Unlock()
+	for _, sub := range gone {
+		_ = s.sl.remove(sub)
+		var text string
+		if sub.queue != nil {
+			text = fmt.Sprintf("Permissions Violation for Subscription to %q using queue %q (sid %q)", sub.subject, sub.queue, sub.sid)
+		} else {
+			text = fmt.Sprintf("Permissions Violation for Subscription to %q (sid %q)", sub.subject, sub.sid)
+		}
+		c.queueAndFlush([]byte("-ERR '" + text + "'\r\n"))
+	}
 }
