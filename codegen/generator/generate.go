@@ -203,7 +203,7 @@ func (g *gen) file() *templates.File {
 		}
 		return g.importName(pkg.Path(), pkg.Name())
 	}
-	sg := &schemaGen{fset: g.p.fset, docs: g.docs, diags: &g.diags, seen: map[token.Pos]bool{}}
+	sg := &schemaGen{fset: g.p.fset, docs: g.docs, diags: &g.diags, seen: map[token.Pos]bool{}, invalid: &g.invalid}
 	for i, m := range f.Methods {
 		req, resp := g.reqResp(m.Name, methods, astMethods)
 		f.Methods[i].Request = types.TypeString(req, qual)
@@ -350,6 +350,11 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 	}
 	want := "want (ctx context.Context, req *Request) (*Response, error)"
 	sig := m.Type().(*types.Signature)
+	if strings.Contains(types.TypeString(sig, nil), "invalid type") {
+		// The signature does not compile; the package's type errors say why.
+		g.invalid = true
+		return templates.Method{}, false
+	}
 	params, results := sig.Params(), sig.Results()
 	switch {
 	case sig.Variadic():

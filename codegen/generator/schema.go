@@ -69,6 +69,9 @@ type schemaGen struct {
 	docs  map[token.Pos]string // doc comments of struct fields and type names, by ident position
 	diags *Diagnostics
 	seen  map[token.Pos]bool // diagnostics already reported, by position
+	// invalid is set when a type did not type-check; the package's type errors are
+	// reported then.
+	invalid *bool
 
 	root     *types.Named
 	inRoot   bool                    // describing the root's fields: the root is "#"
@@ -191,6 +194,11 @@ func (g *schemaGen) typeSchema(t types.Type, path string, pos token.Pos) *object
 			return s.set("type", "number")
 		case u.Info()&types.IsString != 0:
 			return s.set("type", "string")
+		case u.Kind() == types.Invalid:
+			if g.invalid != nil {
+				*g.invalid = true
+			}
+			return s
 		}
 		g.report(pos, "%s: unsupported type %s (encoding/json cannot encode it)", path, t)
 		return s

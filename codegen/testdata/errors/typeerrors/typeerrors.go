@@ -6,8 +6,13 @@ import "context"
 
 type Greeter interface {
 	SayHello(ctx context.Context, req *Request) (*Reply, error)
+	Wave(ctx context.Context, req *Wave) (*Reply, error)
 }
 
 type Reply struct{}
+
+type Wave struct {
+	To Person `json:"to"`
+}
 
 func use() { _ = NewGreeterClient } // uses a generated name: not an error
