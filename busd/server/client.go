@@ -430,6 +430,26 @@ func (c *client) processSub(line []byte) error {
 		c.sendErr("Invalid Subject")
 		return nil
 	}
+	// A close or a reload (Server.Reload, from another goroutine) may have run
+	// between the checks above and the insert: undo a subscription it dropped
+	// or would have refused, or the sublist would keep it.
+	c.mu.Lock()
+	stale := c.closed || c.subs[string(sid)] != sub
+	revoked := false
+	if p := c.perms.Load(); !stale && p != nil && !p.subAllowed(subject, queue) {
+		delete(c.subs, string(sid))
+		stale, revoked = true, true
+	}
+	c.mu.Unlock()
+	if stale {
+		_ = c.srv.sl.remove(sub)
+		if revoked && queue != nil {
+			c.sendErr(fmt.Sprintf("Permissions Violation for Subscription to %q using queue %q", subject, queue))
+		} else if revoked {
+			c.sendErr(fmt.Sprintf("Permissions Violation for Subscription to %q", subject))
+		}
+		return nil
+	}
 	c.okIfVerbose()
 	return nil
 }
