@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/base64"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -245,5 +247,48 @@ func TestReloadRacesConnects(t *testing.T) {
 	secWait(t, "every client to be closed under the final config", func() bool { return s.NumClients() == 0 })
 	for _, c := range s.snapshotClients() {
 		t.Errorf("client %d survived a config it does not satisfy", c.cid)
+	}
+}
+
+// TestReloadRacesSubscribe: subscriptions arriving while a reload forbids
+// them end up refused or removed, never left in the sublist.
+func TestReloadRacesSubscribe(t *testing.T) {
+	open := &Options{Users: []*User{{Username: "u", Password: "p"}}}
+	closed := &Options{Users: []*User{{Username: "u", Password: "p", Permissions: &Permissions{
+		Subscribe: &SubjectPermission{Deny: []string{"forbidden.>"}},
+	}}}}
+	s := secServer(t, open)
+	for round := 0; round < 5; round++ {
+		if err := s.Reload(open); err != nil {
+			t.Fatal(err)
+		}
+		rc := secLogin(t, s, "u", "p")
+		const n = 2000
+		var batch strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&batch, "SUB forbidden.x %d\r\n", i)
+		}
+		sent := make(chan struct{})
+		go func() {
+			defer close(sent)
+			_, _ = rc.conn.Write([]byte(batch.String()))
+		}()
+		if err := s.Reload(closed); err != nil {
+			t.Fatal(err)
+		}
+		<-sent
+		rc.send("PING\r\n")
+		// Violations (from the reload or for SUBs after it) until the PONG.
+		for i := 0; i < 2*n+1; i++ {
+			if l := rc.line(); l == "PONG" {
+				break
+			} else if !strings.HasPrefix(l, `-ERR 'Permissions Violation for Subscription to "forbidden.x"`) {
+				t.Fatalf("got %q", l)
+			}
+		}
+		if r := s.sl.match([]byte("forbidden.x")); len(r.psubs) != 0 {
+			t.Fatalf("round %d: %d forbidden subscriptions left in the sublist", round, len(r.psubs))
+		}
+		rc.conn.Close()
 	}
 }
