@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
@@ -110,6 +111,7 @@ type endpoint struct {
 	metadata map[string]string
 	handler  Handler
 	spanName string
+	spanOpts []trace.SpanStartOption
 
 	numRequests atomic.Int64
 	numErrors   atomic.Int64
@@ -200,6 +202,15 @@ func (s *Service) addEndpoint(prefix, queue, name string, h Handler, opts []Endp
 		metadata: c.metadata,
 		handler:  h,
 		spanName: s.cfg.Name + "." + name,
+		spanOpts: []trace.SpanStartOption{
+			trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(
+				attribute.String("rpc.system", "dialtone"),
+				attribute.String("rpc.service", s.cfg.Name),
+				attribute.String("rpc.method", name),
+				attribute.String("dialtone.instance", s.id),
+			),
+		},
 	}
 
 	s.mu.Lock()
@@ -237,42 +248,87 @@ func (s *Service) addEndpoint(prefix, queue, name string, h Handler, opts []Endp
 	return nil
 }
 
-// onMsg is the callback of the endpoint's queue subscription.
-func (ep *endpoint) onMsg(m *nats.Msg) { ep.dispatch(m, false) }
-
-// dispatch runs the handler for m on its own goroutine once a concurrency slot is
-// free. It blocks the subscription's delivery while the instance is at its limit, so
-// excess requests wait in the client's pending queue (and count against its limits)
-// rather than in an unbounded set of goroutines. reserved means the caller already
-// holds a slot (an availability reservation).
-func (ep *endpoint) dispatch(m *nats.Msg, reserved bool) {
-	s := ep.s
-	if !reserved {
-		select {
-		case s.sem <- struct{}{}:
-		default:
-			select {
-			case s.sem <- struct{}{}:
-			case <-s.baseCtx.Done():
-				s.replyError(m, dialtone.Errorf(dialtone.CodeUnavailable, "service %s: stopping", s.cfg.Name))
-				return
-			}
-		}
-	}
-	s.inFlight.Add(1)
-	s.wg.Add(1)
-	go ep.serve(m)
+// receiver takes the messages of one subscription: an endpoint's queue
+// subscription (ep set) or one of the instance's wildcard subscriptions
+// _DT.<svc>.all.> and _DT.<svc>.<id>.> (ep nil: the endpoint is looked up by the
+// subject after prefix).
+//
+// It works leader/followers: one goroutine waits for the next message; when one
+// arrives and a concurrency slot is free, it starts the next waiting goroutine and
+// serves the request itself. So the request runs on the goroutine the client woke,
+// with no further hand-off, and handlers still run concurrently. While the instance
+// is at its limit nobody waits for messages, and they queue in the subscription.
+type receiver struct {
+	s      *Service
+	sub    *nats.Subscription
+	ep     *endpoint
+	prefix string
+	direct bool
 }
 
+// receive is one receiving goroutine; it was counted in s.wg by whoever started it.
+func (r *receiver) receive() {
+	s := r.s
+	for {
+		m, err := r.sub.NextMsgWithContext(s.baseCtx)
+		if err != nil {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				s.opts.logger.Warn("service: slow consumer, requests dropped", "service", s.cfg.Name, "subject", r.sub.Subject)
+				continue
+			}
+			s.wg.Done() // subscription closed (drained) or forced stop
+			return
+		}
+		ep, reserved := r.ep, false
+		if ep == nil {
+			ep, reserved = r.lookup(m)
+			if ep == nil {
+				continue
+			}
+		}
+		if !reserved {
+			select {
+			case s.sem <- struct{}{}:
+			default:
+				select {
+				case s.sem <- struct{}{}:
+				case <-s.baseCtx.Done():
+					s.replyError(m, dialtone.Errorf(dialtone.CodeUnavailable, "service %s: stopping", s.cfg.Name))
+					continue
+				}
+			}
+		}
+		s.inFlight.Add(1)
+		s.wg.Add(1)
+		go r.receive()
+		ep.serve(m)
+		s.wg.Done()
+		return
+	}
+}
+
+// lookup finds the endpoint of a message on a wildcard subscription. A direct
+// request takes the slot an availability probe reserved, if any (reserved). An
+// unknown subject is answered here with CodeUnimplemented (nil endpoint).
+func (r *receiver) lookup(m *nats.Msg) (*endpoint, bool) {
+	s := r.s
+	if len(m.Subject) <= len(r.prefix) {
+		return nil, false
+	}
+	ep := (*s.bySubject.Load())[m.Subject[len(r.prefix):]]
+	if ep == nil {
+		s.replyError(m, dialtone.Errorf(dialtone.CodeUnimplemented, "service %s: no endpoint at %s", s.cfg.Name, m.Subject[len(r.prefix):]))
+		return nil, false
+	}
+	return ep, r.direct && s.avail.claim()
+}
+
+// serve runs the handler for m on the calling goroutine, which holds a slot. The
+// slot is given back before the reply goes out, so a caller that got its answer
+// and probes availability at once finds the slot free.
 func (ep *endpoint) serve(m *nats.Msg) {
 	s := ep.s
 	start := time.Now()
-	defer func() {
-		s.inFlight.Add(-1)
-		<-s.sem
-		s.wg.Done()
-	}()
-
 	ctx := s.baseCtx
 	if d, ok := dialtone.TimeoutFromHeader(m.Header); ok {
 		var cancel context.CancelFunc
@@ -282,18 +338,16 @@ func (ep *endpoint) serve(m *nats.Msg) {
 	if m.Header != nil {
 		ctx = s.opts.prop.Extract(ctx, dialtone.HeaderCarrier(m.Header))
 	}
-	ctx, span := s.tracer.Start(ctx, ep.spanName,
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(
-			attribute.String("rpc.system", "dialtone"),
-			attribute.String("rpc.service", s.cfg.Name),
-			attribute.String("rpc.method", ep.name),
-			attribute.String("dialtone.instance", s.id),
-		))
+	ctx, span := s.tracer.Start(ctx, ep.spanName, ep.spanOpts...)
 	defer span.End()
 
 	req := Request{Endpoint: ep.name, Subject: m.Subject, Header: m.Header, Data: m.Data, codec: s.opts.codec}
 	resp, err := ep.call(ctx, &req)
+
+	ep.numRequests.Add(1)
+	ep.procNanos.Add(int64(time.Since(start)))
+	s.inFlight.Add(-1)
+	<-s.sem
 
 	if err != nil {
 		code := dialtone.CodeOf(err)
@@ -303,17 +357,18 @@ func (ep *endpoint) serve(m *nats.Msg) {
 		msg := err.Error()
 		ep.lastError.Store(&msg)
 		s.replyError(m, err)
-	} else if m.Reply != "" {
-		out := &nats.Msg{Subject: m.Reply}
-		if resp != nil {
-			out.Data, out.Header = resp.Data, resp.Header
-		}
-		if perr := s.nc.PublishMsg(out); perr != nil {
-			s.opts.logger.Debug("service: reply", "service", s.cfg.Name, "endpoint", ep.name, "err", perr)
-		}
+		return
 	}
-	ep.numRequests.Add(1)
-	ep.procNanos.Add(int64(time.Since(start)))
+	if m.Reply == "" {
+		return
+	}
+	out := &nats.Msg{Subject: m.Reply}
+	if resp != nil {
+		out.Data, out.Header = resp.Data, resp.Header
+	}
+	if perr := s.nc.PublishMsg(out); perr != nil {
+		s.opts.logger.Debug("service: reply", "service", s.cfg.Name, "endpoint", ep.name, "err", perr)
+	}
 }
 
 // call runs the handler, turning a panic into CodeInternal "internal error".

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -46,7 +47,8 @@ func (e *env) conn() *nats.Conn {
 func (e *env) start(cfg service.Config, setup func(s *service.Service), opts ...service.Option) *service.Service {
 	e.t.Helper()
 	nc := e.conn()
-	opts = append([]service.Option{service.WithHeartbeatInterval(100 * time.Millisecond)}, opts...)
+	opts = append([]service.Option{service.WithHeartbeatInterval(100 * time.Millisecond),
+		service.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	s, err := service.New(nc, cfg, opts...)
 	if err != nil {
 		e.t.Fatal(err)

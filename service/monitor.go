@@ -83,8 +83,8 @@ func (s *Service) Info() Info {
 }
 
 // Stats returns what $SRV.STATS answers. Counts cover every way an endpoint is
-// reached (balanced, lowest-latency, direct); processing time runs from the start of
-// the handler goroutine to the reply being handed to the connection.
+// reached (balanced, lowest-latency, direct); processing time runs from the moment a
+// request has a slot to the moment its handler returns.
 func (s *Service) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()

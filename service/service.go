@@ -179,30 +179,42 @@ func (s *Service) subscribeLocked() error {
 			return err
 		}
 	}
-	subs := []struct {
-		subject string
-		cb      nats.MsgHandler
-	}{
-		{s.allPrefix + ">", s.onAll},
-		{s.directPrefix + ">", s.onDirect},
-		{"_DT." + s.cfg.Name + ".avail", s.avail.onProbe},
-	}
-	for _, x := range subs {
-		sub, err := s.nc.Subscribe(x.subject, x.cb)
-		if err != nil {
-			return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, x.subject, err)
+	for _, r := range []*receiver{
+		{s: s, prefix: s.allPrefix},
+		{s: s, prefix: s.directPrefix, direct: true},
+	} {
+		if err := s.startReceiverLocked(r, r.prefix+">", ""); err != nil {
+			return err
 		}
-		s.servSubs = append(s.servSubs, sub)
 	}
+	subj := "_DT." + s.cfg.Name + ".avail"
+	sub, err := s.nc.Subscribe(subj, s.avail.onProbe)
+	if err != nil {
+		return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, subj, err)
+	}
+	s.servSubs = append(s.servSubs, sub)
 	return s.subscribeMonitorLocked()
 }
 
 func (s *Service) subscribeEndpointLocked(ep *endpoint) error {
-	sub, err := s.nc.QueueSubscribe(ep.subject, ep.queue, ep.onMsg)
-	if err != nil {
-		return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, ep.subject, err)
+	return s.startReceiverLocked(&receiver{s: s, ep: ep}, ep.subject, ep.queue)
+}
+
+// startReceiverLocked subscribes r (synchronously, so that receivers pull messages)
+// and starts its first receiving goroutine.
+func (s *Service) startReceiverLocked(r *receiver, subject, queue string) error {
+	var err error
+	if queue != "" {
+		r.sub, err = s.nc.QueueSubscribeSync(subject, queue)
+	} else {
+		r.sub, err = s.nc.SubscribeSync(subject)
 	}
-	s.servSubs = append(s.servSubs, sub)
+	if err != nil {
+		return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, subject, err)
+	}
+	s.servSubs = append(s.servSubs, r.sub)
+	s.wg.Add(1)
+	go r.receive()
 	return nil
 }
 
@@ -274,47 +286,25 @@ func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) erro
 	}
 
 	// Drain: the client keeps delivering what the server sent before it processed
-	// the UNSUB (the PING/PONG after it proves that), and reports Closed once the
-	// last of those messages has been through its callback.
-	closed := make([]<-chan nats.SubStatus, 0, len(servSubs))
+	// the UNSUB (the PING/PONG after it proves that), then closes the subscription,
+	// which ends its receivers once they have taken every message. The wait group
+	// counts receivers and handlers, so when it is done every request that reached
+	// this instance has been answered.
 	for _, sub := range servSubs {
-		ch := sub.StatusChanged(nats.SubscriptionClosed)
 		if err := sub.Drain(); err != nil {
 			_ = sub.Unsubscribe()
-			continue
 		}
-		closed = append(closed, ch)
-	}
-	ncClosed := s.nc.StatusChanged(nats.CLOSED)
-	if s.nc.IsClosed() {
-		closed = nil // nothing more arrives on a closed connection
 	}
 	timedOut := false
-	for _, ch := range closed {
-		if timedOut {
-			break
-		}
-		select {
-		case <-ch:
-		case <-ncClosed:
-			// Without a connection nothing more arrives.
-		case <-ctx.Done():
-			timedOut = true
-		}
-	}
-
-	// Every callback has returned, so no more wg.Add: wait for the handlers.
 	handlersDone := make(chan struct{})
 	go func() {
 		s.wg.Wait()
 		close(handlersDone)
 	}()
-	if !timedOut {
-		select {
-		case <-handlersDone:
-		case <-ctx.Done():
-			timedOut = true
-		}
+	select {
+	case <-handlersDone:
+	case <-ctx.Done():
+		timedOut = true
 	}
 	if timedOut {
 		n := s.inFlight.Load()
@@ -379,33 +369,6 @@ func (s *Service) heartbeatSource() heartbeat.Heartbeat {
 		Started:     s.started,
 		Load:        heartbeat.Load{InFlight: int(s.inFlight.Load()), Capacity: cap(s.sem)},
 	}
-}
-
-// onAll serves _DT.<svc>.all.<endpoint subject>.
-func (s *Service) onAll(m *nats.Msg) {
-	s.route(m, s.allPrefix, false)
-}
-
-// onDirect serves _DT.<svc>.<id>.<endpoint subject>, the target of direct calls and
-// of the second leg of availability calls, which use the slot the probe reserved.
-func (s *Service) onDirect(m *nats.Msg) {
-	s.route(m, s.directPrefix, true)
-}
-
-func (s *Service) route(m *nats.Msg, prefix string, direct bool) {
-	if len(m.Subject) <= len(prefix) {
-		return
-	}
-	ep := (*s.bySubject.Load())[m.Subject[len(prefix):]]
-	reserved := direct && s.avail.claim()
-	if ep == nil {
-		if reserved {
-			<-s.sem
-		}
-		s.replyError(m, dialtone.Errorf(dialtone.CodeUnimplemented, "service %s: no endpoint at %s", s.cfg.Name, m.Subject[len(prefix):]))
-		return
-	}
-	ep.dispatch(m, reserved)
 }
 
 // replyError sends an error reply to m, if it has a reply subject.
