@@ -160,7 +160,7 @@ func Create(opts Options) error {
 	default:
 		logf("run `go mod tidy` in %s to complete go.mod and go.sum\n", opts.Dir)
 	}
-	logf("next:\n\tcd %s\n\tgo test ./...\n\tgo run ./cmd/%s          # needs a bus: go run ./busd in a dialtone checkout, or $NATS_URL\n\tgo run ./cmd/%s -call Ada\n",
-		opts.Dir, p.Package, p.Package)
+	logf("next:\n\tcd %s\n\tgo test ./...\n\tgo run ./cmd/%[2]s           # an instance; needs a bus: go run ./busd in a dialtone checkout, or $NATS_URL\n\tgo run ./cmd/%[2]s -list     # the running instances\n\tgo run ./cmd/%[2]s -call Ada # a call\n",
+		opts.Dir, p.Package)
 	return nil
 }
