@@ -213,7 +213,49 @@ func BenchmarkBalanced(b *testing.B) {
 			b.ReportMetric(p99, kinds[k].name+"-p99-µs")
 		}
 	})
+	// Throughput the same way: rounds of parallel raw calls and parallel typed calls
+	// alternate, so both see the same share of a shared machine.
+	b.Run("parallel-interleaved", func(b *testing.B) {
+		const workers, rounds = 8, 10
+		burst := func(n int, call func() error) time.Duration {
+			var wg sync.WaitGroup
+			start := time.Now()
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < n/workers; i++ {
+						if err := call(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			return time.Since(start)
+		}
+		per := b.N / rounds
+		if per < workers {
+			per = workers
+		}
+		burst(800, raw)
+		burst(800, typed)
+		b.ResetTimer()
+		var tr, tt time.Duration
+		for r := 0; r < rounds; r++ {
+			tr += burst(per, raw)
+			tt += burst(per, typed)
+		}
+		b.StopTimer()
+		calls := float64(per / workers * workers * rounds)
+		b.ReportMetric(calls/tr.Seconds(), "raw-calls/s")
+		b.ReportMetric(calls/tt.Seconds(), "typed-calls/s")
+		b.ReportMetric(tr.Seconds()/tt.Seconds(), "typed/raw-throughput")
+	})
 	b.Run("raw-parallel", func(b *testing.B) { run(b, true, raw) })
+	b.Run("raw-header-parallel", func(b *testing.B) { run(b, true, rawHdr) })
+	b.Run("callraw-parallel", func(b *testing.B) { run(b, true, callRaw) })
 	b.Run("typed-parallel", func(b *testing.B) { run(b, true, typed) })
 }
 

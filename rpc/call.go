@@ -50,7 +50,7 @@ func Call[Req, Resp any](ctx context.Context, c *Client, ep Endpoint, req *Req, 
 	if err != nil {
 		return nil, dialtone.Errorf(dialtone.CodeInternal, "rpc: %s: encode %T as %s: %w", ep, req, c.codec.Name(), err)
 	}
-	msg, err := c.call(ctx, ep, data, make(nats.Header, 2), opts)
+	msg, err := c.call(ctx, ep, data, make(nats.Header, 2), opts, true)
 	if err != nil {
 		return nil, err
 	}
@@ -64,13 +64,14 @@ func Call[Req, Resp any](ctx context.Context, c *Client, ep Endpoint, req *Req, 
 // CallRaw sends data, already encoded, with the headers in hdr (which it does not
 // modify) to ep and returns the reply message. Patterns, deadlines, retries and
 // tracing work as for Call; an error reply is returned as an *dialtone.Error, not as a
-// message. The caller names a codec other than JSON with a Content-Type header.
+// message. There is no validation, and the client's codec plays no part: a payload
+// that is not JSON is named by a Content-Type header in hdr.
 func (c *Client) CallRaw(ctx context.Context, ep Endpoint, data []byte, hdr nats.Header, opts ...CallOption) (*nats.Msg, error) {
 	h := make(nats.Header, len(hdr)+2)
 	for k, v := range hdr {
 		h[k] = append([]string(nil), v...)
 	}
-	return c.call(ctx, ep, data, h, opts)
+	return c.call(ctx, ep, data, h, opts, false)
 }
 
 // Decode decodes a reply returned by CallRaw into v with the codec named by its
@@ -108,8 +109,9 @@ type invocation struct {
 }
 
 // call is the body of every call: options, deadline, span, attempts. hdr is owned by
-// call and written to.
-func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, hdr nats.Header, opts []CallOption) (*nats.Msg, error) {
+// call and written to. typed means data was encoded with the client's codec, which
+// then names the Content-Type.
+func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, hdr nats.Header, opts []CallOption, typed bool) (*nats.Msg, error) {
 	inv := invocation{ep: ep, data: data, hdr: hdr}
 	for _, o := range c.defaults {
 		o.applyCall(&inv.cfg)
@@ -123,8 +125,12 @@ func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, hdr nats.He
 	for _, kv := range inv.cfg.headers {
 		hdr.Add(kv.key, kv.value)
 	}
-	if c.codec != dialtone.JSON {
-		hdr.Set(dialtone.HeaderContentType, c.codec.Name())
+	if typed {
+		if c.codec == dialtone.JSON {
+			hdr.Del(dialtone.HeaderContentType) // absent means JSON
+		} else {
+			hdr.Set(dialtone.HeaderContentType, c.codec.Name())
+		}
 	}
 
 	// A context that can never be done (Background, or values on it) costs nothing
@@ -223,13 +229,13 @@ func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid endpoint subject %q", ep, subject)
 	}
 	switch inv.cfg.pattern {
-	case PatternBalanced:
-	case PatternLowestLatency:
+	case patternBalanced:
+	case patternLowestLatency:
 		if !validToken(ep.Service) {
 			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", ep, ep.Service)
 		}
 		subject = "_DT." + ep.Service + ".all." + subject
-	case PatternDirect:
+	case patternDirect:
 		if !validToken(ep.Service) {
 			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", ep, ep.Service)
 		}
@@ -237,7 +243,7 @@ func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid instance id %q", ep, inv.cfg.instance)
 		}
 		subject = "_DT." + ep.Service + "." + inv.cfg.instance + "." + subject
-	case PatternAvailable:
+	case patternAvailable:
 		if !validToken(ep.Service) {
 			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", ep, ep.Service)
 		}

@@ -10,35 +10,35 @@ type CallOption interface {
 	applyCall(*callConfig)
 }
 
-// Pattern is how a call finds an instance.
-type Pattern uint8
+// pattern is how a call finds an instance; see the package documentation.
+type pattern uint8
 
-// The patterns; see the package documentation.
 const (
-	PatternBalanced Pattern = iota
-	PatternLowestLatency
-	PatternAvailable
-	PatternDirect
+	patternBalanced pattern = iota
+	patternLowestLatency
+	patternAvailable
+	patternDirect
 )
 
-// String returns the pattern's name as used in span attributes, e.g. "balanced".
-func (p Pattern) String() string {
+// String returns the pattern's name as used in the dialtone.pattern span
+// attribute, e.g. "balanced".
+func (p pattern) String() string {
 	switch p {
-	case PatternBalanced:
+	case patternBalanced:
 		return "balanced"
-	case PatternLowestLatency:
+	case patternLowestLatency:
 		return "lowest_latency"
-	case PatternAvailable:
+	case patternAvailable:
 		return "available"
-	case PatternDirect:
+	case patternDirect:
 		return "direct"
 	}
 	return "unknown"
 }
 
 type callConfig struct {
-	pattern  Pattern
-	instance string // PatternDirect
+	pattern  pattern
+	instance string // patternDirect
 	retry    RetryPolicy
 	retrySet bool
 	headers  []headerKV
@@ -47,7 +47,7 @@ type callConfig struct {
 type headerKV struct{ key, value string }
 
 type patternOption struct {
-	pattern  Pattern
+	pattern  pattern
 	instance string
 }
 
@@ -58,22 +58,22 @@ func (o patternOption) applyCall(c *callConfig) {
 
 // Balanced sends the request on the endpoint subject, where the bus's queue group
 // picks one instance. It is the default.
-func Balanced() CallOption { return patternOption{pattern: PatternBalanced} }
+func Balanced() CallOption { return patternOption{pattern: patternBalanced} }
 
 // LowestLatency sends the request to every live instance of the service and returns
 // the first reply; later replies are dropped. Use it for cheap, idempotent calls where
 // tail latency matters more than total work.
-func LowestLatency() CallOption { return patternOption{pattern: PatternLowestLatency} }
+func LowestLatency() CallOption { return patternOption{pattern: patternLowestLatency} }
 
 // Available asks the service's instances which of them has a free slot and sends the
 // request to the first that answers. If none answers within the client's availability
 // timeout the call fails with CodeUnavailable (and may be retried with Retry).
-func Available() CallOption { return patternOption{pattern: PatternAvailable} }
+func Available() CallOption { return patternOption{pattern: patternAvailable} }
 
 // Direct sends the request to the instance with the given id (as listed by
 // discovery). If that instance is gone the call fails with CodeUnavailable.
 func Direct(instanceID string) CallOption {
-	return patternOption{pattern: PatternDirect, instance: instanceID}
+	return patternOption{pattern: patternDirect, instance: instanceID}
 }
 
 type retryOption struct{ policy RetryPolicy }
@@ -95,8 +95,9 @@ func (o headerOption) applyCall(c *callConfig) {
 	c.headers = append(c.headers, headerKV(o))
 }
 
-// Header adds a header to the request. Headers the client writes itself
-// (Dialtone-Timeout, Content-Type and the trace context) cannot be overridden.
+// Header adds a header to the request. Dialtone-Timeout is always the client's, and
+// so is Content-Type for Call (it names the client's codec); the trace context
+// headers are replaced when the call has a span context to send.
 func Header(key, value string) CallOption { return headerOption{key: key, value: value} }
 
 type callOptionsKey struct{}

@@ -144,9 +144,12 @@ func TestHeadersAndCallOptionsInContext(t *testing.T) {
 		}
 
 		// The client's own headers win over Header.
-		m = call(context.Background(), rpc.Header(dialtone.HeaderTimeout, "999999999"))
+		m = call(context.Background(), rpc.Header(dialtone.HeaderTimeout, "999999999"), rpc.Header(dialtone.HeaderContentType, "text/plain"))
 		if d, ok := dialtone.TimeoutFromHeader(m.Header); !ok || d > rpc.DefaultTimeout {
 			t.Fatalf("Header overrode Dialtone-Timeout: %q", m.Header[dialtone.HeaderTimeout])
+		}
+		if ct, ok := m.Header[dialtone.HeaderContentType]; ok {
+			t.Fatalf("Header mislabelled a JSON request as %q", ct)
 		}
 	})
 }
