@@ -80,14 +80,20 @@ func Project(opts Options) (*templates.Project, error) {
 	return p, nil
 }
 
-// goVersion is the go directive of new modules: the running toolchain's language
-// version, e.g. "1.26".
+// goVersion is the go directive of new modules: the first release of the running
+// toolchain's language version, e.g. "1.26.0" (as dialtone's own go.mod says).
 func goVersion() string {
 	v := strings.TrimPrefix(runtime.Version(), "go")
-	if parts := strings.SplitN(v, ".", 3); len(parts) >= 2 {
-		return parts[0] + "." + strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
+	if parts := strings.SplitN(v, ".", 3); len(parts) >= 2 && parts[0] == "1" {
+		minor := parts[1]
+		if i := strings.IndexFunc(minor, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+			minor = minor[:i]
+		}
+		if minor != "" {
+			return "1." + minor + ".0"
+		}
 	}
-	return "1.26"
+	return "1.26.0"
 }
 
 // Create writes the new module and generates its code.

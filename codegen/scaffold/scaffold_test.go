@@ -188,3 +188,9 @@ func TestCreateWithoutReplaceNeedsARelease(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestGoVersion(t *testing.T) {
+	if v := goVersion(); !regexp.MustCompile(`^1\.\d+\.0$`).MatchString(v) {
+		t.Errorf("goVersion() = %q, want 1.N.0", v)
+	}
+}
