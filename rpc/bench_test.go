@@ -259,12 +259,11 @@ func BenchmarkBalanced(b *testing.B) {
 	b.Run("typed-parallel", func(b *testing.B) { run(b, true, typed) })
 }
 
-// BenchmarkLowestLatency runs three instances, one of them 2ms slower than the
+// BenchmarkLowestLatency runs three instances, one of them 10ms slower than the
 // others, and compares the tail latency of balanced and lowest-latency calls.
 func BenchmarkLowestLatency(b *testing.B) {
 	url := bustest.Busd(b)
-	for i, delay := range []time.Duration{0, 0, 2 * time.Millisecond} {
-		_ = i
+	for _, delay := range []time.Duration{0, 0, 10 * time.Millisecond} {
 		benchResponder(b, url, "greeter.SayHello", "greeter", delay)
 		benchResponder(b, url, "_DT.greeter.all.greeter.SayHello", "", delay)
 	}
