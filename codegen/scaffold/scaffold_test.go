@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dialtone-dev/dialtone/internal/bustest"
 )
@@ -62,7 +63,9 @@ func TestScaffoldBuildsTestsAndRuns(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
 	}
-	ctx := t.Context()
+	// Every command of the test is bounded: a hung build or server fails the test.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
 
 	generated := filepath.Join(dir, "orders", "orders_dialtone.go")
 	before, err := os.ReadFile(generated)

@@ -94,6 +94,8 @@ func run(ctx context.Context, url string, out io.Writer) error {
 	var live []string
 	// await prints events until the one wanted (type and instance) has been seen.
 	await := func(want discovery.EventType, name string) error {
+		timeout := time.NewTimer(10 * time.Second)
+		defer timeout.Stop()
 		for {
 			select {
 			case ev, ok := <-events:
@@ -122,6 +124,8 @@ func run(ctx context.Context, url string, out io.Writer) error {
 				}
 			case <-ctx.Done():
 				return fmt.Errorf("waiting for %s %s: %w", name, want, ctx.Err())
+			case <-timeout.C:
+				return fmt.Errorf("no %s event for %s within 10s", want, name)
 			}
 		}
 	}

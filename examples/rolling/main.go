@@ -203,11 +203,16 @@ func run(ctx context.Context, url string, out io.Writer) error {
 
 	// waitCalls lets the clients make n more calls.
 	waitCalls := func(n int) error {
+		timeout := time.NewTimer(30 * time.Second)
+		defer timeout.Stop()
 		select {
 		case <-t.after(n):
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-timeout.C:
+			calls, failures, _, _ := t.result()
+			return fmt.Errorf("the clients made no %d calls within 30s (%d calls, %d failed so far)", n, calls, len(failures))
 		}
 	}
 	if err := waitCalls(between); err != nil {
