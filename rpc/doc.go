@@ -16,9 +16,10 @@
 //   - Balanced (the default): one request on the endpoint subject; the bus's queue
 //     group picks one instance.
 //   - LowestLatency: the request goes to _DT.<service>.all.<subject>, which every
-//     live instance subscribes to without a queue group; the first reply wins and
-//     later replies are dropped by nats.go's shared response subscription, so they
-//     cost no subscription and no memory in the caller.
+//     live instance subscribes to without a queue group; the first reply wins (an
+//     error reply too) and later replies are dropped by nats.go's shared response
+//     subscription, so they cost no subscription and no memory in the caller. Every
+//     instance does the work: use it for cheap, idempotent calls.
 //   - Available: the client first asks _DT.<service>.avail; only instances with a
 //     free slot answer, each with its own inbox, and the request goes to the first
 //     that answered (<inbox>.<subject>). When nobody answers within the availability
