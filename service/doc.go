@@ -30,13 +30,15 @@
 //
 // Handlers get a context first. It ends when the caller's deadline passes (the
 // Dialtone-Timeout header the rpc client sends) or when Stop gives up waiting. They
-// run concurrently, each on its own goroutine, up to WithMaxConcurrent handlers per
-// instance across all endpoints; the subscription waits for a free slot, so a
-// saturated instance leaves requests in its pending queue instead of starting more
-// goroutines. A returned error reaches the caller as Nats-Service-Error-Code and
-// Nats-Service-Error (plus Dialtone-Error-Details); a panic answers CodeInternal
-// "internal error" and the instance keeps serving. Handle adds a typed endpoint that
-// decodes with the codec and runs dialtone.Validate on the request.
+// run concurrently, up to WithMaxConcurrent handlers per instance across all
+// endpoints: the instance's subscriptions deliver into a request queue served by
+// that many long-lived workers, so a request goes from the connection's reader to
+// a parked worker with no goroutine started per request, and a saturated instance
+// leaves requests queued instead of piling up goroutines. A returned error reaches
+// the caller as Nats-Service-Error-Code and Nats-Service-Error (plus
+// Dialtone-Error-Details); a panic answers CodeInternal "internal error" and the
+// instance keeps serving. Handle adds a typed endpoint that decodes with the codec
+// and runs dialtone.Validate on the request.
 //
 // Each request gets an OpenTelemetry server span named <service>.<endpoint>, a child
 // of the W3C trace context in the request headers.

@@ -2,9 +2,9 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -248,45 +248,76 @@ func (s *Service) addEndpoint(prefix, queue, name string, h Handler, opts []Endp
 	return nil
 }
 
-// receiver takes the messages of one subscription: an endpoint's queue
-// subscription (ep set) or one of the instance's wildcard subscriptions
-// _DT.<svc>.all.> and _DT.<svc>.<id>.> (ep nil: the endpoint is looked up by the
-// subject after prefix).
+// queue is a request channel and its pool of workers. Subscriptions deliver into
+// ch; workers take requests from it.
 //
-// It works leader/followers: one goroutine waits for the next message; when one
-// arrives and a concurrency slot is free, it starts the next waiting goroutine and
-// serves the request itself. So the request runs on the goroutine the client woke,
-// with no further hand-off, and handlers still run concurrently. While the instance
-// is at its limit nobody waits for messages, and they queue in the subscription.
-type receiver struct {
-	s      *Service
-	sub    *nats.Subscription
-	ep     *endpoint
-	prefix string
-	direct bool
+// The pool is elastic. A worker that takes a request makes sure another worker is
+// parked on ch before it runs the handler (starting one if none is, up to max), so
+// a request never waits for a handler to finish while the instance has free
+// slots. A worker that finishes takes the next queued request without parking if
+// there is one, and leaves if maxIdle others are parked already. So a request goes
+// from the connection's reader to an already parked worker (one wake-up, as for a
+// subscription callback), bursts are served by workers that are awake, and idle
+// instances keep only a couple of goroutines per queue.
+type queue struct {
+	ch      chan *nats.Msg
+	direct  bool // direct requests may use a reserved slot
+	max     int32
+	idle    atomic.Int32
+	workers atomic.Int32
 }
 
-// receive is one receiving goroutine; it was counted in s.wg by whoever started it.
-func (r *receiver) receive() {
-	s := r.s
+const maxIdle = 2
+
+// spawn starts one more worker unless the pool is full.
+func (s *Service) spawn(q *queue) {
 	for {
-		m, err := r.sub.NextMsgWithContext(s.baseCtx)
-		if err != nil {
-			if errors.Is(err, nats.ErrSlowConsumer) {
-				s.opts.logger.Warn("service: slow consumer, requests dropped", "service", s.cfg.Name, "subject", r.sub.Subject)
-				continue
-			}
-			s.wg.Done() // subscription closed (drained) or forced stop
+		n := q.workers.Load()
+		if n >= q.max {
 			return
 		}
-		ep, reserved := r.ep, false
-		if ep == nil {
-			ep, reserved = r.lookup(m)
-			if ep == nil {
-				continue
-			}
+		if q.workers.CompareAndSwap(n, n+1) {
+			s.wg.Add(1)
+			go s.work(q)
+			return
 		}
-		if !reserved {
+	}
+}
+
+// work is one worker of q. It returns when ch is closed (drained), when the
+// instance is stopped by force, or when enough other workers are parked.
+func (s *Service) work(q *queue) {
+	defer s.wg.Done()
+	for {
+		var m *nats.Msg
+		var ok bool
+		select {
+		case m, ok = <-q.ch:
+		default:
+			if q.idle.Load() >= maxIdle {
+				q.workers.Add(-1)
+				return
+			}
+			q.idle.Add(1)
+			select {
+			case m, ok = <-q.ch:
+			case <-s.baseCtx.Done():
+			}
+			q.idle.Add(-1)
+		}
+		if !ok {
+			q.workers.Add(-1)
+			return
+		}
+		if q.idle.Load() == 0 {
+			s.spawn(q)
+		}
+		ep, rest := s.lookup(m, q.direct)
+		if ep == nil {
+			s.replyError(m, dialtone.Errorf(dialtone.CodeUnimplemented, "service %s: no endpoint at %s", s.cfg.Name, rest))
+			continue
+		}
+		if !(q.direct && s.avail.claim()) {
 			select {
 			case s.sem <- struct{}{}:
 			default:
@@ -299,31 +330,25 @@ func (r *receiver) receive() {
 			}
 		}
 		s.inFlight.Add(1)
-		s.wg.Add(1)
-		go r.receive()
 		ep.serve(m)
-		s.wg.Done()
-		return
 	}
 }
 
-// lookup finds the endpoint of a message on a wildcard subscription. A direct
-// request takes the slot an availability probe reserved, if any (reserved). An
-// unknown subject is answered here with CodeUnimplemented (nil endpoint).
-func (r *receiver) lookup(m *nats.Msg) (*endpoint, bool) {
-	s := r.s
-	if len(m.Subject) <= len(r.prefix) {
-		return nil, false
+// lookup finds the endpoint a request is for: by subject for an endpoint
+// subscription, by the subject after the prefix for _DT.<svc>.all.> and
+// _DT.<svc>.<id>.>. rest is the subject it looked up.
+func (s *Service) lookup(m *nats.Msg, direct bool) (ep *endpoint, rest string) {
+	rest = m.Subject
+	switch {
+	case direct:
+		rest = strings.TrimPrefix(rest, s.directPrefix)
+	case m.Sub == s.allSub:
+		rest = strings.TrimPrefix(rest, s.allPrefix)
 	}
-	ep := (*s.bySubject.Load())[m.Subject[len(r.prefix):]]
-	if ep == nil {
-		s.replyError(m, dialtone.Errorf(dialtone.CodeUnimplemented, "service %s: no endpoint at %s", s.cfg.Name, m.Subject[len(r.prefix):]))
-		return nil, false
-	}
-	return ep, r.direct && s.avail.claim()
+	return (*s.bySubject.Load())[rest], rest
 }
 
-// serve runs the handler for m on the calling goroutine, which holds a slot. The
+// serve runs the handler for m on the calling worker, which holds a slot. The
 // slot is given back before the reply goes out, so a caller that got its answer
 // and probes availability at once finds the slot free.
 func (ep *endpoint) serve(m *nats.Msg) {

@@ -19,6 +19,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+// Queue lengths of the request channels. A request that finds its channel full is
+// dropped by the client (a slow consumer) and the caller times out.
+const (
+	requestQueueLen = 64 * 1024
+	directQueueLen  = 8 * 1024
+)
+
 // Config is the identity of a service.
 type Config struct {
 	Name        string            // [A-Za-z0-9_-]+
@@ -51,7 +58,10 @@ type Service struct {
 
 	sem      chan struct{} // one token per running handler or reserved slot
 	inFlight atomic.Int64
-	wg       sync.WaitGroup // handlers started by endpoint subscriptions
+	reqQ     *queue         // endpoint subjects and _DT.<svc>.all.>
+	directQ  *queue         // _DT.<svc>.<id>.>, apart so reservations are never stuck behind
+	wg       sync.WaitGroup // workers
+	allSub   *nats.Subscription
 	baseCtx  context.Context
 	cancel   context.CancelFunc
 
@@ -119,7 +129,9 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		id:      nuid.Next(),
 		started: time.Now().UTC(),
 		tracer:  o.tp.Tracer("github.com/dialtone-dev/dialtone/service"),
-		sem:     make(chan struct{}, o.maxConcurrent),
+		sem:      make(chan struct{}, o.maxConcurrent),
+		reqQ:     &queue{ch: make(chan *nats.Msg, requestQueueLen), max: int32(o.maxConcurrent)},
+		directQ:  &queue{ch: make(chan *nats.Msg, directQueueLen), max: int32(o.maxConcurrent), direct: true},
 	}
 	s.inbox = heartbeat.Inbox(cfg.Name, s.id)
 	s.allPrefix = "_DT." + cfg.Name + ".all."
@@ -163,6 +175,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	if err := s.hb.Start(ctx); err != nil {
 		s.unsubscribeAll()
+		s.cancel() // ends the workers
 		s.mu.Lock()
 		s.state = stateStopped
 		s.mu.Unlock()
@@ -179,13 +192,12 @@ func (s *Service) subscribeLocked() error {
 			return err
 		}
 	}
-	for _, r := range []*receiver{
-		{s: s, prefix: s.allPrefix},
-		{s: s, prefix: s.directPrefix, direct: true},
-	} {
-		if err := s.startReceiverLocked(r, r.prefix+">", ""); err != nil {
-			return err
-		}
+	var err error
+	if s.allSub, err = s.chanSubscribeLocked(s.allPrefix+">", "", s.reqQ.ch); err != nil {
+		return err
+	}
+	if _, err = s.chanSubscribeLocked(s.directPrefix+">", "", s.directQ.ch); err != nil {
+		return err
 	}
 	subj := "_DT." + s.cfg.Name + ".avail"
 	sub, err := s.nc.Subscribe(subj, s.avail.onProbe)
@@ -193,29 +205,35 @@ func (s *Service) subscribeLocked() error {
 		return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, subj, err)
 	}
 	s.servSubs = append(s.servSubs, sub)
-	return s.subscribeMonitorLocked()
+	if err := s.subscribeMonitorLocked(); err != nil {
+		return err
+	}
+	for range maxIdle {
+		s.spawn(s.reqQ)
+		s.spawn(s.directQ)
+	}
+	return nil
 }
 
 func (s *Service) subscribeEndpointLocked(ep *endpoint) error {
-	return s.startReceiverLocked(&receiver{s: s, ep: ep}, ep.subject, ep.queue)
+	_, err := s.chanSubscribeLocked(ep.subject, ep.queue, s.reqQ.ch)
+	return err
 }
 
-// startReceiverLocked subscribes r (synchronously, so that receivers pull messages)
-// and starts its first receiving goroutine.
-func (s *Service) startReceiverLocked(r *receiver, subject, queue string) error {
+// chanSubscribeLocked subscribes subject (in queue, if set) delivering into ch.
+func (s *Service) chanSubscribeLocked(subject, queue string, ch chan *nats.Msg) (*nats.Subscription, error) {
+	var sub *nats.Subscription
 	var err error
 	if queue != "" {
-		r.sub, err = s.nc.QueueSubscribeSync(subject, queue)
+		sub, err = s.nc.ChanQueueSubscribe(subject, queue, ch)
 	} else {
-		r.sub, err = s.nc.SubscribeSync(subject)
+		sub, err = s.nc.ChanSubscribe(subject, ch)
 	}
 	if err != nil {
-		return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, subject, err)
+		return nil, dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, subject, err)
 	}
-	s.servSubs = append(s.servSubs, r.sub)
-	s.wg.Add(1)
-	go r.receive()
-	return nil
+	s.servSubs = append(s.servSubs, sub)
+	return sub, nil
 }
 
 func (s *Service) unsubscribeAll() {
@@ -286,25 +304,47 @@ func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) erro
 	}
 
 	// Drain: the client keeps delivering what the server sent before it processed
-	// the UNSUB (the PING/PONG after it proves that), then closes the subscription,
-	// which ends its receivers once they have taken every message. The wait group
-	// counts receivers and handlers, so when it is done every request that reached
-	// this instance has been answered.
+	// the UNSUB (the PING/PONG after it proves that) into the request channels, then
+	// reports the subscription closed. Once all are closed nothing more arrives:
+	// closing the channels lets the workers finish what is queued and exit, and
+	// when they have, every request that reached this instance has been answered.
+	closed := make([]<-chan nats.SubStatus, 0, len(servSubs))
 	for _, sub := range servSubs {
+		ch := sub.StatusChanged(nats.SubscriptionClosed)
 		if err := sub.Drain(); err != nil {
 			_ = sub.Unsubscribe()
 		}
+		closed = append(closed, ch)
 	}
+	ncClosed := s.nc.StatusChanged(nats.CLOSED)
 	timedOut := false
-	handlersDone := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(handlersDone)
-	}()
-	select {
-	case <-handlersDone:
-	case <-ctx.Done():
-		timedOut = true
+	for _, ch := range closed {
+		if s.nc.IsClosed() {
+			break // the client closed every subscription with the connection
+		}
+		select {
+		case <-ch:
+		case <-ncClosed:
+		case <-ctx.Done():
+			timedOut = true
+		}
+		if timedOut {
+			break
+		}
+	}
+	if !timedOut {
+		close(s.reqQ.ch)
+		close(s.directQ.ch)
+		workersDone := make(chan struct{})
+		go func() {
+			s.wg.Wait()
+			close(workersDone)
+		}()
+		select {
+		case <-workersDone:
+		case <-ctx.Done():
+			timedOut = true
+		}
 	}
 	if timedOut {
 		n := s.inFlight.Load()
