@@ -114,13 +114,13 @@ type invocation struct {
 func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, hdr nats.Header, opts []CallOption, typed bool) (*nats.Msg, error) {
 	inv := invocation{ep: ep, data: data, hdr: hdr}
 	for _, o := range c.defaults {
-		o.applyCall(&inv.cfg)
+		inv.cfg = o.applyCall(inv.cfg)
 	}
 	for _, o := range callOptionsFrom(ctx) {
-		o.applyCall(&inv.cfg)
+		inv.cfg = o.applyCall(inv.cfg)
 	}
 	for _, o := range opts {
-		o.applyCall(&inv.cfg)
+		inv.cfg = o.applyCall(inv.cfg)
 	}
 	for _, kv := range inv.cfg.headers {
 		hdr.Add(kv.key, kv.value)

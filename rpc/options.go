@@ -7,7 +7,9 @@ import (
 
 // A CallOption chooses how one call is made: its pattern, retries and extra headers.
 type CallOption interface {
-	applyCall(*callConfig)
+	// applyCall returns c changed by the option. It works on values, not a
+	// pointer, so the config of a call stays on the caller's stack.
+	applyCall(c callConfig) callConfig
 }
 
 // pattern is how a call finds an instance; see the package documentation.
@@ -51,9 +53,10 @@ type patternOption struct {
 	instance string
 }
 
-func (o patternOption) applyCall(c *callConfig) {
+func (o patternOption) applyCall(c callConfig) callConfig {
 	c.pattern = o.pattern
 	c.instance = o.instance
+	return c
 }
 
 // Balanced sends the request on the endpoint subject, where the bus's queue group
@@ -78,9 +81,10 @@ func Direct(instanceID string) CallOption {
 
 type retryOption struct{ policy RetryPolicy }
 
-func (o retryOption) applyCall(c *callConfig) {
+func (o retryOption) applyCall(c callConfig) callConfig {
 	c.retry = o.policy
 	c.retrySet = true
+	return c
 }
 
 // Retry makes a call that fails with CodeUnavailable try again under policy. Give it
@@ -91,8 +95,9 @@ func Retry(policy RetryPolicy) CallOption { return retryOption{policy: policy} }
 
 type headerOption headerKV
 
-func (o headerOption) applyCall(c *callConfig) {
-	c.headers = append(c.headers, headerKV(o))
+func (o headerOption) applyCall(c callConfig) callConfig {
+	c.headers = append(c.headers[:len(c.headers):len(c.headers)], headerKV(o))
+	return c
 }
 
 // Header adds a header to the request. Dialtone-Timeout is always the client's, and
