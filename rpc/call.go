@@ -95,6 +95,9 @@ func (c *Client) decode(ep Endpoint, msg *nats.Msg, v any) error {
 	return nil
 }
 
+// clientSpan are the options of every call span, built once.
+var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
 // invocation is the state of one call, shared by its attempts.
 type invocation struct {
 	ctx       context.Context
@@ -148,7 +151,7 @@ func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, hdr nats.He
 		}
 	}
 
-	ctx, span := c.tracer.Start(ctx, ep.String(), trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := c.tracer.Start(ctx, ep.String(), clientSpan...)
 	defer span.End()
 	inv.ctx, inv.span, inv.recording = ctx, span, span.IsRecording()
 	if inv.recording {
