@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -220,5 +221,49 @@ func BenchmarkRegistryHeartbeat1000(b *testing.B) {
 	b.StopTimer()
 	if got := len(r.byID); got != n {
 		b.Fatalf("%d instances, want %d", got, n)
+	}
+}
+
+// TestRegistryMemoryFlat: 1,000 instances beating round after round must not make
+// the registry grow: the heap after 25 rounds is what it was after 5.
+func TestRegistryMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	r, _ := testRegistry(t)
+	r.now = time.Now
+	const n = 1000
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := r.Watch(ctx)
+	go func() {
+		for range events { // a watcher that keeps up
+		}
+	}()
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	var base uint64
+	for round := 1; round <= 25; round++ {
+		for i := range n {
+			h := hb(fmt.Sprintf("inst%04d", i), fmt.Sprintf("svc%02d", i%20), "1.0.0", uint64(round), heartbeat.StatusUp)
+			h.Load = heartbeat.Load{InFlight: round % 7, Capacity: 64}
+			data, _ := heartbeat.Encode(h)
+			r.onMsg(&nats.Msg{Subject: heartbeat.Subject(h.Name), Data: data})
+		}
+		if round == 5 {
+			base = heap()
+		}
+	}
+	after := heap()
+	t.Logf("heap after 5 rounds %d KiB, after 25 rounds %d KiB", base/1024, after/1024)
+	if after > base+base/5 {
+		t.Fatalf("heap grew from %d to %d bytes", base, after)
+	}
+	if got := len(r.Instances("svc07")); got != n/20 {
+		t.Fatalf("svc07 has %d instances", got)
 	}
 }
