@@ -129,9 +129,9 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		id:      nuid.Next(),
 		started: time.Now().UTC(),
 		tracer:  o.tp.Tracer("github.com/dialtone-dev/dialtone/service"),
-		sem:      make(chan struct{}, o.maxConcurrent),
-		reqQ:     &queue{ch: make(chan *nats.Msg, requestQueueLen), max: int32(o.maxConcurrent)},
-		directQ:  &queue{ch: make(chan *nats.Msg, directQueueLen), max: int32(o.maxConcurrent), direct: true},
+		sem:     make(chan struct{}, o.maxConcurrent),
+		reqQ:    &queue{ch: make(chan *nats.Msg, requestQueueLen), max: int32(o.maxConcurrent)},
+		directQ: &queue{ch: make(chan *nats.Msg, directQueueLen), max: int32(o.maxConcurrent), direct: true},
 	}
 	s.inbox = heartbeat.Inbox(cfg.Name, s.id)
 	s.allPrefix = "_DT." + cfg.Name + ".all."
