@@ -687,8 +687,8 @@ func (c *client) readLoop() {
 		if n > 0 {
 			c.lastIn.Store(time.Now().UnixNano())
 			perr := c.ps.parse(buf[:n], c)
+			c.addReadStats() // before the flush: a client seeing its PONG sees itself counted
 			c.flushPCD()
-			c.addReadStats()
 			if perr != nil {
 				c.closeOnError(perr)
 				return

@@ -3,7 +3,6 @@ package server
 import (
 	"net"
 	"sync"
-	"syscall"
 )
 
 // A client's outbound data is a queue of fixed-size chunks. Publishers append
@@ -80,7 +79,7 @@ func (o *outbound) write(pool *chunkPool, p []byte) {
 type flusher struct {
 	spare [][]byte    // the previous queue's backing array, reused
 	wv    net.Buffers // the writev vector (WriteTo consumes it)
-	iov   []syscall.Iovec
+	iov   []iovec     // writev vector for the non-blocking path (unix)
 }
 
 // take moves the queued chunks out of o; the caller holds the client's lock.

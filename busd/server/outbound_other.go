@@ -7,6 +7,8 @@ import (
 	"syscall"
 )
 
+type iovec struct{}
+
 // rawConnOf: on this platform every write goes through the writer goroutine.
 func rawConnOf(net.Conn) syscall.RawConn { return nil }
 

@@ -23,6 +23,8 @@ func rawConnOf(conn net.Conn) syscall.RawConn {
 	return rc
 }
 
+type iovec = syscall.Iovec
+
 // maxIov bounds one writev; what is left goes in the next call.
 const maxIov = 1024
 

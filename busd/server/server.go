@@ -69,14 +69,11 @@ func New(opts *Options, logger *slog.Logger) (*Server, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("busd: %w", err)
+	}
 	o := *opts
 	o.setDefaults()
-	if o.MaxPayload < 0 || o.MaxPending < 0 || o.MaxControlLine < 0 || o.MaxConn < 0 || o.MaxSubs < 0 {
-		return nil, errors.New("busd: limits must not be negative")
-	}
-	if int64(o.MaxPayload) > o.MaxPending {
-		return nil, fmt.Errorf("busd: max_payload (%d) must not exceed max_pending (%d)", o.MaxPayload, o.MaxPending)
-	}
 	if o.TLSConfig != nil && o.TLSVerify && o.TLSConfig.ClientAuth != tls.RequireAndVerifyClientCert {
 		// verify means client certificates are required and checked, whatever the config says.
 		o.TLSConfig = o.TLSConfig.Clone()
