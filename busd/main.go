@@ -2,7 +2,8 @@
 // protocol, so the official NATS clients (and Dialtone's services) connect to
 // it unchanged.
 //
-// Run it with the defaults (clients on 0.0.0.0:4222, no monitoring, no auth):
+// Run it with the defaults (clients on 127.0.0.1:4222, no monitoring, no auth;
+// -a 0.0.0.0 accepts other hosts, as nats-server does by default):
 //
 //	go run ./busd
 //
@@ -397,7 +398,7 @@ busd is Dialtone's NATS-protocol message broker. Flags given on the command
 line take precedence over the config file; both -p and --port style work.
 
 Server:
-  -a, --addr, --net <host>           host to listen on for clients (default 0.0.0.0)
+  -a, --addr, --net <host>           host to listen on for clients (default 127.0.0.1)
   -p, --port <port>                  client port (default 4222; -1 picks a free one)
   -n, --name, --server_name <name>   server name reported to clients (default: server ID)
   -m, --http_port <port>             monitoring port (default: no monitoring)
