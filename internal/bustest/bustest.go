@@ -186,6 +186,12 @@ func (b *RestartableBusd) Restart() {
 	b.srv = startBusd(b.t, b.port)
 }
 
+// Kind of backend a suite runs on, for the few tests that need the handle.
+const (
+	KindBusd    = "busd"
+	KindCluster = "nats-cluster"
+)
+
 // ClusterHandle controls a running nats-server cluster.
 type ClusterHandle struct {
 	t       testing.TB
