@@ -387,11 +387,15 @@ func (ep *endpoint) serve(m *nats.Msg) {
 	if m.Reply == "" {
 		return
 	}
-	out := &nats.Msg{Subject: m.Reply}
-	if resp != nil {
-		out.Data, out.Header = resp.Data, resp.Header
+	var perr error
+	if resp == nil {
+		perr = s.nc.Publish(m.Reply, nil)
+	} else if resp.Header == nil {
+		perr = s.nc.Publish(m.Reply, resp.Data)
+	} else {
+		perr = s.nc.PublishMsg(&nats.Msg{Subject: m.Reply, Data: resp.Data, Header: resp.Header})
 	}
-	if perr := s.nc.PublishMsg(out); perr != nil {
+	if perr != nil {
 		s.opts.logger.Debug("service: reply", "service", s.cfg.Name, "endpoint", ep.name, "err", perr)
 	}
 }
