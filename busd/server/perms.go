@@ -1,8 +1,10 @@
 package server
 
 import (
+	"encoding/binary"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,7 +38,6 @@ import (
 
 const (
 	permCacheMax    = 1024 // publish decisions cached per client
-	denyCacheMax    = 1024 // delivery decisions cached per client
 	replyPruneEvery = 4096 // reply subjects tracked between two prunes
 	replyPruneAge   = time.Second
 	replyMax        = 1 << 16 // reply subjects tracked per client, at most
@@ -307,18 +308,20 @@ func (ps *permSet) subOK(subject, queue []byte) bool {
 // A client's clientPerms is replaced whole when its permissions change.
 //
 // Concurrency: pubAllowed and subAllowed run on the client's own reader
-// goroutine only, so the publish cache needs no lock. deliverAllowed runs on
-// the readers of every publishing client, so its cache and the reply table
-// are under their own mutexes. set is immutable.
+// goroutine only, so the publish caches need no lock. deliverAllowed runs on
+// the readers of every publishing client: its cache is a fixed table of
+// atomic pointers to immutable entries, and the reply table has a mutex.
+// set is immutable.
 type clientPerms struct {
 	set *permSet      // nil: unrestricted
 	id  *authIdentity // what the client presented at CONNECT
 
-	pcache map[string]bool // publish decisions; reader only
+	pcache map[string]pubDecision    // publish decisions; reader only
+	pmemo  *[pubMemoSize]pubDecision // direct-mapped front of pcache; reader only
 
-	dmu    sync.Mutex
-	dcache map[string]bool // delivery decisions, keyed by queue + " " + subject
-	dkey   []byte          // scratch for building dcache keys, under dmu
+	// delivery decisions: direct-mapped and lock-free (publishers' readers
+	// share it); a slot holds an immutable entry, replaced whole
+	dmemo *[pubMemoSize]atomic.Pointer[denyDecision]
 
 	rmu        sync.Mutex
 	replies    map[string]replyAllow // reply subjects this client may publish to
@@ -336,10 +339,10 @@ func newClientPerms(set *permSet, id *authIdentity) *clientPerms {
 	p := &clientPerms{set: set, id: id}
 	if set != nil {
 		if set.pubAllow != nil || set.pubDeny != nil {
-			p.pcache = make(map[string]bool)
+			p.pcache = make(map[string]pubDecision) // pmemo comes with the first publish
 		}
 		if set.subDeny != nil {
-			p.dcache = make(map[string]bool)
+			p.dmemo = new([pubMemoSize]atomic.Pointer[denyDecision])
 		}
 		if set.resp != nil {
 			p.replies = make(map[string]replyAllow)
@@ -356,13 +359,24 @@ func (p *clientPerms) pubAllowed(subj []byte) bool {
 	if ps == nil || p.pcache == nil {
 		return true
 	}
-	ok, hit := p.pcache[string(subj)]
-	if !hit {
-		ok = ps.pubStatic(subj)
-		if len(p.pcache) >= permCacheMax {
-			evictSome(p.pcache)
+	// The memo answers the subjects published most recently for the price of
+	// a cheap hash and a compare; the map behind it holds the rest.
+	if p.pmemo == nil {
+		p.pmemo = new([pubMemoSize]pubDecision)
+	}
+	m := &p.pmemo[pubMemoSlot(subj)]
+	ok := m.ok
+	if m.subj == "" || m.subj != string(subj) {
+		d, hit := p.pcache[string(subj)]
+		if !hit {
+			d = pubDecision{subj: string(subj), ok: ps.pubStatic(subj)}
+			if len(p.pcache) >= permCacheMax {
+				evictSome(p.pcache)
+			}
+			p.pcache[d.subj] = d
 		}
-		p.pcache[string(subj)] = ok
+		*m = d
+		ok = d.ok
 	}
 	if !ok && ps.resp != nil {
 		return p.responseAllowed(subj)
@@ -387,10 +401,11 @@ func (p *clientPerms) deliverAllowed(sub *subscription, subj, reply []byte) bool
 	if ps == nil {
 		return true
 	}
-	// A literal plain subscription passed the deny list when it was made, and
-	// receives only its own subject; wildcard and queue subscriptions may
-	// overlap a deny entry.
-	if ps.subDeny != nil && (sub.queue != nil || subjectHasWildcard(sub.subject)) && p.deliverDenied(subj, sub.queue) {
+	// A literal plain subscription passed the deny list when it was made and
+	// receives only its own subject, so only wildcard and queue
+	// subscriptions could be refused here; checking them all costs no more
+	// than telling them apart.
+	if ps.subDeny != nil && p.deliverDenied(subj, sub.queue) {
 		return false
 	}
 	if ps.resp != nil && len(reply) > 0 {
@@ -399,22 +414,29 @@ func (p *clientPerms) deliverAllowed(sub *subscription, subj, reply []byte) bool
 	return true
 }
 
+// deliverDenied reports whether the deny list refuses delivering subj to a
+// subscription in queue (nil: plain). Decisions are memoised in a small
+// direct-mapped table of atomic pointers to immutable entries: no lock on the
+// delivery path, which every publisher's reader takes, and a hit is exact
+// (subject and queue compared). A miss walks the deny trie and replaces the
+// slot's entry.
 func (p *clientPerms) deliverDenied(subj, queue []byte) bool {
-	p.dmu.Lock()
-	defer p.dmu.Unlock()
-	k := append(append(append(p.dkey[:0], queue...), ' '), subj...)
-	p.dkey = k
-	denied, ok := p.dcache[string(k)]
-	if !ok {
-		var h permHit
-		p.set.subDeny.match(subj, false, &h)
-		denied = h.plain || (queue != nil && h.queueMatches(string(queue)))
-		if len(p.dcache) >= denyCacheMax {
-			evictSome(p.dcache)
-		}
-		p.dcache[string(k)] = denied
+	slot := &p.dmemo[pubMemoSlot(subj)]
+	if d := slot.Load(); d != nil && d.subj == string(subj) && d.queue == string(queue) {
+		return d.denied
 	}
-	return denied
+	var h permHit
+	p.set.subDeny.match(subj, false, &h)
+	d := &denyDecision{subj: string(subj), queue: string(queue)}
+	d.denied = h.plain || (queue != nil && h.queueMatches(d.queue))
+	slot.Store(d)
+	return d.denied
+}
+
+// denyDecision is a memoised delivery decision for a subject and queue group.
+type denyDecision struct {
+	subj, queue string
+	denied      bool
 }
 
 // trackReply lets the client publish to reply, a reply subject of a message it
@@ -490,9 +512,38 @@ func (p *clientPerms) inheritReplies(old *clientPerms) {
 	old.rmu.Unlock()
 }
 
+// pubDecision is a cached publish decision; it keeps its subject so the memo
+// can be refilled from the map without allocating.
+type pubDecision struct {
+	subj string
+	ok   bool
+}
+
+// pubMemoSize is the number of direct-mapped memo slots (a power of two).
+const pubMemoSize = 128
+
+// pubMemoSlot hashes a subject cheaply from its length and its first and last
+// eight bytes, where subjects that differ usually do. A collision only costs
+// a map lookup.
+func pubMemoSlot(s []byte) int {
+	n := len(s)
+	h := uint64(n) * 0x9e3779b97f4a7c15
+	if n >= 8 {
+		h ^= binary.LittleEndian.Uint64(s[n-8:])
+		h *= 0xff51afd7ed558ccd
+		h ^= binary.LittleEndian.Uint64(s[:8])
+	} else {
+		for _, c := range s {
+			h = (h ^ uint64(c)) * 0x100000001b3
+		}
+	}
+	h *= 0xc4ceb9fe1a85ec53
+	return int(h >> (64 - 7)) // pubMemoSize = 1<<7
+}
+
 // evictSome drops about a quarter of m; map iteration order makes it a cheap
 // pseudo-random sample.
-func evictSome(m map[string]bool) {
+func evictSome[V any](m map[string]V) {
 	n := len(m)/4 + 1
 	for k := range m {
 		delete(m, k)
