@@ -284,8 +284,8 @@ func (s *Service) spawn(q *queue) {
 	}
 }
 
-// work is one worker of q. It returns when ch is closed (drained), when the
-// instance is stopped by force, or when enough other workers are parked.
+// work is one worker of q. It returns when ch is closed (at Stop) or when enough
+// other workers are parked.
 func (s *Service) work(q *queue) {
 	defer s.wg.Done()
 	for {
@@ -299,10 +299,7 @@ func (s *Service) work(q *queue) {
 				return
 			}
 			q.idle.Add(1)
-			select {
-			case m, ok = <-q.ch:
-			case <-s.baseCtx.Done():
-			}
+			m, ok = <-q.ch // closed at Stop, after delivery into it has ended
 			q.idle.Add(-1)
 		}
 		if !ok {

@@ -56,14 +56,15 @@ type Service struct {
 	started time.Time
 	tracer  trace.Tracer
 
-	sem      chan struct{} // one token per running handler or reserved slot
-	inFlight atomic.Int64
-	reqQ     *queue         // endpoint subjects and _DT.<svc>.all.>
-	directQ  *queue         // _DT.<svc>.<id>.>, apart so reservations are never stuck behind
-	wg       sync.WaitGroup // workers
-	allSub   *nats.Subscription
-	baseCtx  context.Context
-	cancel   context.CancelFunc
+	sem       chan struct{} // one token per running handler or reserved slot
+	inFlight  atomic.Int64
+	reqQ      *queue         // endpoint subjects and _DT.<svc>.all.>
+	directQ   *queue         // _DT.<svc>.<id>.>, apart so reservations are never stuck behind
+	wg        sync.WaitGroup // workers
+	closeOnce sync.Once
+	allSub    *nats.Subscription
+	baseCtx   context.Context
+	cancel    context.CancelFunc
 
 	mu        sync.Mutex
 	state     state
@@ -175,7 +176,8 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	if err := s.hb.Start(ctx); err != nil {
 		s.unsubscribeAll()
-		s.cancel() // ends the workers
+		s.cancel()
+		s.closeQueues() // ends the workers
 		s.mu.Lock()
 		s.state = stateStopped
 		s.mu.Unlock()
@@ -234,6 +236,16 @@ func (s *Service) chanSubscribeLocked(subject, queue string, ch chan *nats.Msg) 
 	}
 	s.servSubs = append(s.servSubs, sub)
 	return sub, nil
+}
+
+// closeQueues closes the request channels once nothing delivers into them any
+// more (every serving subscription is closed or removed); workers then finish
+// what is queued and exit.
+func (s *Service) closeQueues() {
+	s.closeOnce.Do(func() {
+		close(s.reqQ.ch)
+		close(s.directQ.ch)
+	})
 }
 
 func (s *Service) unsubscribeAll() {
@@ -332,9 +344,16 @@ func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) erro
 			break
 		}
 	}
+	if timedOut {
+		// Give up on the drain: remove the subscriptions outright, which stops
+		// delivery into the queues at once, so they can be closed.
+		for _, sub := range servSubs {
+			_ = sub.Unsubscribe()
+		}
+		s.cancel()
+	}
+	s.closeQueues()
 	if !timedOut {
-		close(s.reqQ.ch)
-		close(s.directQ.ch)
 		workersDone := make(chan struct{})
 		go func() {
 			s.wg.Wait()
