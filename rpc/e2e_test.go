@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/discovery"
 	"github.com/dialtone-dev/dialtone/internal/bustest"
 	"github.com/dialtone-dev/dialtone/rpc"
 	"github.com/dialtone-dev/dialtone/service"
@@ -77,6 +78,64 @@ func TestServicePatterns(t *testing.T) {
 					t.Fatalf("resp = %+v, want from %q", resp, tc.want)
 				}
 			})
+		}
+	})
+}
+
+// TestDirectFromDiscovery calls every instance a discovery registry lists, by id.
+func TestDirectFromDiscovery(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		want := map[string]bool{}
+		for i := 0; i < 3; i++ {
+			want[startGreeter(t, b.instanceURL(i), nc, nil).ID()] = true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		reg, err := discovery.New(ctx, nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = reg.Close() })
+		// Heartbeats arrive in their own time: watch until all three are known.
+		seen := map[string]bool{}
+		for ev := range reg.Watch(ctx) {
+			if ev.Type == discovery.Joined && want[ev.Instance.ID] {
+				seen[ev.Instance.ID] = true
+			}
+			if len(seen) == len(want) {
+				break
+			}
+		}
+		if len(seen) != len(want) {
+			t.Fatalf("registry saw %d of %d instances", len(seen), len(want))
+		}
+		c := rpc.NewClient(nc)
+		for _, inst := range reg.Instances("greeter") {
+			resp, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &helloReq{Name: "Ada"}, rpc.Direct(inst.ID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.From != inst.ID {
+				t.Fatalf("direct call to %s answered by %s", inst.ID, resp.From)
+			}
+		}
+	})
+}
+
+// TestPlainNATSRequest is what `nats req` or a client in another language does:
+// JSON bytes, no headers at all.
+func TestPlainNATSRequest(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		startGreeter(t, b.instanceURL(0), nc, nil)
+		m, err := nc.Request("greeter.SayHello", []byte(`{"name":"Ada"}`), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp helloResp
+		if err := rpc.NewClient(nc).Decode(sayHello, m, &resp); err != nil || resp.Greeting != "hello Ada" {
+			t.Fatalf("reply %q: %+v, %v", m.Data, resp, err)
 		}
 	})
 }
