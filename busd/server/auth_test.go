@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -325,7 +326,7 @@ func TestAuthNoCredentialLeak(t *testing.T) {
 	var buf secSyncBuf
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: LevelTrace}))
 	const goodPass, badPass = "Pa55-GOOD-zq", "Pa55-BAD-zq"
-	s := secServerLog(t, &Options{Users: []*User{{Username: "alice", Password: goodPass}}, Trace: true}, logger)
+	s := secServerLog(t, &Options{Users: []*User{{Username: "alice", Password: goodPass}}, Trace: true, HTTPPort: -1}, logger)
 
 	bad := secDial(t, s)
 	bad.connect(map[string]any{"user": "alice", "pass": badPass})
@@ -338,7 +339,20 @@ func TestAuthNoCredentialLeak(t *testing.T) {
 	nc.Close()
 	err := secConnectErr(s, nats.UserInfo("alice", badPass))
 
+	// /connz, with everything it can show, open and closed connections.
+	resp, herr := http.Get("http://" + s.MonitorAddr().String() + "/connz?auth=1&subs=detail&state=any")
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	connz, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(connz), `"alice"`) {
+		t.Errorf("/connz?auth=1 does not name the user; the check below proved nothing:\n%s", connz)
+	}
 	for _, secret := range []string{goodPass, badPass, "tok-zq"} {
+		if strings.Contains(string(connz), secret) {
+			t.Errorf("/connz contains %q", secret)
+		}
 		if strings.Contains(buf.String(), secret) {
 			t.Errorf("log contains %q:\n%s", secret, buf.String())
 		}
@@ -356,10 +370,14 @@ func TestAuthNoCredentialLeak(t *testing.T) {
 		if o.Pass != "" || o.AuthToken != "" || o.Sig != "" {
 			t.Errorf("client %d keeps credentials: pass %q token %q sig %q", c.cid, o.Pass, o.AuthToken, o.Sig)
 		}
+		p := c.perms.Load()
+		if p == nil {
+			continue // a refused connection not yet gone
+		}
 		if user != "alice" {
 			t.Errorf("client %d user %q, want alice", c.cid, user)
 		}
-		if dump := fmt.Sprintf("%+v", *c.perms.Load().id); strings.Contains(dump, goodPass) {
+		if dump := fmt.Sprintf("%+v", *p.id); strings.Contains(dump, goodPass) {
 			t.Errorf("identity keeps the password: %s", dump)
 		}
 	}

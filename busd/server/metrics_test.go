@@ -124,6 +124,18 @@ func TestMetrics(t *testing.T) {
 	if m := secScrape(t, s2, s2.metricsHandler()); m["busd_connections_total"] != 0 || m["busd_auth_failures_total"] != 0 {
 		t.Errorf("second server sees the first one's counters: %v", m)
 	}
+	// The monitoring port serves the same at /metrics.
+	mon := secServer(t, &Options{HTTPPort: -1})
+	resp, err := http.Get("http://" + mon.MonitorAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "busd_connections 0") {
+		t.Errorf("GET /metrics on the monitoring port: %d\n%s", resp.StatusCode, body)
+	}
+
 	// Process and Go runtime metrics come along.
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
