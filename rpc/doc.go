@@ -25,7 +25,10 @@
 //     that answered (<inbox>.<subject>). When nobody answers within the availability
 //     timeout (WithAvailabilityTimeout, default 250ms, never past the caller's
 //     deadline) the call fails with CodeUnavailable: a saturated service pushes back
-//     instead of queueing.
+//     instead of queueing. Every instance that answers a probe holds its slot for
+//     the caller (up to a second, by the wire contract) although only the first
+//     answer is used, so with several idle instances and little spare capacity one
+//     probe can briefly hide free slots from the next.
 //   - Direct: the request goes to one instance by id (as listed by discovery), on
 //     _DT.<service>.<id>.<subject>.
 //
