@@ -625,3 +625,73 @@ func FuzzConnect(f *testing.F) {
 		}
 	})
 }
+
+// TestAuthFromNatsServerConfig: an authorization block written for
+// nats-server works unchanged.
+func TestAuthFromNatsServerConfig(t *testing.T) {
+	kp, pub := secNkey(t)
+	conf := `
+# nats-server.conf
+authorization {
+  timeout: 1.5
+  default_permissions = {
+    publish = "public.>"
+    subscribe = ["public.>", "_INBOX.>"]
+  }
+  users = [
+    {user: admin, password: "` + secBcrypt(t, "adm1n") + `"}
+    {user: svc, password: s3cret, permissions: {
+      publish: {deny: ">"}
+      subscribe: {allow: ["svc.>"], deny: ["svc.internal"]}
+      allow_responses: {max: 1, expires: "1m"}
+    }}
+    {nkey: ` + pub + `}
+    {user: client, password: c, permissions: {publish: "svc.>", subscribe: "_INBOX.>"}}
+  ]
+}
+`
+	o, err := ParseConfig("nats-server.conf", []byte(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Port = -1
+	s := secServer(t, o)
+	if s.opts.AuthTimeout != 1500*time.Millisecond {
+		t.Errorf("auth timeout %v, want 1.5s", s.opts.AuthTimeout)
+	}
+
+	admin := secLogin(t, s, "admin", "adm1n")
+	admin.send("PUB public.news 0\r\n\r\nPUB private 0\r\n\r\nSUB svc.> 1\r\n")
+	admin.expect(
+		`-ERR 'Permissions Violation for Publish to "private"'`,
+		`-ERR 'Permissions Violation for Subscription to "svc.>"'`,
+	)
+	admin.sync()
+
+	svc := secLogin(t, s, "svc", "s3cret")
+	svc.send("SUB svc.* 1\r\nSUB svc.internal 2\r\n")
+	svc.expect(`-ERR 'Permissions Violation for Subscription to "svc.internal"'`)
+	svc.sync()
+	nk := secDial(t, s)
+	nk.connect(map[string]any{"nkey": pub, "sig": secSign(t, kp, nk.info["nonce"].(string))})
+	nk.expect("PONG")
+	nk.send("SUB _INBOX.me 1\r\nPUB svc.echo _INBOX.me 2\r\nhi\r\nPUB svc.internal _INBOX.me 2\r\nno\r\n")
+	nk.expect(
+		`-ERR 'Permissions Violation for Publish to "svc.echo"'`, // defaults: public.> only
+		`-ERR 'Permissions Violation for Publish to "svc.internal"'`,
+	)
+	nk.sync()
+	// The service may answer a request it received, once, and nothing else.
+	client := secLogin(t, s, "client", "c")
+	client.send("SUB _INBOX.c 1\r\nPUB svc.echo _INBOX.c 2\r\nhi\r\n")
+	client.sync()
+	svc.expect("MSG svc.echo 1 _INBOX.c 2", "hi")
+	svc.send("PUB _INBOX.c 3\r\nack\r\nPUB _INBOX.c 3\r\ntwo\r\nPUB _INBOX.me 0\r\n\r\n")
+	svc.expect(
+		`-ERR 'Permissions Violation for Publish to "_INBOX.c"'`,
+		`-ERR 'Permissions Violation for Publish to "_INBOX.me"'`,
+	)
+	svc.sync()
+	client.expect("MSG _INBOX.c 1 3", "ack")
+	client.sync()
+}

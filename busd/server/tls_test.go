@@ -9,8 +9,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -228,4 +232,56 @@ func TestTLSVerify(t *testing.T) {
 		t.Errorf("connected with a server-only certificate")
 	}
 	secWait(t, "refused clients to be dropped", func() bool { return s.NumClients() == 1 })
+}
+
+// TestTLSFromNatsServerConfig: a tls block written for nats-server, with
+// verify, works unchanged.
+func TestTLSFromNatsServerConfig(t *testing.T) {
+	ca := secNewCA(t, "test CA")
+	dir := t.TempDir()
+	write := func(name string, blocks ...*pem.Block) string {
+		var b []byte
+		for _, blk := range blocks {
+			b = append(b, pem.EncodeToMemory(blk)...)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	srv := ca.issue(t, "busd", true)
+	key, err := x509.MarshalPKCS8PrivateKey(srv.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := write("server.pem", &pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate[0]})
+	keyFile := write("server-key.pem", &pem.Block{Type: "PRIVATE KEY", Bytes: key})
+	caFile := write("ca.pem", &pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
+	o, err := ParseConfig("tls.conf", []byte(fmt.Sprintf(`
+tls {
+  cert_file: %q
+  key_file: %q
+  ca_file: %q
+  verify: true
+  timeout: 2
+}
+authorization { user: u, password: p }
+`, certFile, keyFile, caFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Port = -1
+	s := secServer(t, o)
+	rc := secDial(t, s)
+	if rc.info["tls_required"] != true || rc.info["tls_verify"] != true || rc.info["auth_required"] != true {
+		t.Fatalf("INFO %v", rc.info)
+	}
+	nc := secConnect(t, s, nats.Secure(secClientTLS(ca, ca.issue(t, "client", false))), nats.UserInfo("u", "p"))
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := secConnectErr(s, nats.Secure(secClientTLS(ca)), nats.UserInfo("u", "p")); err == nil {
+		t.Error("connected without a client certificate")
+	}
 }
