@@ -10,7 +10,7 @@
 // instance for its heartbeat at once (a request on _DT.beat) and collects the
 // replies for a short while (WithStartupWait, 100ms by default), so a registry
 // started after its services knows them when New returns instead of a heartbeat
-// interval later.
+// interval later. It asks again whenever its connection is re-established.
 //
 // An instance is "up" or "draining" until it publishes its final "stopped"
 // heartbeat (it left) or has not been heard from for 3 of the intervals it promised
@@ -170,6 +170,13 @@ type Registry struct {
 	now  func() time.Time
 	sub  *nats.Subscription
 	wake chan struct{} // an earlier deadline appeared
+
+	beatInbox    string
+	beatSub      *nats.Subscription
+	noResponders chan struct{}
+	reconnected  chan nats.Status
+	reconnDone   chan struct{}
+
 	quit chan struct{}
 	done chan struct{}
 
@@ -196,6 +203,12 @@ func New(ctx context.Context, nc *nats.Conn, opts ...Option) (*Registry, error) 
 		return nil, dialtone.Errorf(dialtone.CodeUnavailable, "discovery: subscribe %s: %w", heartbeat.WildcardSubject, err)
 	}
 	r.sub = sub
+	if err := r.subscribeBeatReplies(); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	r.reconnected = nc.StatusChanged(nats.CONNECTED)
+	go r.askOnReconnect(r.reconnected)
 	go r.sweep()
 	if cfg.startupWait > 0 {
 		if err := r.askAll(ctx); err != nil {
@@ -208,28 +221,29 @@ func New(ctx context.Context, nc *nats.Conn, opts ...Option) (*Registry, error) 
 
 func newRegistry(nc *nats.Conn, cfg config, now func() time.Time) *Registry {
 	return &Registry{
-		nc:        nc,
-		cfg:       cfg,
-		now:       now,
-		wake:      make(chan struct{}, 1),
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
-		byID:      make(map[string]*entry),
-		byService: make(map[string]map[string]*entry),
-		tombs:     make(map[string]tombstone),
-		watchers:  make(map[*watcher]struct{}),
+		nc:           nc,
+		cfg:          cfg,
+		now:          now,
+		wake:         make(chan struct{}, 1),
+		noResponders: make(chan struct{}, 1),
+		reconnDone:   make(chan struct{}),
+		quit:         make(chan struct{}),
+		done:         make(chan struct{}),
+		byID:         make(map[string]*entry),
+		byService:    make(map[string]map[string]*entry),
+		tombs:        make(map[string]tombstone),
+		watchers:     make(map[*watcher]struct{}),
 	}
 }
 
-// askAll sends "beat now" and feeds the replies in until the startup wait ends, or
-// at once when the bus says nobody listens.
-func (r *Registry) askAll(ctx context.Context) error {
-	inbox := r.nc.NewRespInbox()
-	noResponders := make(chan struct{}, 1)
-	sub, err := r.nc.Subscribe(inbox, func(m *nats.Msg) {
+// subscribeBeatReplies sets up the inbox that replies to "beat now" come to. It
+// stays for the registry's life: the registry asks again after every reconnect.
+func (r *Registry) subscribeBeatReplies() error {
+	r.beatInbox = r.nc.NewRespInbox()
+	sub, err := r.nc.Subscribe(r.beatInbox, func(m *nats.Msg) {
 		if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
-			select {
-			case noResponders <- struct{}{}:
+			select { // nobody listens on _DT.beat
+			case r.noResponders <- struct{}{}:
 			default:
 			}
 			return
@@ -237,22 +251,46 @@ func (r *Registry) askAll(ctx context.Context) error {
 		r.onMsg(m)
 	})
 	if err != nil {
-		return dialtone.Errorf(dialtone.CodeUnavailable, "discovery: subscribe %s: %w", inbox, err)
+		return dialtone.Errorf(dialtone.CodeUnavailable, "discovery: subscribe %s: %w", r.beatInbox, err)
 	}
-	defer sub.Unsubscribe()
-	// Heartbeats and the reply inbox must be in place before the request goes out.
-	if err := r.nc.PublishRequest(heartbeat.BeatSubject, inbox, nil); err != nil {
+	r.beatSub = sub
+	return nil
+}
+
+// askAll sends "beat now" and lets the replies come in until the startup wait
+// ends, or at once when the bus says nobody listens.
+func (r *Registry) askAll(ctx context.Context) error {
+	if err := r.nc.PublishRequest(heartbeat.BeatSubject, r.beatInbox, nil); err != nil {
 		return dialtone.Errorf(dialtone.CodeUnavailable, "discovery: request %s: %w", heartbeat.BeatSubject, err)
 	}
 	t := time.NewTimer(r.cfg.startupWait)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-noResponders:
+	case <-r.noResponders:
 	case <-ctx.Done():
 		return dialtone.Errorf(dialtone.CodeOf(ctx.Err()), "discovery: start: %w", ctx.Err())
 	}
 	return nil
+}
+
+// askOnReconnect asks every instance to beat again whenever the connection comes
+// back, so the registry catches up at once rather than a heartbeat interval later.
+func (r *Registry) askOnReconnect(ch chan nats.Status) {
+	defer close(r.reconnDone)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+			if err := r.nc.PublishRequest(heartbeat.BeatSubject, r.beatInbox, nil); err != nil {
+				r.cfg.logger.Debug("discovery: beat request after reconnect", "err", err)
+			}
+		case <-r.quit:
+			return
+		}
+	}
 }
 
 // Close stops the registry: no more updates, and every Watch channel is closed.
@@ -273,8 +311,15 @@ func (r *Registry) Close() error {
 			err = nil
 		}
 	}
+	if r.beatSub != nil {
+		_ = r.beatSub.Unsubscribe()
+	}
 	close(r.quit)
 	<-r.done
+	if r.reconnected != nil {
+		r.nc.RemoveStatusListener(r.reconnected)
+		<-r.reconnDone
+	}
 	for _, w := range ws {
 		w.close()
 	}

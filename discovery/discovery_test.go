@@ -307,3 +307,26 @@ func backendEnabled(name string) bool {
 	}
 	return false
 }
+
+// TestRegistryAsksAgainAfterReconnect: an instance that started while the registry
+// was disconnected is known as soon as the registry is back, not a heartbeat
+// interval (here 10s) later.
+func TestRegistryAsksAgainAfterReconnect(t *testing.T) {
+	bus := bustest.NewRestartableBusd(t)
+	reconnected := make(chan struct{}, 1)
+	regConn := bustest.Connect(t, bus.URL(), nats.ReconnectWait(300*time.Millisecond),
+		nats.ReconnectJitter(0, 0), nats.ReconnectHandler(func(*nats.Conn) { reconnected <- struct{}{} }))
+	reg := newRegistry(t, regConn)
+	bus.Restart()
+	// The registry is still reconnecting: this instance's first heartbeat is lost to it.
+	s := startService(t, bustest.Connect(t, bus.URL()), "latecomer", "1.0.0", service.WithHeartbeatInterval(10*time.Second))
+	select {
+	case <-reconnected:
+	case <-time.After(10 * time.Second):
+		t.Fatal("registry did not reconnect")
+	}
+	waitFor(t, 3*time.Second, "registry learns the instance after reconnecting", func() bool {
+		_, ok := reg.Instance(s.ID())
+		return ok
+	})
+}

@@ -329,6 +329,7 @@ func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) erro
 		closed = append(closed, ch)
 	}
 	ncClosed := s.nc.StatusChanged(nats.CLOSED)
+	defer s.nc.RemoveStatusListener(ncClosed)
 	timedOut := false
 	for _, ch := range closed {
 		if s.nc.IsClosed() {
