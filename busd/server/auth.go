@@ -31,7 +31,9 @@ package server
 // client against the new configuration with the recorded identity, closes
 // those that no longer pass with -ERR 'Authorization Violation', gives the
 // others their new permissions (replacing c.perms whole) and removes the
-// subscriptions the new permissions forbid, with nats-server's texts. The
+// subscriptions the new permissions forbid, with nats-server's texts.
+// Connections that have not sent CONNECT yet are checked when they do; if
+// the reload turned auth on, they get the auth timeout from then. The
 // auth lock (an RWMutex shared by every authState of a server) is read-held
 // by authenticate from loading the configuration until the client's identity
 // is stored, so a CONNECT racing a reload is either checked against the new
@@ -44,6 +46,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
@@ -273,7 +276,24 @@ func (s *Server) applyAuth(a *authState) {
 func (s *Server) reauthorize(c *client, a *authState) {
 	p := c.perms.Load()
 	if p == nil || p.id == nil {
-		return // no CONNECT yet: it will be checked against a
+		// No CONNECT yet: it will be checked against a. If auth has just been
+		// turned on, the client gets the auth timeout it would have had.
+		if a.required {
+			c.mu.Lock()
+			if !c.authed && !c.closed && c.authTmr == nil {
+				c.authTmr = time.AfterFunc(s.opts.AuthTimeout, func() {
+					c.mu.Lock()
+					authed := c.authed
+					c.mu.Unlock()
+					if !authed {
+						c.queueAndFlush([]byte("-ERR 'Authentication Timeout'\r\n"))
+						c.close(closeAuthTimeout, true)
+					}
+				})
+			}
+			c.mu.Unlock()
+		}
+		return
 	}
 	user, set, ok := a.check(p.id, nil, nil)
 	if !ok {

@@ -124,7 +124,7 @@ func TestReloadAuth(t *testing.T) {
 // TestReloadTurnsAuthOn: clients that connected to an open server stay when
 // what they presented satisfies the new config; the others are closed.
 func TestReloadTurnsAuthOn(t *testing.T) {
-	s := secServer(t, nil)
+	s := secServer(t, &Options{AuthTimeout: 100 * time.Millisecond})
 	anon := secDial(t, s)
 	anon.connect(nil)
 	anon.expect("PONG")
@@ -135,6 +135,7 @@ func TestReloadTurnsAuthOn(t *testing.T) {
 	withToken.connect(map[string]any{"auth_token": "wrong"})
 	withToken.expect("PONG")
 	notYet := secDial(t, s) // no CONNECT yet
+	silent := secDial(t, s) // and never
 
 	if err := s.Reload(&Options{Users: []*User{{Username: "u", Password: "p", Permissions: &Permissions{
 		Publish: &SubjectPermission{Allow: []string{"u.>"}},
@@ -150,6 +151,9 @@ func TestReloadTurnsAuthOn(t *testing.T) {
 	notYet.send("PING\r\n")
 	notYet.expect("-ERR 'Authorization Violation'")
 	notYet.expectClosed()
+	// The silent one gets the auth timeout it would have had connecting now.
+	silent.expect("-ERR 'Authentication Timeout'")
+	silent.expectClosed()
 
 	// And off again: everyone stays, unrestricted.
 	if err := s.Reload(&Options{}); err != nil {
