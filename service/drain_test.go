@@ -10,6 +10,7 @@ import (
 
 	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/heartbeat"
+	"github.com/dialtone-dev/dialtone/internal/bustest"
 	"github.com/dialtone-dev/dialtone/service"
 	"github.com/nats-io/nats.go"
 )
@@ -211,6 +212,90 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 		}
 		if sent.Load() < minRequests {
 			t.Fatalf("only %d requests", sent.Load())
+		}
+	})
+}
+
+// TestStopAnswersRequestsAlreadyRouted floods a single instance and stops it in
+// the middle. Every request must get an answer: a reply if the server routed it to
+// the instance before processing the UNSUB, else the server's no-responders
+// status. A request the server routed to the instance that the instance then
+// dropped would get nothing at all.
+func TestStopAnswersRequestsAlreadyRouted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		// Client and instance on one server, so that no cluster route decides.
+		client := bustest.Connect(t, e.urls[0])
+		s, err := service.New(bustest.Connect(t, e.urls[0]), service.Config{Name: "flood", Version: "1.0.0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var handled atomic.Int64
+		_ = s.AddEndpoint("Work", service.HandlerFunc(func(ctx context.Context, r *service.Request) (*service.Response, error) {
+			handled.Add(1)
+			return &service.Response{Data: []byte("ok")}, nil
+		}))
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		const n = 20000
+		var ok, unavailable, other atomic.Int64
+		all := make(chan struct{})
+		inbox := nats.NewInbox()
+		replies, err := client.Subscribe(inbox, func(m *nats.Msg) {
+			switch {
+			case string(m.Data) == "ok":
+				ok.Add(1)
+			case m.Header.Get("Status") == "503":
+				unavailable.Add(1)
+			default:
+				other.Add(1)
+			}
+			if ok.Load()+unavailable.Load()+other.Load() == n {
+				close(all)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := replies.SetPendingLimits(-1, -1); err != nil {
+			t.Fatal(err)
+		}
+		if err := client.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		first := make(chan struct{})
+		published := make(chan error, 1)
+		go func() {
+			for i := range n {
+				if err := client.PublishRequest("flood.Work", inbox, nil); err != nil {
+					published <- err
+					return
+				}
+				if i == n/10 {
+					close(first)
+				}
+			}
+			published <- client.Flush()
+		}()
+		<-first
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-published; err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-all:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d replies and %d no-responders of %d requests (%d handled): the rest were lost",
+				ok.Load(), unavailable.Load(), n, handled.Load())
+		}
+		if other.Load() != 0 {
+			t.Fatalf("%d unexpected replies", other.Load())
+		}
+		t.Logf("%d served before the stop, %d refused by the server after it", ok.Load(), unavailable.Load())
+		if ok.Load() == 0 {
+			t.Fatal("nothing served")
 		}
 	})
 }
