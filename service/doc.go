@@ -32,9 +32,11 @@
 // Dialtone-Timeout header the rpc client sends) or when Stop gives up waiting. They
 // run concurrently, up to WithMaxConcurrent handlers per instance across all
 // endpoints: the instance's subscriptions deliver into a request queue served by
-// that many long-lived workers, so a request goes from the connection's reader to
+// an elastic pool of at most that many workers, which always keeps a parked worker
+// ready while there is a free slot. A request goes from the connection's reader to
 // a parked worker with no goroutine started per request, and a saturated instance
-// leaves requests queued instead of piling up goroutines. A returned error reaches
+// leaves requests queued (up to 65,536, then the client drops them as a slow
+// consumer) instead of piling up goroutines. A returned error reaches
 // the caller as Nats-Service-Error-Code and Nats-Service-Error (plus
 // Dialtone-Error-Details); a panic answers CodeInternal "internal error" and the
 // instance keeps serving. Handle adds a typed endpoint that decodes with the codec
