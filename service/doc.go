@@ -35,7 +35,7 @@
 // an elastic pool of at most that many workers, which always keeps a parked worker
 // ready while there is a free slot. A request goes from the connection's reader to
 // a parked worker with no goroutine started per request, and a saturated instance
-// leaves requests queued (up to 65,536, then the client drops them as a slow
+// leaves requests queued (WithQueueLength, then the client drops them as a slow
 // consumer) instead of piling up goroutines. A returned error reaches
 // the caller as Nats-Service-Error-Code and Nats-Service-Error (plus
 // Dialtone-Error-Details); a panic answers CodeInternal "internal error" and the

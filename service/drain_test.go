@@ -225,7 +225,8 @@ func TestStopAnswersRequestsAlreadyRouted(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		// Client and instance on one server, so that no cluster route decides.
 		client := bustest.Connect(t, e.urls[0])
-		s, err := service.New(bustest.Connect(t, e.urls[0]), service.Config{Name: "flood", Version: "1.0.0"})
+		s, err := service.New(bustest.Connect(t, e.urls[0]), service.Config{Name: "flood", Version: "1.0.0"},
+			service.WithQueueLength(32*1024))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,9 @@ const DefaultMaxConcurrent = 64
 // DefaultDrainTimeout bounds the graceful stop Run performs on a signal.
 const DefaultDrainTimeout = 30 * time.Second
 
+// DefaultQueueLength is how many requests may wait for a free slot by default.
+const DefaultQueueLength = 16 * 1024
+
 type options struct {
 	maxConcurrent int
 	hbInterval    time.Duration
@@ -23,6 +26,7 @@ type options struct {
 	tp            trace.TracerProvider
 	prop          propagation.TextMapPropagator
 	drainTimeout  time.Duration
+	queueLen      int
 }
 
 // Option configures a Service.
@@ -67,6 +71,15 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // the global propagator).
 func WithPropagator(p propagation.TextMapPropagator) Option {
 	return func(o *options) { o.prop = p }
+}
+
+// WithQueueLength sets how many requests may wait for a free slot (default
+// DefaultQueueLength; direct requests have a queue of an eighth of that). Beyond
+// it the connection drops requests as a slow consumer and their callers time out
+// (or, with the rpc client's Available pattern, go elsewhere). Values below 1
+// mean 1.
+func WithQueueLength(n int) Option {
+	return func(o *options) { o.queueLen = max(n, 1) }
 }
 
 // WithDrainTimeout bounds the graceful stop that Run performs (default 30s).

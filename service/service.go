@@ -19,13 +19,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Queue lengths of the request channels. A request that finds its channel full is
-// dropped by the client (a slow consumer) and the caller times out.
-const (
-	requestQueueLen = 64 * 1024
-	directQueueLen  = 8 * 1024
-)
-
 // Config is the identity of a service.
 type Config struct {
 	Name        string            // [A-Za-z0-9_-]+
@@ -107,6 +100,7 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		logger:        slog.Default(),
 		codec:         dialtone.JSON,
 		drainTimeout:  DefaultDrainTimeout,
+		queueLen:      DefaultQueueLength,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -131,8 +125,8 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		started: time.Now().UTC(),
 		tracer:  o.tp.Tracer("github.com/dialtone-dev/dialtone/service"),
 		sem:     make(chan struct{}, o.maxConcurrent),
-		reqQ:    &queue{ch: make(chan *nats.Msg, requestQueueLen), max: int32(o.maxConcurrent)},
-		directQ: &queue{ch: make(chan *nats.Msg, directQueueLen), max: int32(o.maxConcurrent), direct: true},
+		reqQ:    &queue{ch: make(chan *nats.Msg, o.queueLen), max: int32(o.maxConcurrent)},
+		directQ: &queue{ch: make(chan *nats.Msg, max(o.queueLen/8, 64)), max: int32(o.maxConcurrent), direct: true},
 	}
 	s.inbox = heartbeat.Inbox(cfg.Name, s.id)
 	s.allPrefix = "_DT." + cfg.Name + ".all."
