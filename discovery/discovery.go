@@ -358,12 +358,7 @@ func (r *Registry) apply(h *heartbeat.Heartbeat, now time.Time) {
 		delete(r.tombs, h.ID)
 		e = &entry{inst: Instance{Heartbeat: *h, LastSeen: now}}
 		r.byID[h.ID] = e
-		svc := r.byService[h.Name]
-		if svc == nil {
-			svc = make(map[string]*entry)
-			r.byService[h.Name] = svc
-		}
-		svc[h.ID] = e
+		r.indexLocked(h.Name, e)
 		r.scheduleLocked(e.inst.ExpiresAt())
 		r.emitLocked(Event{Type: Joined, Instance: e.inst})
 		return
@@ -372,6 +367,11 @@ func (r *Registry) apply(h *heartbeat.Heartbeat, now time.Time) {
 		return // stale or repeated
 	}
 	prev := e.inst
+	if prev.Name != h.Name { // not something an instance does; keep the index right anyway
+		r.removeLocked(e)
+		r.byID[h.ID] = e
+		r.indexLocked(h.Name, e)
+	}
 	e.inst = Instance{Heartbeat: *h, LastSeen: now}
 	switch {
 	case h.Status == heartbeat.StatusStopped:
@@ -392,6 +392,15 @@ func changed(a, b *heartbeat.Heartbeat) bool {
 	return a.Version != b.Version || a.Description != b.Description || a.Inbox != b.Inbox ||
 		a.IntervalMS != b.IntervalMS || a.Status != b.Status || a.Name != b.Name ||
 		!maps.Equal(a.Metadata, b.Metadata) || !slices.Equal(a.Endpoints, b.Endpoints)
+}
+
+func (r *Registry) indexLocked(name string, e *entry) {
+	svc := r.byService[name]
+	if svc == nil {
+		svc = make(map[string]*entry)
+		r.byService[name] = svc
+	}
+	svc[e.inst.ID] = e
 }
 
 func (r *Registry) removeLocked(e *entry) {
