@@ -13,7 +13,40 @@ import (
 var (
 	validateOnce sync.Once
 	validatorV   *validator.Validate
+	rulesCache   sync.Map // reflect.Type -> bool
 )
+
+// hasRules reports whether struct type t or a struct it contains (as a field, a
+// pointer field or an embedded struct) has a validate tag, so that types without
+// rules skip the validator altogether. The answer is cached per type.
+func hasRules(t reflect.Type) bool {
+	if v, ok := rulesCache.Load(t); ok {
+		return v.(bool)
+	}
+	r := scanRules(t, map[reflect.Type]bool{})
+	rulesCache.Store(t, r)
+	return r
+}
+
+func scanRules(t reflect.Type, seen map[reflect.Type]bool) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return false
+	}
+	seen[t] = true
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if tag, ok := f.Tag.Lookup("validate"); ok && tag != "" && tag != "-" {
+			return true
+		}
+		if scanRules(f.Type, seen) {
+			return true
+		}
+	}
+	return false
+}
 
 func structValidator() *validator.Validate {
 	validateOnce.Do(func() {
@@ -39,7 +72,7 @@ func Validate(v any) error {
 		}
 		rv = rv.Elem()
 	}
-	if rv.Kind() != reflect.Struct {
+	if rv.Kind() != reflect.Struct || !hasRules(rv.Type()) {
 		return nil
 	}
 	err := structValidator().Struct(v)

@@ -58,3 +58,33 @@ func ExampleValidate() {
 	// invalid_argument: invalid request: Name (required)
 	// map[Name:required]
 }
+
+func TestValidateWithoutRules(t *testing.T) {
+	type inner struct{ N int }
+	type plain struct {
+		A string
+		B inner
+		C *inner
+	}
+	if err := dialtone.Validate(&plain{}); err != nil {
+		t.Fatal(err)
+	}
+	type nested struct {
+		In  *address // address has a rule on City
+		Tag string
+	}
+	err := dialtone.Validate(&nested{In: &address{}})
+	if dialtone.CodeOf(err) != dialtone.CodeInvalidArgument {
+		t.Fatalf("rule in a nested struct missed: %v", err)
+	}
+	type self struct {
+		Next *self
+		V    string `validate:"required"`
+	}
+	if err := dialtone.Validate(&self{Next: &self{V: "x"}, V: "y"}); err != nil {
+		t.Fatalf("recursive type: %v", err)
+	}
+	if err := dialtone.Validate(&self{}); dialtone.CodeOf(err) != dialtone.CodeInvalidArgument {
+		t.Fatalf("recursive type without value: %v", err)
+	}
+}
