@@ -393,11 +393,13 @@ func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) erro
 // Run starts the service, waits until ctx ends or the process gets SIGINT or
 // SIGTERM, then stops it gracefully within the drain timeout (WithDrainTimeout).
 func (s *Service) Run(ctx context.Context) error {
+	// Catch the signals first, so that one arriving during Start stops the service
+	// gracefully too.
+	sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
-	sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	<-sctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.drainTimeout)
 	defer cancel()
