@@ -360,8 +360,13 @@ func (ep *endpoint) serve(m *nats.Msg) {
 	if m.Header != nil {
 		ctx = s.opts.prop.Extract(ctx, dialtone.HeaderCarrier(m.Header))
 	}
-	ctx, span := s.tracer.Start(ctx, ep.spanName, ep.spanOpts...)
-	defer span.End()
+	var span trace.Span
+	if s.tracing() {
+		ctx, span = s.tracer.Start(ctx, ep.spanName, ep.spanOpts...)
+		defer span.End()
+	} else {
+		span = trace.SpanFromContext(ctx) // non-recording; carries the caller's context
+	}
 
 	req := Request{Endpoint: ep.name, Subject: m.Subject, Header: m.Header, Data: m.Data, codec: s.opts.codec}
 	resp, err := ep.call(ctx, &req)

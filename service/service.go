@@ -48,6 +48,8 @@ type Service struct {
 	inbox   string
 	started time.Time
 	tracer  trace.Tracer
+	noTrace bool                 // the provider is a no-op: skip spans
+	unset   trace.TracerProvider // the global provider while no SDK is installed, else nil
 
 	sem       chan struct{} // one token per running handler or reserved slot
 	inFlight  atomic.Int64
@@ -105,8 +107,12 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	var unsetGlobal trace.TracerProvider
 	if o.tp == nil {
 		o.tp = otel.GetTracerProvider()
+		if isGlobalDelegate(o.tp) {
+			unsetGlobal = o.tp
+		}
 	}
 	if o.prop == nil {
 		o.prop = otel.GetTextMapPropagator()
@@ -124,6 +130,8 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		id:      nuid.Next(),
 		started: time.Now().UTC(),
 		tracer:  o.tp.Tracer("github.com/dialtone-dev/dialtone/service"),
+		noTrace: isNoop(o.tp),
+		unset:   unsetGlobal,
 		sem:     make(chan struct{}, o.maxConcurrent),
 		reqQ:    &queue{ch: make(chan *nats.Msg, o.queueLen), max: int32(o.maxConcurrent)},
 		directQ: &queue{ch: make(chan *nats.Msg, max(o.queueLen/8, 64)), max: int32(o.maxConcurrent), direct: true},

@@ -5,8 +5,10 @@ import (
 	"testing"
 
 	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/internal/bustest"
 	"github.com/dialtone-dev/dialtone/service"
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -74,4 +76,38 @@ func TestServerSpanIsChildOfCaller(t *testing.T) {
 			t.Fatalf("error span status %v", server[1].Status)
 		}
 	})
+}
+
+// TestGlobalProviderInstalledLater: a service created before the application
+// installs its OpenTelemetry SDK as the global provider still records spans once
+// it is installed. The global provider can be installed once per process, so this
+// runs on one backend.
+func TestGlobalProviderInstalledLater(t *testing.T) {
+	e := &env{t: t, urls: bustest.Backends()[0].Start(t)}
+	e.client = bustest.Connect(t, e.urls[0])
+	s := e.start(service.Config{Name: "lateotel", Version: "1.0.0"}, func(s *service.Service) {
+		_ = service.Handle(s, "Hello", greeter)
+	})
+	if _, derr := call(t, e.client, "lateotel.Hello", helloReq{Name: "before"}, nil); derr != nil {
+		t.Fatal(derr)
+	}
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	otel.SetTracerProvider(tp)
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	if _, derr := call(t, e.client, "lateotel.Hello", helloReq{Name: "after"}, nil); derr != nil {
+		t.Fatal(derr)
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, sp := range exp.GetSpans() {
+		if sp.Name == "lateotel.Hello" && sp.SpanKind == trace.SpanKindServer {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d server spans after installing the SDK, want 1", n)
+	}
 }
