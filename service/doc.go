@@ -43,7 +43,11 @@
 // and runs dialtone.Validate on the request.
 //
 // Each request gets an OpenTelemetry server span named <service>.<endpoint>, a child
-// of the W3C trace context in the request headers.
+// of the W3C trace context in the request headers, from the provider given with
+// WithTracerProvider or else the global one (which may be installed after New).
+// While the provider cannot record (a no-op provider, or the global one before an
+// SDK is installed) no span is started; the handler's context still carries the
+// caller's trace context.
 //
 // # Why not nats.go/micro
 //
