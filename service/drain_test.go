@@ -231,8 +231,11 @@ func TestStopAnswersRequestsAlreadyRouted(t *testing.T) {
 			t.Fatal(err)
 		}
 		var handled atomic.Int64
+		servedOne := make(chan struct{})
 		_ = s.AddEndpoint("Work", service.HandlerFunc(func(ctx context.Context, r *service.Request) (*service.Response, error) {
-			handled.Add(1)
+			if handled.Add(1) == 1 {
+				close(servedOne)
+			}
 			return &service.Response{Data: []byte("ok")}, nil
 		}))
 		if err := s.Start(context.Background()); err != nil {
@@ -264,21 +267,20 @@ func TestStopAnswersRequestsAlreadyRouted(t *testing.T) {
 		if err := client.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		first := make(chan struct{})
 		published := make(chan error, 1)
 		go func() {
-			for i := range n {
+			for range n {
 				if err := client.PublishRequest("flood.Work", inbox, nil); err != nil {
 					published <- err
 					return
 				}
-				if i == n/10 {
-					close(first)
-				}
 			}
 			published <- client.Flush()
 		}()
-		<-first
+		// Stop mid-flood: once requests are reaching the handler, more are in
+		// flight behind them (published ones may still sit in the client's buffer,
+		// so "published" alone proves nothing reached the instance).
+		<-servedOne
 		if err := s.Stop(context.Background()); err != nil {
 			t.Fatal(err)
 		}

@@ -68,7 +68,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithPropagator sets how the trace context is read from request headers (default
-// the global propagator).
+// W3C trace context, as rpc's client writes it, so spans link with no setup).
 func WithPropagator(p propagation.TextMapPropagator) Option {
 	return func(o *options) { o.prop = p }
 }

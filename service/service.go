@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -115,7 +116,7 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		}
 	}
 	if o.prop == nil {
-		o.prop = otel.GetTextMapPropagator()
+		o.prop = propagation.TraceContext{} // as rpc's client: W3C traceparent links spans out of the box
 	}
 	md := make(map[string]string, len(cfg.Metadata))
 	for k, v := range cfg.Metadata {
