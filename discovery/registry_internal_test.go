@@ -141,34 +141,28 @@ func TestRegistryLifecycleEvents(t *testing.T) {
 }
 
 func TestWatchDropsOldestWhenFull(t *testing.T) {
-	r, clk := testRegistry(t)
-	r.cfg.watchBuffer = 4
+	// A watcher whose reader is not reading (its run loop is not started, so
+	// nothing takes events off the queue while the test looks at it).
+	r, _ := testRegistry(t)
+	w := &watcher{r: r, out: make(chan Event), notify: make(chan struct{}, 1), stop: make(chan struct{}), limit: 4}
+	for i := range 10 {
+		w.push(Event{Type: Joined, Instance: Instance{Heartbeat: heartbeat.Heartbeat{ID: fmt.Sprint(i)}}})
+	}
+	var ids []string
+	for _, ev := range w.queue {
+		ids = append(ids, ev.Instance.ID)
+	}
+	if fmt.Sprint(ids) != "[6 7 8 9]" || w.dropped != 6 {
+		t.Fatalf("queue %v, dropped %d; want the newest 4 and 6 dropped", ids, w.dropped)
+	}
+	// The reader then gets the newest events in order, and the drop is reported once.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := r.Watch(ctx)
-	// The reader is not reading: queue 10 joins; the oldest are dropped.
-	r.mu.Lock()
-	var wt *watcher
-	for x := range r.watchers {
-		wt = x
-	}
-	r.mu.Unlock()
-	wt.mu.Lock() // hold the queue so run cannot take the events yet
-	for i := range 10 {
-		wt.queue = append(wt.queue, Event{Type: Joined, Instance: Instance{Heartbeat: heartbeat.Heartbeat{ID: fmt.Sprint(i)}}})
-		if len(wt.queue) > wt.limit {
-			wt.queue = wt.queue[1:]
-			wt.dropped++
+	go w.run(ctx)
+	for _, want := range []string{"6", "7", "8", "9"} {
+		if ev := next(t, w.out); ev.Instance.ID != want {
+			t.Fatalf("got %s, want %s", ev.Instance.ID, want)
 		}
-	}
-	wt.mu.Unlock()
-	r.apply(hb("x", "svc", "1.0.0", 1, heartbeat.StatusUp), clk.now())
-	var ids []string
-	for range 4 {
-		ids = append(ids, next(t, w).Instance.ID)
-	}
-	if fmt.Sprint(ids) != "[7 8 9 x]" {
-		t.Fatalf("got %v", ids)
 	}
 }
 
