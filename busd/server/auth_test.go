@@ -3,7 +3,6 @@ package server
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -36,26 +35,7 @@ func secServer(t testing.TB, o *Options) *Server {
 
 func secServerLog(t testing.TB, o *Options, logger *slog.Logger) *Server {
 	t.Helper()
-	if o == nil {
-		o = &Options{}
-	}
-	o.Host = "127.0.0.1"
-	if o.Port == 0 {
-		o.Port = -1
-	}
-	s, err := New(o, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	return s
+	return runServerLog(t, o, logger)
 }
 
 // secConnect connects with nats.go, failing the test on error.

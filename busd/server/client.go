@@ -166,47 +166,12 @@ func (c *client) preOp(op int) error {
 	return errAuthViolation
 }
 
-// processPubArgs parses "subject [reply] size" (PUB) or "subject [reply] hdr size" (HPUB).
+// processPubArgs parses the PUB or HPUB argument line into p.pa.
 func (c *client) processPubArgs(p *parseState, line []byte, headers bool) error {
-	var a [4][]byte
-	args, ok := splitPubArgs(a[:0], line)
-	if !ok {
-		return errBadArgs
+	if headers && !c.opts.Headers {
+		return errHeadersDisabled
 	}
-	pa := &p.pa
-	pa.reply, pa.hdr = nil, -1
-	if headers {
-		if !c.opts.Headers {
-			return errHeadersDisabled
-		}
-		switch len(args) {
-		case 3:
-			pa.subject, pa.hdr, pa.size = args[0], parseSize(args[1]), parseSize(args[2])
-		case 4:
-			pa.subject, pa.reply, pa.hdr, pa.size = args[0], args[1], parseSize(args[2]), parseSize(args[3])
-		default:
-			return errBadArgs
-		}
-		if pa.hdr < 0 || pa.hdr > pa.size {
-			return errBadArgs
-		}
-	} else {
-		switch len(args) {
-		case 2:
-			pa.subject, pa.size = args[0], parseSize(args[1])
-		case 3:
-			pa.subject, pa.reply, pa.size = args[0], args[1], parseSize(args[2])
-		default:
-			return errBadArgs
-		}
-	}
-	if pa.size < 0 {
-		return errBadArgs
-	}
-	if pa.size > int(c.srv.opts.MaxPayload) {
-		return errMaxPayload
-	}
-	return nil
+	return parsePubArgs(&p.pa, line, headers, int(c.srv.opts.MaxPayload))
 }
 
 // processMsg routes one published message.

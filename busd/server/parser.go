@@ -336,6 +336,36 @@ func (p *parseState) cloneArgs() {
 	p.argBuf = b
 }
 
+// parsePubArgs parses "subject [reply] size" (PUB) or "subject [reply] hdr size"
+// (HPUB) into pa, enforcing maxPayload.
+func parsePubArgs(pa *pubArg, line []byte, headers bool, maxPayload int) error {
+	var a [4][]byte
+	args, ok := splitPubArgs(a[:0], line)
+	if !ok {
+		return errBadArgs
+	}
+	pa.reply, pa.hdr = nil, -1
+	switch {
+	case headers && len(args) == 3:
+		pa.subject, pa.hdr, pa.size = args[0], parseSize(args[1]), parseSize(args[2])
+	case headers && len(args) == 4:
+		pa.subject, pa.reply, pa.hdr, pa.size = args[0], args[1], parseSize(args[2]), parseSize(args[3])
+	case !headers && len(args) == 2:
+		pa.subject, pa.size = args[0], parseSize(args[1])
+	case !headers && len(args) == 3:
+		pa.subject, pa.reply, pa.size = args[0], args[1], parseSize(args[2])
+	default:
+		return errBadArgs
+	}
+	if pa.size < 0 || (headers && (pa.hdr < 0 || pa.hdr > pa.size)) {
+		return errBadArgs
+	}
+	if pa.size > maxPayload {
+		return errMaxPayload
+	}
+	return nil
+}
+
 // splitArgs splits an argument line on runs of spaces and tabs into dst, which it
 // returns with the fields appended; it reports false when there are more fields
 // than dst can hold.

@@ -28,32 +28,7 @@ func (r *recorder) preOp(op int) error {
 }
 
 func (r *recorder) processPubArgs(p *parseState, line []byte, headers bool) error {
-	var a [4][]byte
-	args, ok := splitPubArgs(a[:0], line)
-	if !ok {
-		return errBadArgs
-	}
-	pa := &p.pa
-	pa.reply, pa.hdr = nil, -1
-	switch {
-	case headers && len(args) == 3:
-		pa.subject, pa.hdr, pa.size = args[0], parseSize(args[1]), parseSize(args[2])
-	case headers && len(args) == 4:
-		pa.subject, pa.reply, pa.hdr, pa.size = args[0], args[1], parseSize(args[2]), parseSize(args[3])
-	case !headers && len(args) == 2:
-		pa.subject, pa.size = args[0], parseSize(args[1])
-	case !headers && len(args) == 3:
-		pa.subject, pa.reply, pa.size = args[0], args[1], parseSize(args[2])
-	default:
-		return errBadArgs
-	}
-	if pa.size < 0 || (headers && (pa.hdr < 0 || pa.hdr > pa.size)) {
-		return errBadArgs
-	}
-	if pa.size > r.mpay {
-		return errMaxPayload
-	}
-	return nil
+	return parsePubArgs(&p.pa, line, headers, r.mpay)
 }
 
 func (r *recorder) processMsg(p *parseState, payload []byte) error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"regexp"
 	"strings"
@@ -19,6 +20,12 @@ import (
 
 func runServer(t testing.TB, o *Options) *Server {
 	t.Helper()
+	return runServerLog(t, o, nil)
+}
+
+// runServerLog starts a server on a random loopback port, logging to logger.
+func runServerLog(t testing.TB, o *Options, logger *slog.Logger) *Server {
+	t.Helper()
 	if o == nil {
 		o = &Options{}
 	}
@@ -26,7 +33,7 @@ func runServer(t testing.TB, o *Options) *Server {
 	if o.Port == 0 {
 		o.Port = -1
 	}
-	s, err := New(o, nil)
+	s, err := New(o, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
