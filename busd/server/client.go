@@ -104,6 +104,8 @@ type client struct {
 	// inbound counts of the current read, added to the shared counters once
 	// per read rather than per message
 	readMsgs, readBytes, readOut, readOutBytes int64
+	stallOn                                    chan struct{} // a destination this read filled past the stall mark
+	stallTmr                                   *time.Timer
 
 	// written at CONNECT and auth (reader), read by others under mu
 	mu       sync.Mutex
@@ -114,8 +116,9 @@ type client struct {
 	out      outbound
 	flushCh  chan struct{} // wakes the writer; capacity 1
 	closed   bool
-	writing  bool // a flush (inline or the writer's) owns fl and the socket
-	noFlush  bool // close without sending what is queued
+	writing  bool          // a flush (inline or the writer's) owns fl and the socket
+	noFlush  bool          // close without sending what is queued
+	stall    chan struct{} // closed when pending falls below the stall mark again
 	reason   closeReason
 	pingOut  int
 	pingTmr  *time.Timer
@@ -280,6 +283,13 @@ func (c *client) deliver(sub *subscription, pa *pubArg, payload []byte) bool {
 		return false
 	}
 	d.out.writeMsg(&c.srv.pool, mh, body)
+	if d.out.pending > c.srv.stallMark && d != c {
+		// d is falling behind: the producer waits for it after this read.
+		if d.stall == nil {
+			d.stall = make(chan struct{})
+		}
+		c.stallOn = d.stall
+	}
 	if c.srv.trace {
 		c.srv.logger.Log(nil, LevelTrace, "->> "+string(mh[:len(mh)-2]), "cid", d.cid)
 	}
@@ -622,6 +632,7 @@ func (c *client) flushInline() {
 	c.mu.Lock()
 	c.fl.requeue(&c.out, &c.srv.pool, q, n)
 	c.out.pending -= n
+	c.releaseStallLocked()
 	c.writing = false
 	more := c.out.pending > 0 || c.closed
 	c.mu.Unlock()
@@ -654,6 +665,9 @@ func (c *client) readLoop() {
 			perr := c.ps.parse(buf[:n], c)
 			c.addReadStats() // before the flush: a client seeing its PONG sees itself counted
 			c.flushPCD()
+			if c.stallOn != nil {
+				c.waitStall()
+			}
 			if perr != nil {
 				c.closeOnError(perr)
 				return
@@ -675,6 +689,45 @@ func (c *client) readLoop() {
 			c.close(closeClient, false)
 			return
 		}
+	}
+}
+
+// Back-pressure on fast producers, as nats-server applies it: once a consumer's
+// pending bytes pass three quarters of max_pending, a producer that wrote to it
+// waits, before reading more from its own socket, until the consumer drains below
+// that mark or maxStall passes. TCP then slows the publisher to the pace of its
+// consumers; a consumer that does not drain at all still reaches max_pending and
+// is cut off as a slow consumer.
+const maxStall = 5 * time.Millisecond
+
+func (c *client) waitStall() {
+	ch := c.stallOn
+	c.stallOn = nil
+	if c.stallTmr == nil {
+		c.stallTmr = time.NewTimer(maxStall)
+	} else {
+		c.stallTmr.Reset(maxStall)
+	}
+	select {
+	case <-ch:
+		c.stallTmr.Stop()
+	case <-c.stallTmr.C:
+	}
+}
+
+// sent accounts for n bytes the writer sent; it takes c.mu itself.
+func (c *client) sent(n int64) {
+	c.mu.Lock()
+	c.out.pending -= n
+	c.releaseStallLocked()
+	c.mu.Unlock()
+}
+
+// releaseStallLocked lets waiting producers go once c drained below the mark.
+func (c *client) releaseStallLocked() {
+	if c.stall != nil && c.out.pending <= c.srv.stallMark {
+		close(c.stall)
+		c.stall = nil
 	}
 }
 
@@ -734,12 +787,11 @@ func (c *client) writeLoop() {
 			q := c.fl.take(&c.out)
 			c.mu.Unlock()
 			_ = c.conn.SetWriteDeadline(time.Now().Add(wd))
-			n, err := c.fl.send(c.conn, &c.srv.pool, q)
+			_, err := c.fl.send(c.conn, &c.srv.pool, q, c.srv.writeChunks, c.sent)
 			// No deadline between flushes: the inline path must not trip on a stale one.
 			_ = c.conn.SetWriteDeadline(time.Time{})
 			c.mu.Lock()
 			c.writing = false
-			c.out.pending -= n
 			if err != nil {
 				c.noFlush = true
 				c.mu.Unlock()
@@ -799,6 +851,10 @@ func (c *client) close(reason closeReason, flush bool) bool {
 	}
 	if c.authTmr != nil {
 		c.authTmr.Stop()
+	}
+	if c.stall != nil {
+		close(c.stall) // producers waiting on c go on
+		c.stall = nil
 	}
 	c.mu.Unlock()
 

@@ -90,18 +90,27 @@ func (f *flusher) take(o *outbound) [][]byte {
 	return q
 }
 
-// send writes q to conn with writev and recycles the chunks. It reports how many
-// bytes went out.
-func (f *flusher) send(conn net.Conn, pool *chunkPool, q [][]byte) (int64, error) {
-	f.wv = append(f.wv[:0], q...)
-	n, err := f.wv.WriteTo(conn)
+// send writes q to conn with writev, at most per chunks a call, reporting each
+// call's bytes to sent so the queue's pending count falls as the socket drains
+// (producers stalled on this client are released as early as possible). It
+// recycles the chunks and returns the bytes written in all.
+func (f *flusher) send(conn net.Conn, pool *chunkPool, q [][]byte, per int, sent func(int64)) (int64, error) {
+	var total int64
+	var err error
+	for start := 0; start < len(q) && err == nil; start += per {
+		f.wv = append(f.wv[:0], q[start:min(start+per, len(q))]...)
+		var n int64
+		n, err = f.wv.WriteTo(conn)
+		total += n
+		sent(n)
+	}
 	for i, b := range q {
 		pool.put(b)
 		q[i] = nil
 	}
 	f.spare = q[:0]
 	clear(f.wv[:cap(f.wv)])
-	return n, err
+	return total, err
 }
 
 // requeue puts the unsent tail of q (after n bytes went out) back in front of

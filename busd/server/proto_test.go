@@ -563,3 +563,52 @@ func TestShutdownIdempotent(t *testing.T) {
 		t.Fatal("Start after Shutdown succeeded")
 	}
 }
+
+// TestProtoFastProducerSlowerConsumer: a subscriber that reads steadily but
+// slower than the publisher writes is not cut off: the publisher is held back
+// (back-pressure through its own socket) and every message arrives.
+func TestProtoFastProducerSlowerConsumer(t *testing.T) {
+	// max_pending is sized well above what the kernel releases per wake-up of a
+	// blocked writer (a share of a socket buffer of several MB on loopback).
+	s := runServer(t, &Options{MaxPayload: 4 * 1024, MaxPending: 4 * 1024 * 1024})
+	sub := dial(t, s)
+	sub.send("CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n")
+	sub.sync()
+	pub := dial(t, s)
+	pub.send("CONNECT {\"verbose\":false}\r\n")
+
+	const n, size = 40000, 1000 // 40 MB through a 4 MB pending limit
+	msg := "PUB flood 1000\r\n" + strings.Repeat("x", size) + "\r\n"
+	batch := strings.Repeat(msg, 100)
+	sent := make(chan error, 1)
+	go func() {
+		for i := 0; i < n/100; i++ {
+			if _, err := pub.conn.Write([]byte(batch)); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	// The consumer paces itself at about 60 MB/s, well below what a publisher
+	// pushes over loopback: load, not synchronisation.
+	want := int64(n * len("MSG flood 1 1000\r\n"+strings.Repeat("x", size)+"\r\n"))
+	var got int64
+	buf := make([]byte, 64*1024)
+	for got < want {
+		_ = sub.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		k, err := sub.r.Read(buf)
+		if err != nil {
+			t.Fatalf("subscriber cut off after %d of %d bytes (slow_consumers=%d): %v", got, want, s.slowConsumers.Load(), err)
+		}
+		got += int64(k)
+		time.Sleep(time.Millisecond)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if n := s.slowConsumers.Load(); n != 0 {
+		t.Fatalf("slow_consumers = %d", n)
+	}
+	pub.sync()
+}

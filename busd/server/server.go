@@ -35,19 +35,23 @@ import (
 
 // Server is a NATS-protocol broker.
 type Server struct {
-	opts    Options
-	logger  *slog.Logger
-	debug   bool
-	trace   bool
-	id      string
-	start   time.Time
-	sl      *sublist
-	pool    chunkPool
-	auth    atomic.Pointer[authState] // replaced whole on reload
-	ready   chan struct{}
-	done    chan struct{} // closed when Shutdown has finished
-	wg      sync.WaitGroup
-	nextCID atomic.Uint64
+	opts   Options
+	logger *slog.Logger
+	debug  bool
+	trace  bool
+	id     string
+	start  time.Time
+	sl     *sublist
+	pool   chunkPool
+	auth   atomic.Pointer[authState] // replaced whole on reload
+	// stallMark is the pending-bytes level past which producers wait for a consumer.
+	stallMark int64
+	// writeChunks is how many outbound chunks one blocking writev sends at most.
+	writeChunks int
+	ready       chan struct{}
+	done        chan struct{} // closed when Shutdown has finished
+	wg          sync.WaitGroup
+	nextCID     atomic.Uint64
 
 	mu        sync.Mutex
 	started   bool
@@ -102,6 +106,10 @@ func New(opts *Options, logger *slog.Logger) (*Server, error) {
 	if s.opts.ServerName == "" {
 		s.opts.ServerName = id
 	}
+	s.stallMark = s.opts.MaxPending / 4 * 3
+	// A writev sends at most an eighth of max_pending (32 KiB to 256 KiB), so a
+	// consumer's pending count falls in steps small enough to release stalls.
+	s.writeChunks = int(min(max(s.opts.MaxPending/8, chunkSize), 256*1024) / chunkSize)
 	s.auth.Store(newAuthState(&s.opts))
 	return s, nil
 }
