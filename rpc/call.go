@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -278,6 +279,13 @@ func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 	return msg, nil
 }
 
+// availMsg is the probe's payload, {"key"}; the release that follows the choice
+// of an instance, sent without a reply subject, carries {"key", "keep"}.
+type availMsg struct {
+	Key  string `json:"key"`
+	Keep string `json:"keep,omitempty"`
+}
+
 // availReply is the availability probe's answer.
 type availReply struct {
 	ID    string `json:"id"`
@@ -297,7 +305,9 @@ func (c *Client) probe(inv *invocation) (id, inbox string, err error) {
 	if !bounded {
 		wait = remaining
 	}
-	msg, err := c.request(inv, &nats.Msg{Subject: subject}, wait)
+	key := nuid.Next()
+	probe, _ := json.Marshal(availMsg{Key: key})
+	msg, err := c.request(inv, &nats.Msg{Subject: subject, Data: probe}, wait)
 	if err != nil {
 		if bounded && inv.ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
 			return "", "", dialtone.Errorf(dialtone.CodeUnavailable,
@@ -318,6 +328,11 @@ func (c *Client) probe(inv *invocation) (id, inbox string, err error) {
 		return "", "", dialtone.Errorf(dialtone.CodeInternal,
 			"rpc: %s: availability reply from instance %q has invalid inbox %q", ep, r.ID, r.Inbox)
 	}
+	// Other volunteers reserved a slot for this call too: let them go at once.
+	// Sent on the probe subject without a reply, so each instance sees it in
+	// order with the probes that follow.
+	release, _ := json.Marshal(availMsg{Key: key, Keep: r.ID})
+	_ = c.nc.Publish(subject, release)
 	return r.ID, r.Inbox, nil
 }
 

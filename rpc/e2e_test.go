@@ -238,7 +238,11 @@ func TestServiceBackPressure(t *testing.T) {
 		// Retry: watch the probes; once the retrying call has probed twice (so its
 		// first attempt was refused), free the slot; a later attempt gets through.
 		probes := make(chan struct{}, 64)
-		if _, err := nc.Subscribe("_DT.greeter.avail", func(*nats.Msg) { probes <- struct{}{} }); err != nil {
+		if _, err := nc.Subscribe("_DT.greeter.avail", func(m *nats.Msg) {
+			if m.Reply != "" { // a probe; releases carry no reply
+				probes <- struct{}{}
+			}
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if err := nc.Flush(); err != nil {
@@ -263,6 +267,44 @@ func TestServiceBackPressure(t *testing.T) {
 		}
 		if err := recv(t, done, "the retrying call"); err != nil {
 			t.Fatalf("retrying call: %v", err)
+		}
+	})
+}
+
+// TestAvailabilityReleasesUnusedSlots: every free instance reserves a slot when
+// it answers a probe, but the call goes to one of them; the others get their slot
+// back at once, so a second caller finds the idle instance instead of waiting a
+// second for unused reservations to expire.
+func TestAvailabilityReleasesUnusedSlots(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		started := make(chan string, 2)
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) })
+		var svcs []*service.Service
+		for i := 0; i < 2; i++ {
+			var svc *service.Service
+			svc = startGreeter(t, b.instanceURL(i), nc, func(ctx context.Context, req *helloReq) (*helloResp, error) {
+				if req.Name == "block" {
+					started <- svc.ID()
+					<-release
+				}
+				return &helloResp{Greeting: "hello " + req.Name, From: svc.ID()}, nil
+			}, service.WithMaxConcurrent(1))
+			svcs = append(svcs, svc)
+		}
+		// A generous probe bound: only a held reservation, not a slow answer, may fail the call.
+		c := rpc.NewClient(nc, rpc.WithAvailabilityTimeout(2*time.Second))
+		go func() {
+			_, _ = rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "block"}, rpc.Available())
+		}()
+		busy := recv(t, started, "the blocking call to start")
+		resp, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Available())
+		if err != nil {
+			t.Fatalf("second call with one instance idle: %v", err)
+		}
+		if resp.From == busy {
+			t.Fatalf("second call went to the busy instance %s", busy)
 		}
 	})
 }

@@ -26,8 +26,17 @@ type availability struct {
 }
 
 type reservation struct {
-	done  atomic.Bool // claimed by a request or expired: the token is accounted for
+	key   string      // the caller's probe key; its release frees the slot at once
+	done  atomic.Bool // claimed by a request, released or expired: the token is accounted for
 	timer *time.Timer
+}
+
+// availMsg is a probe's payload ({"key": ...}) or, on a message without a reply
+// subject, a release ({"key": ..., "keep": <instance id>}): the caller picked
+// instance keep, so every other instance frees the slot it reserved for key.
+type availMsg struct {
+	Key  string `json:"key,omitempty"`
+	Keep string `json:"keep,omitempty"`
 }
 
 func (a *availability) init(s *Service) {
@@ -39,7 +48,14 @@ func (a *availability) init(s *Service) {
 }
 
 func (a *availability) onProbe(m *nats.Msg) {
+	var am availMsg
+	if len(m.Data) > 0 {
+		_ = json.Unmarshal(m.Data, &am) // an empty or foreign payload is a probe without a key
+	}
 	if m.Reply == "" {
+		if am.Key != "" && am.Keep != a.s.id {
+			a.release(am.Key)
+		}
 		return
 	}
 	select {
@@ -47,7 +63,7 @@ func (a *availability) onProbe(m *nats.Msg) {
 	default:
 		return // busy: stay silent, someone else answers
 	}
-	r := &reservation{}
+	r := &reservation{key: am.Key}
 	a.mu.Lock()
 	for len(a.queue) > 0 && a.queue[0].done.Load() {
 		a.queue[0] = nil
@@ -81,4 +97,16 @@ func (a *availability) claim() bool {
 		}
 	}
 	return false
+}
+
+// release frees the slots reserved for key: the caller went to another instance.
+func (a *availability) release(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range a.queue {
+		if r.key == key && r.done.CompareAndSwap(false, true) {
+			r.timer.Stop()
+			<-a.s.sem
+		}
+	}
 }
