@@ -542,14 +542,7 @@ func (c *client) sendErr(text string) {
 	c.queue([]byte("-ERR '" + text + "'\r\n"))
 }
 
-func (c *client) sendProto(p string) {
-	c.mu.Lock()
-	if !c.closed {
-		c.out.write(&c.srv.pool, []byte(p))
-	}
-	c.mu.Unlock()
-	c.addPCD(c)
-}
+func (c *client) sendProto(p string) { c.queue([]byte(p)) }
 
 // queue adds raw protocol bytes to c's own outbound data; they go out after
 // the current read has been processed.
