@@ -77,9 +77,10 @@ func (o *outbound) write(pool *chunkPool, p []byte) {
 // flusher is the writer side of an outbound queue: it owns the slices the
 // queue is swapped into, so taking the queue allocates nothing.
 type flusher struct {
-	spare [][]byte    // the previous queue's backing array, reused
-	wv    net.Buffers // the writev vector (WriteTo consumes it)
-	iov   []iovec     // writev vector for the non-blocking path (unix)
+	spare       [][]byte    // the previous queue's backing array, reused
+	wv          net.Buffers // the writev vector (WriteTo consumes it)
+	iov         []iovec     // writev vector for the non-blocking path (unix)
+	writevState             // the non-blocking writev callback and its results (unix)
 }
 
 // take moves the queued chunks out of o; the caller holds the client's lock.

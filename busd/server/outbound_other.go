@@ -9,6 +9,8 @@ import (
 
 type iovec struct{}
 
+type writevState struct{}
+
 // rawConnOf: on this platform every write goes through the writer goroutine.
 func rawConnOf(net.Conn) syscall.RawConn { return nil }
 

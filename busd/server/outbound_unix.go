@@ -25,6 +25,13 @@ func rawConnOf(conn net.Conn) syscall.RawConn {
 
 type iovec = syscall.Iovec
 
+// writevState is what the non-blocking writev callback leaves behind.
+type writevState struct {
+	writev func(fd uintptr) bool
+	wn     uintptr
+	werr   syscall.Errno
+}
+
 // maxIov bounds one writev; what is left goes in the next call.
 const maxIov = 1024
 
@@ -45,13 +52,12 @@ func (f *flusher) trySend(rc syscall.RawConn, q [][]byte) (int64, error) {
 	if len(f.iov) == 0 {
 		return 0, nil
 	}
-	var n uintptr
-	var errno syscall.Errno
-	err := rc.Write(func(fd uintptr) bool {
-		n, _, errno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&f.iov[0])), uintptr(len(f.iov)))
-		return true // never park: whatever is left goes to the writer goroutine
-	})
+	if f.writev == nil {
+		f.writev = f.doWritev // bound once: a closure per call would allocate per flush
+	}
+	err := rc.Write(f.writev)
 	clear(f.iov) // drop references to the chunks
+	n, errno := f.wn, f.werr
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return 0, nil // the writer goroutine owns deadlines
 	}
@@ -65,4 +71,11 @@ func (f *flusher) trySend(rc syscall.RawConn, q [][]byte) (int64, error) {
 		return 0, nil
 	}
 	return 0, errno
+}
+
+// doWritev is the RawConn callback: one writev of f.iov, never parking (whatever
+// is left goes to the writer goroutine).
+func (f *flusher) doWritev(fd uintptr) bool {
+	f.wn, _, f.werr = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&f.iov[0])), uintptr(len(f.iov)))
+	return true
 }
