@@ -152,8 +152,14 @@ func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, hdr nats.He
 		}
 	}
 
-	ctx, span := c.tracer.Start(ctx, ep.String(), clientSpan...)
-	defer span.End()
+	var span trace.Span
+	if c.trace.Open() {
+		ctx, span = c.tracer.Start(ctx, ep.String(), clientSpan...)
+		defer span.End()
+	} else {
+		// Nothing records: no span, but the caller's own trace context still travels.
+		span = trace.SpanFromContext(ctx)
+	}
 	inv.ctx, inv.span, inv.recording = ctx, span, span.IsRecording()
 	if inv.recording {
 		span.SetAttributes(
@@ -167,11 +173,9 @@ func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, hdr nats.He
 	c.propagator.Inject(ctx, dialtone.HeaderCarrier(hdr))
 
 	msg, err := c.attempts(&inv)
-	if err != nil {
+	if err != nil && inv.recording {
 		span.SetStatus(codes.Error, err.Error())
-		if inv.recording {
-			span.SetAttributes(attribute.String("dialtone.code", dialtone.CodeOf(err).String()))
-		}
+		span.SetAttributes(attribute.String("dialtone.code", dialtone.CodeOf(err).String()))
 	}
 	return msg, err
 }

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/internal/tracegate"
 )
 
 // Defaults of a Client, changed with the options of the same name.
@@ -29,6 +30,7 @@ type Client struct {
 	codec        dialtone.Codec
 	codecs       map[string]dialtone.Codec // by Name, for replies
 	tracer       trace.Tracer
+	trace        tracegate.Gate // whether starting a client span is worth it
 	propagator   propagation.TextMapPropagator
 	timeout      time.Duration
 	availTimeout time.Duration
@@ -123,6 +125,7 @@ func NewClient(nc *nats.Conn, opts ...Option) *Client {
 		tp = otel.GetTracerProvider()
 	}
 	c.tracer = tp.Tracer(instrumentationName)
+	c.trace = tracegate.New(tp)
 	if c.propagator == nil {
 		c.propagator = propagation.TraceContext{}
 	}

@@ -361,7 +361,7 @@ func (ep *endpoint) serve(m *nats.Msg) {
 		ctx = s.opts.prop.Extract(ctx, dialtone.HeaderCarrier(m.Header))
 	}
 	var span trace.Span
-	if s.tracing() {
+	if s.trace.Open() {
 		ctx, span = s.tracer.Start(ctx, ep.spanName, ep.spanOpts...)
 		defer span.End()
 	} else {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/heartbeat"
+	"github.com/dialtone-dev/dialtone/internal/tracegate"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 	"go.opentelemetry.io/otel"
@@ -49,8 +50,7 @@ type Service struct {
 	inbox   string
 	started time.Time
 	tracer  trace.Tracer
-	noTrace bool                 // the provider is a no-op: skip spans
-	unset   trace.TracerProvider // the global provider while no SDK is installed, else nil
+	trace   tracegate.Gate // whether starting a server span is worth it
 
 	sem       chan struct{} // one token per running handler or reserved slot
 	inFlight  atomic.Int64
@@ -108,12 +108,8 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	var unsetGlobal trace.TracerProvider
 	if o.tp == nil {
 		o.tp = otel.GetTracerProvider()
-		if isGlobalDelegate(o.tp) {
-			unsetGlobal = o.tp
-		}
 	}
 	if o.prop == nil {
 		o.prop = propagation.TraceContext{} // as rpc's client: W3C traceparent links spans out of the box
@@ -131,8 +127,7 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		id:      nuid.Next(),
 		started: time.Now().UTC(),
 		tracer:  o.tp.Tracer("github.com/dialtone-dev/dialtone/service"),
-		noTrace: isNoop(o.tp),
-		unset:   unsetGlobal,
+		trace:   tracegate.New(o.tp),
 		sem:     make(chan struct{}, o.maxConcurrent),
 		reqQ:    &queue{ch: make(chan *nats.Msg, o.queueLen), max: int32(o.maxConcurrent)},
 		directQ: &queue{ch: make(chan *nats.Msg, max(o.queueLen/8, 64)), max: int32(o.maxConcurrent), direct: true},
