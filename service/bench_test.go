@@ -58,38 +58,8 @@ func BenchmarkEndpointVsRaw(b *testing.B) {
 			}
 			return "raw.Echo"
 		}},
-		{"sdk", func(b *testing.B, nc *nats.Conn) string {
-			s, err := service.New(nc, service.Config{Name: "bench", Version: "1.0.0"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := service.Handle(s, "Echo", func(ctx context.Context, r *echoReq) (*helloResp, error) {
-				return &helloResp{Message: r.Name}, nil
-			}); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.Start(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = s.Stop(context.Background()) })
-			return "bench.Echo"
-		}},
-		{"sdk-validated", func(b *testing.B, nc *nats.Conn) string {
-			s, err := service.New(nc, service.Config{Name: "benchv", Version: "1.0.0"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := service.Handle(s, "Echo", func(ctx context.Context, r *helloReq) (*helloResp, error) {
-				return &helloResp{Message: r.Name}, nil
-			}); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.Start(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = s.Stop(context.Background()) })
-			return "benchv.Echo"
-		}},
+		{"sdk", func(b *testing.B, nc *nats.Conn) string { return benchService[echoReq](b, nc, "bench") }},
+		{"sdk-validated", func(b *testing.B, nc *nats.Conn) string { return benchService[helloReq](b, nc, "benchv") }},
 	}
 	for _, st := range setups {
 		b.Run(st.name+"/serial", func(b *testing.B) {
@@ -268,4 +238,33 @@ func BenchmarkEndpointVsRawPaired(b *testing.B) {
 			b.ReportMetric(sdk/raw, "sdk/raw-req/s")
 		}
 	})
+}
+
+// benchService starts an SDK service named name whose Echo endpoint decodes a Req
+// (helloReq carries a validate rule, echoReq none) and returns its subject.
+func benchService[Req interface{ echoReq | helloReq }](b *testing.B, nc *nats.Conn, name string) string {
+	s, err := service.New(nc, service.Config{Name: name, Version: "1.0.0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := service.Handle(s, "Echo", func(ctx context.Context, r *Req) (*helloResp, error) {
+		return &helloResp{Message: reqName(r)}, nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Stop(context.Background()) })
+	return name + ".Echo"
+}
+
+func reqName[Req interface{ echoReq | helloReq }](r *Req) string {
+	switch v := any(r).(type) {
+	case *echoReq:
+		return v.Name
+	case *helloReq:
+		return v.Name
+	}
+	return ""
 }
