@@ -20,7 +20,9 @@
 //     rpc.WithCallOptions(ctx, rpc.LowestLatency());
 //   - RegisterGreeter(svc *service.Service, impl Greeter) error, which adds every
 //     method as an endpoint with the JSON Schemas of its request and response in the
-//     ADR-32 metadata (shown by `nats micro info greeter`).
+//     ADR-32 metadata (shown by `nats micro info greeter`). Each type's schema is
+//     written once, as an unexported constant named after it (greeterHelloRequestSchema),
+//     however many methods use the type.
 //
 // Flags:
 //

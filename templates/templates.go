@@ -67,6 +67,7 @@ type File struct {
 	Register         string // RegisterGreeter
 
 	Methods []Method
+	Schemas []Schema // one per request or response type, in the order the methods first use them
 }
 
 // Comment renders text as a block of // comment lines.
@@ -96,11 +97,19 @@ type Method struct {
 	Request  string // request type as written in the generated file, e.g. "HelloRequest"
 	Response string // response type, e.g. "HelloReply"
 
-	SubjectConst   string // GreeterSayHelloSubject
-	EndpointVar    string // GreeterSayHelloEndpoint
-	RequestSchema  string // JSON Schema of the request, indented
-	ResponseSchema string // JSON Schema of the response, indented
-	SchemaVar      string // greeterSayHelloSchema (unexported)
+	SubjectConst        string // GreeterSayHelloSubject
+	EndpointVar         string // GreeterSayHelloEndpoint
+	RequestSchemaConst  string // the Schema.Const of the request type, e.g. greeterHelloRequestSchema
+	ResponseSchemaConst string // the Schema.Const of the response type, e.g. greeterHelloReplySchema
+}
+
+// Schema is the JSON Schema of one request or response type. It is written once, as
+// a constant, however many endpoints use the type.
+type Schema struct {
+	Const string // greeterHelloRequestSchema (unexported)
+	Type  string // the type as written in the generated file, e.g. "HelloRequest"
+	Uses  string // the endpoints that use it, e.g. "the request of SayHello"
+	JSON  string // the schema, indented
 }
 
 // Project is the data of the scaffold templates.

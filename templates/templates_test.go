@@ -57,7 +57,9 @@ func TestCodegenTemplateIsGo(t *testing.T) {
 		Context:    "context", Errors: "errors", RPC: "rpc2", ServicePkg: "service",
 		ServiceNameConst: "XServiceName", ClientType: "XClient", NewClient: "NewXClient", Register: "RegisterX",
 		Methods: []Method{{Name: "Do", Doc: "Do does.\n\nIt really does.", Subject: "x.Do", Request: "Req", Response: "Resp",
-			SubjectConst: "XDoSubject", EndpointVar: "XDoEndpoint", RequestSchema: "{}", ResponseSchema: "{\"a\":\"`\"}", SchemaVar: "xDoSchemas"}},
+			SubjectConst: "XDoSubject", EndpointVar: "XDoEndpoint", RequestSchemaConst: "xReqSchema", ResponseSchemaConst: "xRespSchema"}},
+		Schemas: []Schema{{Const: "xReqSchema", Type: "Req", Uses: "the request of Do", JSON: "{}"},
+			{Const: "xRespSchema", Type: "Resp", Uses: "the response of Do", JSON: "{\"a\":\"`\"}"}},
 	}
 	var buf bytes.Buffer
 	if err := Codegen.ExecuteTemplate(&buf, "service.go.tmpl", f); err != nil {
@@ -67,7 +69,9 @@ func TestCodegenTemplateIsGo(t *testing.T) {
 	if _, err := parser.ParseFile(token.NewFileSet(), "x_dialtone.go", out, parser.ParseComments); err != nil {
 		t.Fatalf("not Go: %v\n%s", err, out)
 	}
-	for _, want := range []string{Header + "\n", "rpc2 \"github.com/dialtone-dev/dialtone/rpc\"", "// Do does.\n//\n// It really does.\nfunc (c *XClient) Do(", "\"{\\\"a\\\":\\\"`\\\"}\""} {
+	for _, want := range []string{Header + "\n", "rpc2 \"github.com/dialtone-dev/dialtone/rpc\"", "// Do does.\n//\n// It really does.\nfunc (c *XClient) Do(", "\"{\\\"a\\\":\\\"`\\\"}\"",
+		"// xReqSchema is the JSON Schema of Req, the request of Do.\n\txReqSchema = `{}`",
+		"WithSchema(xReqSchema, xRespSchema)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

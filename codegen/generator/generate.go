@@ -203,14 +203,7 @@ func (g *gen) file() *templates.File {
 		}
 		return g.importName(pkg.Path(), pkg.Name())
 	}
-	sg := &schemaGen{fset: g.p.fset, docs: g.docs, diags: &g.diags, seen: map[token.Pos]bool{}, invalid: &g.invalid}
-	for i, m := range f.Methods {
-		req, resp := g.reqResp(m.Name, methods, astMethods)
-		f.Methods[i].Request = types.TypeString(req, qual)
-		f.Methods[i].Response = types.TypeString(resp, qual)
-		f.Methods[i].RequestSchema = sg.Schema(req)
-		f.Methods[i].ResponseSchema = sg.Schema(resp)
-	}
+	g.messages(f, methods, astMethods, qual)
 	for path, name := range g.imports {
 		im := templates.Import{Path: path}
 		if last := path[strings.LastIndex(path, "/")+1:]; name != last {
@@ -254,6 +247,15 @@ func (g *gen) importName(path, want string) string {
 	if name, ok := g.imports[path]; ok {
 		return name
 	}
+	name := g.free(want)
+	g.imports[path] = name
+	return name
+}
+
+// free returns want, or want with the smallest number from 2 appended, whichever is
+// not yet a name in the generated file's scope: not declared by the package, not
+// generated, not an import name.
+func (g *gen) free(want string) string {
 	taken := func(name string) bool {
 		if g.p.types.Scope().Lookup(name) != nil || g.used[name] != "" {
 			return true
@@ -269,7 +271,6 @@ func (g *gen) importName(path, want string) string {
 	for i := 2; taken(name); i++ {
 		name = fmt.Sprintf("%s%d", want, i)
 	}
-	g.imports[path] = name
 	return name
 }
 
@@ -384,7 +385,6 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 		Subject:      g.cfg.Service + "." + m.Name(),
 		SubjectConst: f.Interface + m.Name() + "Subject",
 		EndpointVar:  f.Interface + m.Name() + "Endpoint",
-		SchemaVar:    lowerFirst(f.Interface) + m.Name() + "Schemas",
 	}
 	if field != nil {
 		if field.Doc != nil {
@@ -414,7 +414,7 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 		subjects[mm.Subject] = m
 	}
 	if ok {
-		g.declare(m.Pos(), mm.SubjectConst, mm.EndpointVar, mm.SchemaVar)
+		g.declare(m.Pos(), mm.SubjectConst, mm.EndpointVar)
 	}
 	return mm, ok
 }
@@ -439,6 +439,113 @@ func (g *gen) messageType(t types.Type, pos token.Pos, what, want string, bad fu
 	if !named.Obj().Exported() {
 		bad(pos, "%s type %s is unexported; callers in other packages could not build it", what, named.Obj().Name())
 	}
+}
+
+// message is one request or response type of the interface. Its JSON Schema is
+// written once, to the constant name, however many endpoints use the type.
+type message struct {
+	t         *types.Named
+	typ       string   // t as written in the generated file
+	name      string   // the schema constant
+	requests  []string // the methods taking t
+	responses []string // the methods returning t
+}
+
+// messages fills in the request and response types of f's methods and f.Schemas, one
+// schema per distinct type, in the order the methods first use them.
+func (g *gen) messages(f *templates.File, methods []*types.Func, astMethods map[token.Pos]*ast.Field, qual types.Qualifier) {
+	var msgs []*message
+	of := func(t *types.Named) *message {
+		for _, m := range msgs {
+			if types.Identical(m.t, t) {
+				return m
+			}
+		}
+		m := &message{t: t, typ: types.TypeString(t, qual)}
+		msgs = append(msgs, m)
+		return m
+	}
+	reqs, resps := make([]*message, len(f.Methods)), make([]*message, len(f.Methods))
+	for i, m := range f.Methods {
+		req, resp := g.reqResp(m.Name, methods, astMethods)
+		reqs[i], resps[i] = of(req), of(resp)
+		reqs[i].requests = append(reqs[i].requests, m.Name)
+		resps[i].responses = append(resps[i].responses, m.Name)
+	}
+	g.nameSchemas(msgs)
+	for i := range f.Methods {
+		f.Methods[i].Request, f.Methods[i].RequestSchemaConst = reqs[i].typ, reqs[i].name
+		f.Methods[i].Response, f.Methods[i].ResponseSchemaConst = resps[i].typ, resps[i].name
+	}
+	sg := &schemaGen{fset: g.p.fset, docs: g.docs, diags: &g.diags, seen: map[token.Pos]bool{}, invalid: &g.invalid}
+	for _, m := range msgs {
+		f.Schemas = append(f.Schemas, templates.Schema{Const: m.name, Type: m.typ, Uses: m.uses(), JSON: sg.Schema(m.t)})
+	}
+}
+
+// nameSchemas names the schema constants after their types, e.g.
+// greeterHelloRequestSchema for HelloRequest of interface Greeter. A type from
+// another package whose name another message type also has gets its package name
+// in the constant too (storeLegacyItemSchema for legacy.Item beside Item), and a
+// name still taken, by the package, an import or another generated identifier, gets
+// a number (echoMessageSchema2).
+func (g *gen) nameSchemas(msgs []*message) {
+	count := map[string]int{}
+	for _, m := range msgs {
+		count[typeIdent(m.t)]++
+	}
+	for _, m := range msgs {
+		id := typeIdent(m.t)
+		if pkg := m.t.Obj().Pkg(); count[id] > 1 && pkg != g.p.types {
+			id = upperFirst(pkg.Name()) + id
+		}
+		m.name = g.free(lowerFirst(g.cfg.Type) + id + "Schema")
+		g.used[m.name] = g.cfg.Type
+	}
+}
+
+// typeIdent spells t as part of an identifier: its name followed by those of its
+// type arguments, so Page[Product] is PageProduct. Type arguments that are not
+// named or basic types are left out.
+func typeIdent(t types.Type) string {
+	switch t := types.Unalias(t).(type) {
+	case *types.Named:
+		id := upperFirst(t.Obj().Name())
+		for arg := range t.TypeArgs().Types() {
+			id += typeIdent(arg)
+		}
+		return id
+	case *types.Basic:
+		return upperFirst(t.Name())
+	case *types.Pointer:
+		return typeIdent(t.Elem())
+	}
+	return ""
+}
+
+// uses says which endpoints use the type, for the doc comment of its schema: "the
+// request of Get and Tree", "the request and response of Echo", "the request of Put
+// and the response of Get".
+func (m *message) uses() string {
+	if slices.Equal(m.requests, m.responses) {
+		return "the request and response of " + andList(m.requests)
+	}
+	var parts []string
+	if len(m.requests) > 0 {
+		parts = append(parts, "the request of "+andList(m.requests))
+	}
+	if len(m.responses) > 0 {
+		parts = append(parts, "the response of "+andList(m.responses))
+	}
+	return strings.Join(parts, " and ")
+}
+
+// andList joins words as English lists them: "A", "A and B", "A, B and C".
+func andList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 func (g *gen) reqResp(name string, methods []*types.Func, _ map[token.Pos]*ast.Field) (req, resp *types.Named) {
@@ -536,6 +643,11 @@ func plural(n int, what string) string {
 func lowerFirst(s string) string {
 	r, n := utf8.DecodeRuneInString(s)
 	return string(unicode.ToLower(r)) + s[n:]
+}
+
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 func commentLines(groups ...*ast.CommentGroup) []*ast.Comment {

@@ -25,11 +25,11 @@ var (
 	GreeterSayHelloEndpoint = rpc.Endpoint{Service: GreeterServiceName, Name: "SayHello", Subject: GreeterSayHelloSubject}
 )
 
-// JSON Schemas of the requests and responses, published in the ADR-32 endpoint
-// metadata (`nats micro info greeter`).
-var (
-	greeterSayHelloSchemas = [2]string{
-		`{
+// JSON Schemas of the request and response types, published in the ADR-32 endpoint
+// metadata (`nats micro info greeter`): one per type, whichever endpoints use it.
+const (
+	// greeterHelloRequestSchema is the JSON Schema of HelloRequest, the request of SayHello.
+	greeterHelloRequestSchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "HelloRequest",
   "description": "HelloRequest asks for a greeting.",
@@ -44,8 +44,10 @@ var (
   "required": [
     "name"
   ]
-}`,
-		`{
+}`
+
+	// greeterHelloReplySchema is the JSON Schema of HelloReply, the response of SayHello.
+	greeterHelloReplySchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "HelloReply",
   "description": "HelloReply is a greeting.",
@@ -59,8 +61,7 @@ var (
   "required": [
     "message"
   ]
-}`,
-	}
+}`
 )
 
 // GreeterClient calls the Greeter service over the bus. It implements
@@ -97,7 +98,7 @@ func RegisterGreeter(svc *service.Service, impl Greeter) error {
 	}
 	if err := service.Handle(svc, "SayHello", impl.SayHello,
 		service.WithSubject(GreeterSayHelloSubject),
-		service.WithSchema(greeterSayHelloSchemas[0], greeterSayHelloSchemas[1])); err != nil {
+		service.WithSchema(greeterHelloRequestSchema, greeterHelloReplySchema)); err != nil {
 		return err
 	}
 	return nil

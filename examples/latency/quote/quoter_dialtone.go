@@ -25,11 +25,11 @@ var (
 	QuoterQuoteEndpoint = rpc.Endpoint{Service: QuoterServiceName, Name: "Quote", Subject: QuoterQuoteSubject}
 )
 
-// JSON Schemas of the requests and responses, published in the ADR-32 endpoint
-// metadata (`nats micro info quote`).
-var (
-	quoterQuoteSchemas = [2]string{
-		`{
+// JSON Schemas of the request and response types, published in the ADR-32 endpoint
+// metadata (`nats micro info quote`): one per type, whichever endpoints use it.
+const (
+	// quoterQuoteRequestSchema is the JSON Schema of QuoteRequest, the request of Quote.
+	quoterQuoteRequestSchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "QuoteRequest",
   "description": "QuoteRequest names a symbol.",
@@ -43,8 +43,10 @@ var (
   "required": [
     "symbol"
   ]
-}`,
-		`{
+}`
+
+	// quoterQuoteReplySchema is the JSON Schema of QuoteReply, the response of Quote.
+	quoterQuoteReplySchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "QuoteReply",
   "description": "QuoteReply is a quote.",
@@ -65,8 +67,7 @@ var (
     "cents",
     "instance"
   ]
-}`,
-	}
+}`
 )
 
 // QuoterClient calls the Quoter service over the bus. It implements
@@ -103,7 +104,7 @@ func RegisterQuoter(svc *service.Service, impl Quoter) error {
 	}
 	if err := service.Handle(svc, "Quote", impl.Quote,
 		service.WithSubject(QuoterQuoteSubject),
-		service.WithSchema(quoterQuoteSchemas[0], quoterQuoteSchemas[1])); err != nil {
+		service.WithSchema(quoterQuoteRequestSchema, quoterQuoteReplySchema)); err != nil {
 		return err
 	}
 	return nil

@@ -25,11 +25,11 @@ var (
 	VersionerGetEndpoint = rpc.Endpoint{Service: VersionerServiceName, Name: "Get", Subject: VersionerGetSubject}
 )
 
-// JSON Schemas of the requests and responses, published in the ADR-32 endpoint
-// metadata (`nats micro info version`).
-var (
-	versionerGetSchemas = [2]string{
-		`{
+// JSON Schemas of the request and response types, published in the ADR-32 endpoint
+// metadata (`nats micro info version`): one per type, whichever endpoints use it.
+const (
+	// versionerGetRequestSchema is the JSON Schema of GetRequest, the request of Get.
+	versionerGetRequestSchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "GetRequest",
   "description": "GetRequest is one call of the client's loop.",
@@ -42,8 +42,10 @@ var (
   "required": [
     "seq"
   ]
-}`,
-		`{
+}`
+
+	// versionerGetReplySchema is the JSON Schema of GetReply, the response of Get.
+	versionerGetReplySchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "GetReply",
   "description": "GetReply says which version served a call.",
@@ -60,8 +62,7 @@ var (
     "seq",
     "version"
   ]
-}`,
-	}
+}`
 )
 
 // VersionerClient calls the Versioner service over the bus. It implements
@@ -98,7 +99,7 @@ func RegisterVersioner(svc *service.Service, impl Versioner) error {
 	}
 	if err := service.Handle(svc, "Get", impl.Get,
 		service.WithSubject(VersionerGetSubject),
-		service.WithSchema(versionerGetSchemas[0], versionerGetSchemas[1])); err != nil {
+		service.WithSchema(versionerGetRequestSchema, versionerGetReplySchema)); err != nil {
 		return err
 	}
 	return nil

@@ -25,11 +25,11 @@ var (
 	SquarerSquareEndpoint = rpc.Endpoint{Service: SquarerServiceName, Name: "Square", Subject: SquarerSquareSubject}
 )
 
-// JSON Schemas of the requests and responses, published in the ADR-32 endpoint
-// metadata (`nats micro info squarer`).
-var (
-	squarerSquareSchemas = [2]string{
-		`{
+// JSON Schemas of the request and response types, published in the ADR-32 endpoint
+// metadata (`nats micro info squarer`): one per type, whichever endpoints use it.
+const (
+	// squarerSquareRequestSchema is the JSON Schema of SquareRequest, the request of Square.
+	squarerSquareRequestSchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "SquareRequest",
   "description": "SquareRequest is one job.",
@@ -44,8 +44,10 @@ var (
   "required": [
     "n"
   ]
-}`,
-		`{
+}`
+
+	// squarerSquareReplySchema is the JSON Schema of SquareReply, the response of Square.
+	squarerSquareReplySchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "SquareReply",
   "description": "SquareReply is a job's result.",
@@ -62,8 +64,7 @@ var (
     "result",
     "worker"
   ]
-}`,
-	}
+}`
 )
 
 // SquarerClient calls the Squarer service over the bus. It implements
@@ -100,7 +101,7 @@ func RegisterSquarer(svc *service.Service, impl Squarer) error {
 	}
 	if err := service.Handle(svc, "Square", impl.Square,
 		service.WithSubject(SquarerSquareSubject),
-		service.WithSchema(squarerSquareSchemas[0], squarerSquareSchemas[1])); err != nil {
+		service.WithSchema(squarerSquareRequestSchema, squarerSquareReplySchema)); err != nil {
 		return err
 	}
 	return nil

@@ -29,11 +29,11 @@ var (
 	ShopWhoamiEndpoint     = rpc.Endpoint{Service: ShopServiceName, Name: "Whoami", Subject: ShopWhoamiSubject}
 )
 
-// JSON Schemas of the requests and responses, published in the ADR-32 endpoint
-// metadata (`nats micro info shop`).
-var (
-	shopPlaceOrderSchemas = [2]string{
-		`{
+// JSON Schemas of the request and response types, published in the ADR-32 endpoint
+// metadata (`nats micro info shop`): one per type, whichever endpoints use it.
+const (
+	// shopOrderSchema is the JSON Schema of Order, the request of PlaceOrder and the response of GetOrder.
+	shopOrderSchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "Order",
   "description": "Order is an order.",
@@ -133,8 +133,10 @@ var (
       ]
     }
   }
-}`,
-		`{
+}`
+
+	// shopReceiptSchema is the JSON Schema of Receipt, the response of PlaceOrder.
+	shopReceiptSchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "Receipt",
   "description": "Receipt confirms an order.",
@@ -151,10 +153,10 @@ var (
     "id",
     "total"
   ]
-}`,
-	}
-	shopGetOrderSchemas = [2]string{
-		`{
+}`
+
+	// shopOrderRefSchema is the JSON Schema of OrderRef, the request of GetOrder.
+	shopOrderRefSchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "OrderRef",
   "description": "OrderRef names an order.",
@@ -167,118 +169,19 @@ var (
   "required": [
     "id"
   ]
-}`,
-		`{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "title": "Order",
-  "description": "Order is an order.",
-  "type": "object",
-  "properties": {
-    "id": {
-      "type": "string"
-    },
-    "customer": {
-      "$ref": "#/$defs/Customer"
-    },
-    "lines": {
-      "type": "array",
-      "items": {
-        "$ref": "#/$defs/Line"
-      },
-      "minItems": 1
-    },
-    "ship": {
-      "$ref": "#/$defs/Address"
-    },
-    "notes": {
-      "type": "object",
-      "additionalProperties": {
-        "type": "string"
-      }
-    },
-    "placed": {
-      "type": "string",
-      "format": "date-time"
-    },
-    "gift": {
-      "type": "boolean"
-    }
-  },
-  "required": [
-    "id",
-    "customer",
-    "lines",
-    "placed"
-  ],
-  "$defs": {
-    "Address": {
-      "description": "Address is where an order goes.",
-      "type": "object",
-      "properties": {
-        "street": {
-          "type": "string"
-        },
-        "country": {
-          "type": "string",
-          "minLength": 2,
-          "maxLength": 2
-        }
-      },
-      "required": [
-        "street",
-        "country"
-      ]
-    },
-    "Customer": {
-      "description": "Customer places orders.",
-      "type": "object",
-      "properties": {
-        "name": {
-          "type": "string"
-        },
-        "email": {
-          "type": "string",
-          "format": "email"
-        }
-      },
-      "required": [
-        "name",
-        "email"
-      ]
-    },
-    "Line": {
-      "description": "Line is one item of an order.",
-      "type": "object",
-      "properties": {
-        "sku": {
-          "type": "string"
-        },
-        "qty": {
-          "type": "integer",
-          "minimum": 1
-        },
-        "price": {
-          "type": "number"
-        }
-      },
-      "required": [
-        "sku",
-        "qty",
-        "price"
-      ]
-    }
-  }
-}`,
-	}
-	shopWhoamiSchemas = [2]string{
-		`{
+}`
+
+	// shopEmptySchema is the JSON Schema of Empty, the request of Whoami.
+	shopEmptySchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "Empty",
   "description": "Empty is no input.",
   "type": "object",
   "properties": {}
-}`,
-		`{
+}`
+
+	// shopInstanceSchema is the JSON Schema of Instance, the response of Whoami.
+	shopInstanceSchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "Instance",
   "description": "Instance identifies a service instance.",
@@ -291,8 +194,7 @@ var (
   "required": [
     "id"
   ]
-}`,
-	}
+}`
 )
 
 // ShopClient calls the Shop service over the bus. It implements
@@ -339,17 +241,17 @@ func RegisterShop(svc *service.Service, impl Shop) error {
 	}
 	if err := service.Handle(svc, "PlaceOrder", impl.PlaceOrder,
 		service.WithSubject(ShopPlaceOrderSubject),
-		service.WithSchema(shopPlaceOrderSchemas[0], shopPlaceOrderSchemas[1])); err != nil {
+		service.WithSchema(shopOrderSchema, shopReceiptSchema)); err != nil {
 		return err
 	}
 	if err := service.Handle(svc, "GetOrder", impl.GetOrder,
 		service.WithSubject(ShopGetOrderSubject),
-		service.WithSchema(shopGetOrderSchemas[0], shopGetOrderSchemas[1])); err != nil {
+		service.WithSchema(shopOrderRefSchema, shopOrderSchema)); err != nil {
 		return err
 	}
 	if err := service.Handle(svc, "Whoami", impl.Whoami,
 		service.WithSubject(ShopWhoamiSubject),
-		service.WithSchema(shopWhoamiSchemas[0], shopWhoamiSchemas[1])); err != nil {
+		service.WithSchema(shopEmptySchema, shopInstanceSchema)); err != nil {
 		return err
 	}
 	return nil

@@ -199,9 +199,9 @@ func TestGeneratedServiceOnTheWire(t *testing.T) {
 		subject string
 		schemas [2]string
 	}{
-		"PlaceOrder": {ShopPlaceOrderSubject, shopPlaceOrderSchemas},
-		"GetOrder":   {ShopGetOrderSubject, shopGetOrderSchemas},
-		"Whoami":     {ShopWhoamiSubject, shopWhoamiSchemas},
+		"PlaceOrder": {ShopPlaceOrderSubject, [2]string{shopOrderSchema, shopReceiptSchema}},
+		"GetOrder":   {ShopGetOrderSubject, [2]string{shopOrderRefSchema, shopOrderSchema}},
+		"Whoami":     {ShopWhoamiSubject, [2]string{shopEmptySchema, shopInstanceSchema}},
 	}
 	if len(info.Endpoints) != len(want) {
 		t.Fatalf("INFO endpoints: %+v", info.Endpoints)
@@ -221,7 +221,7 @@ func TestGeneratedServiceOnTheWire(t *testing.T) {
 		Required   []string                   `json:"required"`
 		Properties map[string]json.RawMessage `json:"properties"`
 	}
-	if err := json.Unmarshal([]byte(shopPlaceOrderSchemas[0]), &schema); err != nil {
+	if err := json.Unmarshal([]byte(shopOrderSchema), &schema); err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(schema.Required) != "[id customer lines placed]" {

@@ -1,5 +1,7 @@
 // Package service declares names the generated file would import under (rpc,
-// service, errors, context), so the generated imports are renamed.
+// service, errors, context), so the generated imports are renamed, and the name the
+// schema constant of Message would have, so that is numbered. Message is the request
+// and the response of Echo: its schema is written once.
 package service
 
 import "context"
@@ -23,3 +25,5 @@ func service() {}
 type context2 struct{}
 
 var context3 = context.Background
+
+var echoMessageSchema = "declared by the package"
