@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -51,7 +52,9 @@ func Call[Req, Resp any](ctx context.Context, c *Client, ep Endpoint, req *Req, 
 	if err != nil {
 		return nil, dialtone.Errorf(dialtone.CodeInternal, "rpc: %s: encode %T as %s: %w", ep, req, c.codec.Name(), err)
 	}
-	msg, err := c.call(ctx, ep, data, make(nats.Header, 2), opts, true)
+	sc := c.scratch()
+	msg, err := c.call(ctx, ep, data, sc, opts, true)
+	c.release(sc)
 	if err != nil {
 		return nil, err
 	}
@@ -68,11 +71,54 @@ func Call[Req, Resp any](ctx context.Context, c *Client, ep Endpoint, req *Req, 
 // message. There is no validation, and the client's codec plays no part: a payload
 // that is not JSON is named by a Content-Type header in hdr.
 func (c *Client) CallRaw(ctx context.Context, ep Endpoint, data []byte, hdr nats.Header, opts ...CallOption) (*nats.Msg, error) {
-	h := make(nats.Header, len(hdr)+2)
+	sc := c.scratch()
 	for k, v := range hdr {
-		h[k] = append([]string(nil), v...)
+		sc.hdr[k] = v[:len(v):len(v)] // clipped: an Add must not write into the caller's array
 	}
-	return c.call(ctx, ep, data, h, opts, false)
+	msg, err := c.call(ctx, ep, data, sc, opts, false)
+	c.release(sc)
+	return msg, err
+}
+
+// callScratch is what one call borrows instead of allocating: the request's header
+// map and message, and the text of its Dialtone-Timeout. nats.go encodes a request's
+// header before RequestMsg returns and keeps neither, so both can be reused by the
+// next call once this one is over.
+type callScratch struct {
+	hdr     nats.Header
+	msg     nats.Msg
+	timeout [1]string // the Dialtone-Timeout value slice
+	lastMS  int64     // the milliseconds timeout[0] was last formatted from
+	lastTxt string
+}
+
+func (c *Client) scratch() *callScratch {
+	if sc, ok := c.scratches.Get().(*callScratch); ok {
+		return sc
+	}
+	return &callScratch{hdr: make(nats.Header, 4)}
+}
+
+func (c *Client) release(sc *callScratch) {
+	clear(sc.hdr)
+	sc.msg = nats.Msg{}
+	c.scratches.Put(sc)
+}
+
+// setTimeout writes the caller's remaining time d as Dialtone-Timeout, as
+// dialtone.SetTimeoutHeader does (whole milliseconds rounded up, at least 1), without
+// allocating when the value is the one this scratch sent last: calls without a
+// deadline of their own all send the client's default timeout.
+func (sc *callScratch) setTimeout(d time.Duration) {
+	ms := int64((d + time.Millisecond - 1) / time.Millisecond)
+	if ms < 1 {
+		ms = 1
+	}
+	if ms != sc.lastMS || sc.lastTxt == "" {
+		sc.lastMS, sc.lastTxt = ms, strconv.FormatInt(ms, 10)
+	}
+	sc.timeout[0] = sc.lastTxt
+	sc.hdr[dialtone.HeaderTimeout] = sc.timeout[:]
 }
 
 // Decode decodes a reply returned by CallRaw into v with the codec named by its
@@ -107,16 +153,18 @@ type invocation struct {
 	cfg       callConfig
 	ep        Endpoint
 	data      []byte
-	hdr       nats.Header
+	hdr       nats.Header // sc.hdr
+	sc        *callScratch
 	span      trace.Span
 	recording bool
 }
 
-// call is the body of every call: options, deadline, span, attempts. hdr is owned by
-// call and written to. typed means data was encoded with the client's codec, which
-// then names the Content-Type.
-func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, hdr nats.Header, opts []CallOption, typed bool) (*nats.Msg, error) {
-	inv := invocation{ep: ep, data: data, hdr: hdr}
+// call is the body of every call: options, deadline, span, attempts. sc holds the
+// request headers given so far and is written to. typed means data was encoded with
+// the client's codec, which then names the Content-Type.
+func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, sc *callScratch, opts []CallOption, typed bool) (*nats.Msg, error) {
+	hdr := sc.hdr
+	inv := invocation{ep: ep, data: data, hdr: hdr, sc: sc}
 	for _, o := range c.defaults {
 		inv.cfg = o.applyCall(inv.cfg)
 	}
@@ -271,9 +319,11 @@ func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 	if remaining <= 0 {
 		return nil, dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
 	}
-	dialtone.SetTimeoutHeader(inv.hdr, remaining)
+	inv.sc.setTimeout(remaining)
 
-	msg, err := c.request(inv, &nats.Msg{Subject: subject, Header: inv.hdr, Data: inv.data}, remaining)
+	m := &inv.sc.msg
+	m.Subject, m.Header, m.Data = subject, inv.hdr, inv.data
+	msg, err := c.request(inv, m, remaining)
 	if err != nil {
 		return nil, c.transportError(inv, subject, err)
 	}

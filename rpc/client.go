@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,6 +36,7 @@ type Client struct {
 	timeout      time.Duration
 	availTimeout time.Duration
 	defaults     []CallOption
+	scratches    sync.Pool // *callScratch
 }
 
 // An Option configures a Client.

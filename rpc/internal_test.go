@@ -3,6 +3,10 @@ package rpc
 import (
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/dialtone-dev/dialtone"
 )
 
 func TestBackoff(t *testing.T) {
@@ -59,5 +63,22 @@ func TestEndpointSubject(t *testing.T) {
 	}
 	if s := (Endpoint{Service: "greeter", Name: "SayHello", Subject: "g.v1.hi"}).subject(); s != "g.v1.hi" {
 		t.Fatalf("explicit subject %q", s)
+	}
+}
+
+// The scratch's Dialtone-Timeout must read exactly as dialtone.SetTimeoutHeader
+// writes it, whether or not the text is reused from the call before.
+func TestScratchTimeoutMatchesSetTimeoutHeader(t *testing.T) {
+	sc := &callScratch{hdr: nats.Header{}}
+	for _, d := range []time.Duration{
+		-time.Second, 0, time.Nanosecond, time.Millisecond - 1, time.Millisecond, time.Millisecond + 1,
+		5 * time.Second, 5 * time.Second, 5*time.Second - time.Microsecond, time.Hour + 1, time.Millisecond,
+	} {
+		want := nats.Header{}
+		dialtone.SetTimeoutHeader(want, d)
+		sc.setTimeout(d)
+		if got := sc.hdr.Get(dialtone.HeaderTimeout); got != want.Get(dialtone.HeaderTimeout) || len(sc.hdr[dialtone.HeaderTimeout]) != 1 {
+			t.Errorf("setTimeout(%v) = %q, want %q", d, sc.hdr[dialtone.HeaderTimeout], want.Get(dialtone.HeaderTimeout))
+		}
 	}
 }

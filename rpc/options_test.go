@@ -210,8 +210,12 @@ func TestCallRaw(t *testing.T) {
 		nc := connect(t, b.clientURL())
 		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, greet)
 		c := rpc.NewClient(nc)
-		hdr := nats.Header{"X-Mine": {"1"}}
-		msg, err := c.CallRaw(context.Background(), sayHello, []byte(`{"name":"Raw"}`), hdr, rpc.LowestLatency())
+		// Spare capacity behind the value: an added value must not be written there.
+		mine := make([]string, 1, 4)
+		mine[0] = "1"
+		hdr := nats.Header{"X-Mine": mine}
+		msg, err := c.CallRaw(context.Background(), sayHello, []byte(`{"name":"Raw"}`), hdr,
+			rpc.LowestLatency(), rpc.Header("X-Mine", "2"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,12 +223,20 @@ func TestCallRaw(t *testing.T) {
 		if err := c.Decode(sayHello, msg, &resp); err != nil || resp.Greeting != "hello Raw" {
 			t.Fatalf("decode: %+v, %v", resp, err)
 		}
-		if len(hdr) != 1 || hdr.Get("X-Mine") != "1" {
-			t.Fatalf("CallRaw modified the caller's header: %v", hdr)
+		if len(hdr) != 1 || len(hdr["X-Mine"]) != 1 || hdr.Get("X-Mine") != "1" || mine[:2][1] != "" {
+			t.Fatalf("CallRaw modified the caller's header: %v (array %q)", hdr, mine[:2])
 		}
 		m := recv(t, inst.seen, "the request")
-		if m.Header.Get("X-Mine") != "1" || m.Header.Get(dialtone.HeaderTimeout) == "" {
+		if got := m.Header.Values("X-Mine"); len(got) != 2 || got[0] != "1" || got[1] != "2" || m.Header.Get(dialtone.HeaderTimeout) == "" {
 			t.Fatalf("request headers = %v", m.Header)
+		}
+		// The next call starts from no headers: nothing of this one's is left over.
+		if _, err := c.CallRaw(context.Background(), sayHello, []byte(`{"name":"Raw"}`), nil, rpc.LowestLatency()); err != nil {
+			t.Fatal(err)
+		}
+		m = recv(t, inst.seen, "the second request")
+		if _, ok := m.Header["X-Mine"]; ok || m.Header.Get(dialtone.HeaderTimeout) == "" {
+			t.Fatalf("second request headers = %v", m.Header)
 		}
 		var bad struct{ Greeting int }
 		if err := c.Decode(sayHello, msg, &bad); dialtone.CodeOf(err) != dialtone.CodeInternal {
