@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"errors"
+	"hash/maphash"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +26,24 @@ import (
 //
 // Match results are immutable once returned: the subscriber slices are copied
 // out of the trie, which keeps mutating its own slices in place.
+//
+// Admission. Most subjects that miss are never published again: request/reply
+// traffic sends every reply to a fresh inbox subject. Caching those would cost
+// allocations on every reply and fill the cache with dead entries whose
+// evictions push hot subjects out. So a miss is cached only if the same subject
+// missed shortly before (a TinyLFU-style doorkeeper): door remembers the hashes
+// of recent misses, direct-mapped, so newer misses overwrite older ones. door
+// is read and written with atomics under no lock; it is only a hint. A lost or
+// colliding store merely caches one result more or one less, and whatever is
+// cached is still computed and stored under mu.RLock as above, so the argument
+// against stale results does not depend on it.
+//
+// A result that is not cached is built in the caller's matchScratch when it
+// passes one (a client passes its own, used only by its reader goroutine), so
+// a miss on a subject published once allocates nothing. Such a result is valid
+// until the caller's next match on that scratch. It is a copy like any other:
+// a mutation after the match (deliver removing an auto-unsubscribed
+// subscription while the caller still iterates the result) does not change it.
 //
 // Memory. Nodes with few children keep them in a slice, and nodes with few
 // subscribers keep them in a slice without an index; both switch to maps only
@@ -48,6 +68,16 @@ const (
 	// in a plain slice searched linearly; above it an index map is added so that
 	// removal stays O(1).
 	slSmallSet = 16
+	// slDoorPerEntry is the number of doorkeeper slots per cache entry (4096
+	// slots, 32 KiB, for slCacheSize). A subject that misses again within
+	// fewer other misses than door has slots likely finds its tag still there
+	// and is cached; one published once (a reply) ages out as later misses
+	// overwrite its slot.
+	slDoorPerEntry = 4
+	// slScratchKeep is the capacity above which a matchScratch gives a buffer
+	// back on release rather than keep it for the next match, so that one
+	// publish with a huge fanout does not pin that much memory per client.
+	slScratchKeep = 1024
 )
 
 // matchResult is what a published subject matches. It is shared (the cache
@@ -82,6 +112,11 @@ type sublist struct {
 	cache    map[string]*matchResult
 	cacheMax int // 0 disables the cache
 
+	// door holds the tags of recent misses (see doorSlot), a power of two of
+	// them; nil when the cache is disabled. It is accessed under no lock.
+	door []atomic.Uint64
+	seed maphash.Seed
+
 	nsubs   atomic.Uint32
 	inserts atomic.Uint64
 	removes atomic.Uint64
@@ -98,6 +133,8 @@ func newSublistCache(size int) *sublist {
 	s := &sublist{root: &slNode{}, cacheMax: size}
 	if size > 0 {
 		s.cache = make(map[string]*matchResult, size)
+		s.door = make([]atomic.Uint64, 1<<bits.Len(uint(size*slDoorPerEntry-1)))
+		s.seed = maphash.MakeSeed()
 	}
 	return s
 }
@@ -263,7 +300,12 @@ func (s *sublist) invalidateLocked(subj []byte) {
 // subject. subject may alias the caller's read buffer: it is copied if kept.
 // An invalid subject (empty, or with empty tokens) matches nothing. The result
 // is shared and must not be modified.
-func (s *sublist) match(subject []byte) *matchResult {
+func (s *sublist) match(subject []byte) *matchResult { return s.matchInto(subject, nil) }
+
+// matchInto is match, except that a result that is not cached is built in sc
+// instead of on the heap, when sc is not nil. Such a result is only valid until
+// the next matchInto or release on sc; a cached one stays valid as with match.
+func (s *sublist) matchInto(subject []byte, sc *matchScratch) *matchResult {
 	s.matches.Add(1)
 	if s.cacheMax > 0 {
 		s.cmu.RLock()
@@ -287,6 +329,10 @@ func (s *sublist) match(subject []byte) *matchResult {
 		toks = append(toks, subject[start:i])
 		start = i + 1
 	}
+	cache := s.cacheMax > 0 && s.admit(subject)
+	if sc != nil {
+		return s.missInto(subject, toks, cache, sc)
+	}
 
 	var (
 		pbuf [16]*subscription
@@ -297,19 +343,66 @@ func (s *sublist) match(subject []byte) *matchResult {
 	b.r.psubs, b.r.qsubs, b.qnames = pbuf[:0], qbuf[:0], nbuf[:0]
 	s.mu.RLock()
 	b = b.matchFrom(s.root, toks)
-	r := b.result()
-	if s.cacheMax > 0 {
-		// Still under mu.RLock: no mutation can slip in between computing r and
-		// caching it (see the locking notes at the top of the file).
-		s.cmu.Lock()
-		if len(s.cache) >= s.cacheMax {
-			s.evictLocked()
-		}
-		s.cache[string(subject)] = r // the map key conversion copies subject
-		s.cmu.Unlock()
+	r := b.result(false)
+	if cache {
+		s.storeRLocked(subject, r)
 	}
 	s.mu.RUnlock()
 	return r
+}
+
+// missInto is matchInto's miss path with a scratch. It is a separate
+// function because the builder's slices flow into sc, which would move the
+// stack buffers of the path without a scratch to the heap.
+func (s *sublist) missInto(subject []byte, toks [][]byte, cache bool, sc *matchScratch) *matchResult {
+	sc.release() // a no-op if the caller released; else the old result's tail must not linger
+	b := slResultBuilder{r: matchResult{psubs: sc.r.psubs[:0], qsubs: sc.r.qsubs[:0]}, qnames: sc.qnames[:0]}
+	s.mu.RLock()
+	b = b.matchFrom(s.root, toks)
+	sc.r, sc.qnames = b.r, b.qnames // keep what the buffers grew to
+	if cache {
+		r := b.result(true)
+		s.storeRLocked(subject, r)
+		s.mu.RUnlock()
+		return r
+	}
+	s.mu.RUnlock()
+	if len(sc.r.psubs) == 0 && len(sc.r.qsubs) == 0 {
+		return slEmptyResult
+	}
+	return &sc.r
+}
+
+// storeRLocked caches r as the result for subject. mu must be held for reading
+// (not cmu): no mutation can then slip in between computing r and caching it
+// (see the locking notes at the top of the file).
+func (s *sublist) storeRLocked(subject []byte, r *matchResult) {
+	s.cmu.Lock()
+	if len(s.cache) >= s.cacheMax {
+		s.evictLocked()
+	}
+	s.cache[string(subject)] = r // the map key conversion copies subject
+	s.cmu.Unlock()
+}
+
+// admit reports whether a subject that missed should now be cached: whether it
+// already missed recently, so that its tag is still in its doorkeeper slot. If
+// not, the subject takes the slot, to be admitted if it misses again soon.
+func (s *sublist) admit(subject []byte) bool {
+	slot, tag := s.doorSlot(subject)
+	if slot.Load() == tag {
+		return true
+	}
+	slot.Store(tag)
+	return false
+}
+
+// doorSlot returns subject's doorkeeper slot and the tag that marks it there:
+// the subject's hash, whose low bits also pick the slot, with the lowest bit
+// set so that a tag is never 0, the value of an empty slot.
+func (s *sublist) doorSlot(subject []byte) (*atomic.Uint64, uint64) {
+	h := maphash.Bytes(s.seed, subject)
+	return &s.door[h&uint64(len(s.door)-1)], h | 1
 }
 
 // evictLocked drops about a quarter of the cache. Go randomises the starting
@@ -421,7 +514,15 @@ func (b slResultBuilder) addNode(n *slNode) slResultBuilder {
 			}
 		}
 		b.qnames = append(b.qnames, g.name)
-		b.r.qsubs = append(b.r.qsubs, slices.Clone(g.subs.list))
+		if k := len(b.r.qsubs); k < cap(b.r.qsubs) {
+			// Refill the member slice that a scratch kept from an earlier
+			// match; in a fresh builder it is nil, and append copies as
+			// Clone would.
+			b.r.qsubs = b.r.qsubs[:k+1]
+			b.r.qsubs[k] = append(b.r.qsubs[k][:0], g.subs.list...)
+		} else {
+			b.r.qsubs = append(b.r.qsubs, slices.Clone(g.subs.list))
+		}
 		if b.qpos != nil {
 			b.qpos[g.name] = len(b.qnames) - 1
 		}
@@ -452,8 +553,10 @@ func (b *slResultBuilder) findQueue(name string) int {
 }
 
 // result returns the accumulated result on the heap, or the shared empty
-// result. The queue member slices were already copied by addNode.
-func (b *slResultBuilder) result() *matchResult {
+// result. Without a scratch the queue member slices are already fresh copies
+// (addNode made them); a builder that started from a matchScratch shares them
+// with it, so scratch must be set to copy them too, all into one allocation.
+func (b *slResultBuilder) result(scratch bool) *matchResult {
 	if len(b.r.psubs) == 0 && len(b.r.qsubs) == 0 {
 		return slEmptyResult
 	}
@@ -463,8 +566,58 @@ func (b *slResultBuilder) result() *matchResult {
 	}
 	if len(b.r.qsubs) > 0 {
 		r.qsubs = slices.Clip(slices.Clone(b.r.qsubs))
+		if scratch {
+			n := 0
+			for _, g := range r.qsubs {
+				n += len(g)
+			}
+			all := make([]*subscription, 0, n)
+			for i, g := range r.qsubs {
+				all = append(all, g...)
+				r.qsubs[i] = all[len(all)-len(g) : len(all) : len(all)]
+			}
+		}
 	}
 	return r
+}
+
+// matchScratch is caller-owned space in which matchInto builds a result that
+// it does not cache, so that a miss on a subject published once (a reply to a
+// request inbox) allocates nothing. The zero value is ready to use. A scratch
+// must not be used concurrently: a client's belongs to its reader goroutine.
+type matchScratch struct {
+	// r is the last result built here. Its queue member slices are kept past
+	// len(r.qsubs), emptied, to be refilled by the next match.
+	r      matchResult
+	qnames []string // the builder's queue names, kept for their capacity
+}
+
+// release tells sc that the caller is done with the result of its last match.
+// It clears the references that result held, so that a client that stops
+// publishing does not keep closed subscribers' memory alive through its
+// scratch, and gives back buffers larger than slScratchKeep. A scratch is
+// reusable without release (the next match releases first); release only
+// bounds what an idle scratch retains.
+func (sc *matchScratch) release() {
+	clear(sc.r.psubs)
+	sc.r.psubs = sc.r.psubs[:0]
+	if cap(sc.r.psubs) > slScratchKeep {
+		sc.r.psubs = nil
+	}
+	for i, g := range sc.r.qsubs {
+		clear(g)
+		if cap(g) > slScratchKeep {
+			sc.r.qsubs[i] = nil
+		} else {
+			sc.r.qsubs[i] = g[:0]
+		}
+	}
+	sc.r.qsubs = sc.r.qsubs[:0]
+	clear(sc.qnames)
+	sc.qnames = sc.qnames[:0]
+	if cap(sc.r.qsubs) > slScratchKeep {
+		sc.r.qsubs, sc.qnames = nil, nil
+	}
 }
 
 // slNode is one trie node: the subscriptions whose subject ends here and the

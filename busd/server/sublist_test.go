@@ -116,16 +116,68 @@ func slDiff(r *matchResult, w slWant) string {
 	return ""
 }
 
-// slCheck fails t unless s.match(subj) agrees with the brute-force oracle
-// over subs, both on a possible cache miss and on the (now cached) repeat.
+// slCheck fails t unless matching subj agrees with the brute-force oracle over
+// subs on every path: first as the sublist stands (a hit on an entry cached
+// before the last mutation, say), then from cold twice, once with a scratch
+// first (a first miss built in the scratch, a second miss cached on the heap,
+// a hit) and once without (a first miss on the heap, a second built in the
+// scratch then cached, a hit). The scratch starts dirty, as a client's does.
 func slCheck(t testing.TB, s *sublist, subs []*subscription, subj string) {
 	t.Helper()
 	w := slExpect(subs, subj)
-	for range 2 {
-		if d := slDiff(s.match([]byte(subj)), w); d != "" {
-			t.Fatalf("match(%q): %s", subj, d)
+	sc := slDirtyScratch()
+	check := func(path string, scratch bool) {
+		t.Helper()
+		var r *matchResult
+		if scratch {
+			r = s.matchInto([]byte(subj), sc)
+		} else {
+			r = s.match([]byte(subj))
+		}
+		if d := slDiff(r, w); d != "" {
+			t.Fatalf("match(%q), %s: %s", subj, path, d)
 		}
 	}
+	check("as the sublist stands", true)
+	for _, scratchFirst := range []bool{true, false} {
+		slForget(s, subj)
+		check("first miss", scratchFirst)
+		check("second miss", !scratchFirst)
+		check("hit", scratchFirst)
+	}
+}
+
+// slDirtyScratch returns a scratch holding stale entries past the length of
+// its slices, as one reused without release would, so that a match that
+// forgets to truncate or overwrite them shows up in slDiff.
+func slDirtyScratch() *matchScratch {
+	junk, qjunk := slNewSub("junk", ""), slNewSub("junk", "q")
+	sc := &matchScratch{}
+	sc.r.psubs = []*subscription{junk, junk, junk}[:0]
+	sc.r.qsubs = [][]*subscription{{qjunk, qjunk}, {qjunk}, nil, {qjunk}}[:0]
+	sc.qnames = []string{"q", "junk"}[:0]
+	return sc
+}
+
+// slForget drops subj from s's cache and doorkeeper, so that its next match is
+// a first miss (not cached) and the one after a second miss (cached).
+func slForget(s *sublist, subj string) {
+	if s.cacheMax == 0 {
+		return
+	}
+	s.cmu.Lock()
+	delete(s.cache, subj)
+	s.cmu.Unlock()
+	slot, _ := s.doorSlot([]byte(subj))
+	slot.Store(0)
+}
+
+// slCached reports whether subj has an entry in s's cache.
+func slCached(s *sublist, subj string) bool {
+	s.cmu.RLock()
+	defer s.cmu.RUnlock()
+	_, ok := s.cache[subj]
+	return ok
 }
 
 // slNodeCount returns the number of trie nodes under and including n, and
@@ -248,10 +300,12 @@ func TestSublistInvalid(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Publishing to a malformed subject matches nothing, even with ">" present,
-	// and is not cached.
+	// and is not cached, even on a repeat that the doorkeeper would admit.
 	for _, subj := range []string{"", ".", "foo.", ".foo", "foo..bar"} {
-		if r := s.match([]byte(subj)); len(r.psubs) != 0 {
-			t.Errorf("match(%q) returned %d subs, want none", subj, len(r.psubs))
+		for range 2 {
+			if r := s.match([]byte(subj)); len(r.psubs) != 0 {
+				t.Errorf("match(%q) returned %d subs, want none", subj, len(r.psubs))
+			}
 		}
 	}
 	if n := s.stats().numCache; n != 0 {
@@ -481,9 +535,11 @@ func TestSublistCacheBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 * slCacheSize {
-		r := s.match([]byte("foo." + strconv.Itoa(i)))
-		if len(r.psubs) != 1 {
-			t.Fatalf("foo.%d: %d subs", i, len(r.psubs))
+		for range 2 { // the second miss is cached
+			r := s.match([]byte("foo." + strconv.Itoa(i)))
+			if len(r.psubs) != 1 {
+				t.Fatalf("foo.%d: %d subs", i, len(r.psubs))
+			}
 		}
 		s.cmu.RLock()
 		n := len(s.cache)
@@ -514,8 +570,13 @@ func TestSublistMatchDoesNotRetainSubject(t *testing.T) {
 	sub := slNewSub("foo.bar", "")
 	s.insert(sub)
 	buf := []byte("foo.bar")
-	if r := s.match(buf); len(r.psubs) != 1 {
-		t.Fatal("no match")
+	for range 2 { // the second miss is cached, keyed by buf's contents
+		if r := s.match(buf); len(r.psubs) != 1 {
+			t.Fatal("no match")
+		}
+	}
+	if !slCached(s, "foo.bar") {
+		t.Fatal("foo.bar not cached after two misses")
 	}
 	copy(buf, "foo.baz") // the caller reuses its read buffer
 	if r := s.match([]byte("foo.baz")); len(r.psubs) != 0 {
@@ -561,8 +622,191 @@ func TestSublistMatchCachedNoAllocs(t *testing.T) {
 	s.insert(slNewSub("foo.bar", "q"))
 	subj := []byte("foo.bar")
 	s.match(subj)
+	s.match(subj) // the second miss is cached
 	if allocs := testing.AllocsPerRun(1000, func() { s.match(subj) }); allocs != 0 {
 		t.Fatalf("cached match allocates %v times, want 0", allocs)
+	}
+}
+
+// TestSublistDoorkeeper checks that a subject is cached only when it misses a
+// second time, so that a flood of subjects published once (replies to unique
+// inboxes) neither fills the cache nor evicts the entries that are hot.
+func TestSublistDoorkeeper(t *testing.T) {
+	s := newSublist()
+	s.insert(slNewSub("foo.bar", "q"))
+	s.insert(slNewSub("_INBOX.x.*", ""))
+	if s.match([]byte("foo.bar")); slCached(s, "foo.bar") {
+		t.Fatal("foo.bar cached on its first miss")
+	}
+	if s.match([]byte("foo.bar")); !slCached(s, "foo.bar") {
+		t.Fatal("foo.bar not cached on its second miss")
+	}
+	var sc matchScratch
+	for i := range 10 * slCacheSize {
+		subj := []byte("_INBOX.x." + strconv.Itoa(i))
+		var r *matchResult
+		if i%2 == 0 {
+			r = s.matchInto(subj, &sc)
+		} else {
+			r = s.match(subj)
+		}
+		if len(r.psubs) != 1 || len(r.qsubs) != 0 {
+			t.Fatalf("%s: %d plain subs and %d groups, want the inbox subscription only", subj, len(r.psubs), len(r.qsubs))
+		}
+		sc.release()
+	}
+	// With a 64-bit tag per slot, a subject published once is admitted only
+	// if its slot holds another subject with the same tag: never, in practice.
+	if n := s.stats().numCache; n != 1 {
+		t.Fatalf("numCache = %d after a flood of subjects published once, want 1 (foo.bar)", n)
+	}
+	misses := s.misses.Load()
+	if r := s.match([]byte("foo.bar")); len(r.qsubs) != 1 || s.misses.Load() != misses {
+		t.Fatal("foo.bar was pushed out of the cache by subjects published once")
+	}
+}
+
+// TestSublistMatchScratchNoAllocs checks that a miss that is not cached
+// allocates nothing when the caller passes a scratch: the reply path of
+// request/reply traffic, where every subject is new.
+func TestSublistMatchScratchNoAllocs(t *testing.T) {
+	if raceEnabled() {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+	for _, tc := range []struct {
+		name   string
+		subs   []string // "subject" or "subject queue"
+		fanout int      // plain subscribers plus queue groups
+	}{
+		{"plain", []string{"_INBOX.x.*", "_INBOX.x.*", "_INBOX.>", "*.x.*"}, 4},
+		// Queue member slices are reused too, including a group merged from
+		// two nodes.
+		{"queue groups", []string{"_INBOX.x.*", "_INBOX.x.* q1", "_INBOX.> q1", "_INBOX.x.* q2"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSublist()
+			for _, spec := range tc.subs {
+				subj, queue, _ := strings.Cut(spec, " ")
+				if err := s.insert(slNewSub(subj, queue)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var sc matchScratch
+			buf := make([]byte, 0, 64) // reused like a read buffer
+			i, wrong := 0, 0
+			allocs := testing.AllocsPerRun(1000, func() {
+				i++
+				buf = strconv.AppendInt(append(buf[:0], "_INBOX.x."...), int64(i), 10)
+				r := s.matchInto(buf, &sc)
+				if len(r.psubs)+len(r.qsubs) != tc.fanout || r != &sc.r {
+					wrong++
+				}
+				sc.release()
+			})
+			if wrong > 0 {
+				t.Fatalf("%d of %d matches did not return a result of fanout %d built in the scratch", wrong, i, tc.fanout)
+			}
+			if allocs != 0 {
+				t.Fatalf("uncached match with a scratch allocates %v times, want 0", allocs)
+			}
+			if n := s.stats().numCache; n != 0 {
+				t.Fatalf("numCache = %d, want 0: every subject was new", n)
+			}
+		})
+	}
+}
+
+// TestSublistScratchOwnership checks what a result built in a scratch shares
+// with whom: it does not change when the trie does (deliver removes an
+// auto-unsubscribed subscription while route still iterates the result), a
+// result cached from a scratch keeps its own copy when the scratch is reused,
+// and release leaves no reference to a subscription behind.
+func TestSublistScratchOwnership(t *testing.T) {
+	s := newSublist()
+	var subs []*subscription
+	add := func(subject, queue string) {
+		t.Helper()
+		sub := slNewSub(subject, queue)
+		if err := s.insert(sub); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	for i := range 40 {
+		add("foo", []string{"", "q1", "q2"}[i%3])
+		add("*", []string{"", "q1", "q3"}[i%3])
+	}
+	var sc matchScratch
+	r := s.matchInto([]byte("foo"), &sc) // a first miss, built in sc
+	if r != &sc.r {
+		t.Fatal("first miss was not built in the scratch")
+	}
+	if d := slDiff(r, slExpect(subs, "foo")); d != "" {
+		t.Fatal(d)
+	}
+	psnap := slices.Clone(r.psubs)
+	qsnap := make([][]*subscription, len(r.qsubs))
+	for i, g := range r.qsubs {
+		qsnap[i] = slices.Clone(g)
+	}
+	same := func(r *matchResult) bool {
+		return slices.Equal(psnap, r.psubs) && slices.EqualFunc(qsnap, r.qsubs, slices.Equal)
+	}
+	for _, sub := range subs[:50] {
+		if err := s.remove(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subs = subs[50:]
+	add("foo", "")
+	add("foo", "q1")
+	if !same(r) {
+		t.Fatal("a result in the scratch changed when the trie did")
+	}
+
+	// The second miss is cached, copied out of the scratch it was built in.
+	r = s.matchInto([]byte("foo"), &sc)
+	if r == &sc.r || !slCached(s, "foo") {
+		t.Fatal("second miss was not cached")
+	}
+	w := slExpect(subs, "foo")
+	if d := slDiff(r, w); d != "" {
+		t.Fatal(d)
+	}
+	psnap = slices.Clone(r.psubs)
+	qsnap = qsnap[:0]
+	for _, g := range r.qsubs {
+		qsnap = append(qsnap, slices.Clone(g))
+	}
+	// Refill the scratch's member slices with another subject's groups.
+	if other := s.matchInto([]byte("bar"), &sc); other != &sc.r || len(other.qsubs) != 2 {
+		t.Fatalf("bar: want a result with 2 groups in the scratch, got %d groups", len(other.qsubs))
+	}
+	if !same(r) || slDiff(r, w) != "" {
+		t.Fatal("a result cached from a scratch changed when the scratch was reused")
+	}
+
+	// release clears every slot the scratch kept, and gives back what a large
+	// fanout grew.
+	sc.release()
+	if slices.ContainsFunc(sc.r.psubs[:cap(sc.r.psubs)], func(s *subscription) bool { return s != nil }) ||
+		slices.ContainsFunc(sc.qnames[:cap(sc.qnames)], func(n string) bool { return n != "" }) {
+		t.Fatal("release left references in the scratch")
+	}
+	for _, g := range sc.r.qsubs[:cap(sc.r.qsubs)] {
+		if slices.ContainsFunc(g[:cap(g)], func(s *subscription) bool { return s != nil }) {
+			t.Fatal("release left references in a queue member slice")
+		}
+	}
+	for range slScratchKeep {
+		add("big", "")
+	}
+	if d := slDiff(s.matchInto([]byte("big"), &sc), slExpect(subs, "big")); d != "" {
+		t.Fatalf("big: %s", d)
+	}
+	sc.release()
+	if cap(sc.r.psubs) != 0 {
+		t.Fatalf("release kept a buffer of %d entries, above slScratchKeep", cap(sc.r.psubs))
 	}
 }
 
@@ -572,20 +816,22 @@ func TestSublistStats(t *testing.T) {
 	for _, sub := range []*subscription{a, b, c} {
 		s.insert(sub)
 	}
-	s.match([]byte("foo.bar")) // miss, fanout 3
+	s.match([]byte("foo.bar")) // first miss, not cached
+	s.match([]byte("foo.bar")) // second miss, cached with fanout 3
 	s.match([]byte("foo.bar")) // hit
-	s.match([]byte("foo.x"))   // miss, fanout 1
+	s.match([]byte("foo.x"))   // first miss
+	s.match([]byte("foo.x"))   // second miss, cached with fanout 1
 	s.match([]byte("foo.x"))   // hit
 	st := s.stats()
-	want := sublistStats{numSubs: 3, numCache: 2, numInserts: 3, numMatches: 4,
-		cacheHitRate: 0.5, maxFanout: 3, avgFanout: 2}
+	want := sublistStats{numSubs: 3, numCache: 2, numInserts: 3, numMatches: 6,
+		cacheHitRate: 2.0 / 6, maxFanout: 3, avgFanout: 2}
 	if st != want {
 		t.Fatalf("stats() = %+v, want %+v", st, want)
 	}
 	s.remove(b) // drops only the foo.bar entry
 	st = s.stats()
-	want = sublistStats{numSubs: 2, numCache: 1, numInserts: 3, numRemoves: 1, numMatches: 4,
-		cacheHitRate: 0.5, maxFanout: 1, avgFanout: 1}
+	want = sublistStats{numSubs: 2, numCache: 1, numInserts: 3, numRemoves: 1, numMatches: 6,
+		cacheHitRate: 2.0 / 6, maxFanout: 1, avgFanout: 1}
 	if st != want {
 		t.Fatalf("after remove: stats() = %+v, want %+v", st, want)
 	}
@@ -686,9 +932,19 @@ func TestSublistConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var sc matchScratch // half the readers build their misses in a scratch, as clients do
 			for i := range rounds * 20 {
-				res := s.match([]byte(pubs[(i+r)%len(pubs)]))
+				var res *matchResult
+				if r%2 == 0 {
+					res = s.matchInto([]byte(pubs[(i+r)%len(pubs)]), &sc)
+				} else {
+					res = s.match([]byte(pubs[(i+r)%len(pubs)]))
+				}
 				_ = len(res.psubs) + len(res.qsubs)
+				for _, g := range res.qsubs {
+					_ = len(g)
+				}
+				sc.release()
 				if i%50 == 0 {
 					s.stats()
 				}
@@ -861,7 +1117,8 @@ func TestSublistScaleOneSubject(t *testing.T) {
 
 // FuzzSublistMatch inserts the '|'-separated patterns (a pattern may carry a
 // queue name after a space) and checks that match(subject) agrees with the
-// brute-force matcher, before and after removing every other subscription.
+// brute-force matcher on every path (see slCheck), before and after removing
+// every other subscription.
 func FuzzSublistMatch(f *testing.F) {
 	f.Add("foo.bar", "foo.bar")
 	f.Add("foo.bar", "foo.*|foo.>|>|*.bar q")
@@ -872,8 +1129,12 @@ func FuzzSublistMatch(f *testing.F) {
 	f.Add("a", "")
 	f.Fuzz(func(t *testing.T, subject, patterns string) {
 		if !validSubject([]byte(subject)) {
-			if r := newSublist().match([]byte(subject)); len(r.psubs)+len(r.qsubs) != 0 {
+			s := newSublist()
+			if r := s.match([]byte(subject)); len(r.psubs)+len(r.qsubs) != 0 {
 				t.Fatalf("invalid subject %q matched", subject)
+			}
+			if r := s.matchInto([]byte(subject), slDirtyScratch()); len(r.psubs)+len(r.qsubs) != 0 {
+				t.Fatalf("invalid subject %q matched with a scratch", subject)
 			}
 			return
 		}
@@ -891,12 +1152,7 @@ func FuzzSublistMatch(f *testing.F) {
 			}
 		}
 		check := func() {
-			w := slExpect(subs, subject)
-			for range 2 {
-				if d := slDiff(s.match([]byte(subject)), w); d != "" {
-					t.Fatalf("match(%q) with %q: %s", subject, patterns, d)
-				}
-			}
+			slCheck(t, s, subs, subject) // every path: cached, uncached, with and without a scratch
 			for _, sub := range subs {
 				if got, want := slPatternMatches(sub.subject, subject), slRefMatch(string(sub.subject), subject); got != want {
 					t.Fatalf("slPatternMatches(%q, %q) = %v, want %v", sub.subject, subject, got, want)
@@ -944,6 +1200,7 @@ func BenchmarkSublistMatchCached(b *testing.B) {
 	}
 	subj := []byte("bench.42.7")
 	s.match(subj)
+	s.match(subj) // the second miss is cached
 	b.ReportAllocs()
 	for b.Loop() {
 		s.match(subj)
@@ -957,6 +1214,7 @@ func BenchmarkSublistMatchCachedParallel(b *testing.B) {
 	}
 	subj := []byte("bench.42.7")
 	s.match(subj)
+	s.match(subj) // the second miss is cached
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -978,21 +1236,37 @@ func BenchmarkSublistMatchUncached(b *testing.B) {
 }
 
 // BenchmarkSublistMatchNewSubjects publishes to a fresh subject every time
-// (like replies to unique inboxes) with the cache on: every match misses,
-// stores and now and then evicts.
+// (like replies to unique inboxes) with the cache on: every match misses and
+// the doorkeeper keeps it out of the cache. With a scratch, as clients match,
+// the result is built there; without, on the heap.
 func BenchmarkSublistMatchNewSubjects(b *testing.B) {
-	s := newSublist()
-	for _, sub := range slBenchSubs() {
-		s.insert(sub)
-	}
-	s.insert(slNewSub("_INBOX.abc.*", ""))
-	buf := make([]byte, 0, 64) // reused like a read buffer
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		buf = strconv.AppendInt(append(buf[:0], "_INBOX.abc."...), int64(i), 10)
-		s.match(buf)
+	for _, scratch := range []bool{false, true} {
+		name := "heap"
+		if scratch {
+			name = "scratch"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := newSublist()
+			for _, sub := range slBenchSubs() {
+				s.insert(sub)
+			}
+			s.insert(slNewSub("_INBOX.abc.*", ""))
+			var sc *matchScratch
+			if scratch {
+				sc = &matchScratch{}
+			}
+			buf := make([]byte, 0, 64) // reused like a read buffer
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				buf = strconv.AppendInt(append(buf[:0], "_INBOX.abc."...), int64(i), 10)
+				s.matchInto(buf, sc)
+				if sc != nil {
+					sc.release()
+				}
+			}
+		})
 	}
 }
 
