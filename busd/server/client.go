@@ -98,6 +98,7 @@ type client struct {
 	// reader
 	ps    parseState
 	msgh  []byte           // scratch for MSG lines
+	msc   matchScratch     // where the sublist builds this client's uncached match results
 	pcd   []*client        // clients written to during this read, flushed after it
 	pcdm  map[*client]bool // dedupe for pcd once it grows
 	nonce []byte           // sent in INFO when nkeys are configured
@@ -206,7 +207,10 @@ func (c *client) processMsg(p *parseState, payload []byte) error {
 // route delivers to every plain subscriber and to one member of each queue
 // group, and reports how many deliveries it made.
 func (c *client) route(pa *pubArg, payload []byte) int {
-	r := c.srv.sl.match(pa.subject)
+	// r may live in c.msc, valid until the next match on it. Nothing below
+	// matches again: deliver may remove an auto-unsubscribed subscription, which
+	// changes the trie but not a result already built.
+	r := c.srv.sl.matchInto(pa.subject, &c.msc)
 	n := 0
 	echo := c.opts.Echo
 	for _, sub := range r.psubs {
@@ -235,6 +239,7 @@ func (c *client) route(pa *pubArg, payload []byte) int {
 			}
 		}
 	}
+	c.msc.release()
 	c.readOut += int64(n)
 	c.readOutBytes += int64(n * len(payload))
 	return n
@@ -314,13 +319,14 @@ var crlf = []byte("\r\n")
 // the publisher's own reply subscription, as nats-server does.
 func (c *client) sendNoResponders(pa *pubArg) {
 	var sub *subscription
-	r := c.srv.sl.match(pa.reply)
+	r := c.srv.sl.matchInto(pa.reply, &c.msc)
 	for _, s := range r.psubs {
 		if s.client == c {
 			sub = s
 			break
 		}
 	}
+	c.msc.release()
 	if sub == nil {
 		return
 	}
@@ -743,6 +749,7 @@ func (c *client) addReadStats() {
 func (c *client) dropReaderState() {
 	c.ps = parseState{}
 	c.msgh, c.pcd, c.pcdm = nil, nil, nil
+	c.msc = matchScratch{}
 }
 
 // closeOnError tells the client why, where nats-server does, and closes.
