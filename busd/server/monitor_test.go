@@ -761,8 +761,9 @@ func TestMonitorSubsz(t *testing.T) {
 		}
 	}
 
-	// Three publishes to one subject: one miss, two cache hits, fanout 4
-	// (three plain subscriptions and one queue group).
+	// Three publishes to one subject: two misses (a subject is cached on its
+	// second), then a cache hit; fanout 4 (three plain subscriptions and one
+	// queue group).
 	for i := 0; i < 3; i++ {
 		if err := other.Publish("foo.bar", []byte("m")); err != nil {
 			t.Fatal(err)
