@@ -153,8 +153,7 @@ type invocation struct {
 	cfg       callConfig
 	ep        Endpoint
 	data      []byte
-	hdr       nats.Header // sc.hdr
-	sc        *callScratch
+	sc        *callScratch // the request's header and message
 	span      trace.Span
 	recording bool
 }
@@ -164,7 +163,7 @@ type invocation struct {
 // the client's codec, which then names the Content-Type.
 func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, sc *callScratch, opts []CallOption, typed bool) (*nats.Msg, error) {
 	hdr := sc.hdr
-	inv := invocation{ep: ep, data: data, hdr: hdr, sc: sc}
+	inv := invocation{ep: ep, data: data, sc: sc}
 	for _, o := range c.defaults {
 		inv.cfg = o.applyCall(inv.cfg)
 	}
@@ -322,7 +321,7 @@ func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 	inv.sc.setTimeout(remaining)
 
 	m := &inv.sc.msg
-	m.Subject, m.Header, m.Data = subject, inv.hdr, inv.data
+	m.Subject, m.Header, m.Data = subject, inv.sc.hdr, inv.data
 	msg, err := c.request(inv, m, remaining)
 	if err != nil {
 		return nil, c.transportError(inv, subject, err)
