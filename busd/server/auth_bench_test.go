@@ -56,7 +56,7 @@ type benchConn struct {
 const benchPerBatch = 1024
 
 func newBenchConn(b *testing.B, o *Options, creds map[string]any) *benchConn {
-	s := secServer(b, o)
+	s := runServer(b, o)
 	conn, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
 		b.Fatal(err)

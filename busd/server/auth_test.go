@@ -27,17 +27,6 @@ import (
 // ways around it one would try. Helpers are prefixed "sec" (shared with
 // perms_test.go, tls_test.go, reload_test.go and metrics_test.go).
 
-// secServer starts a server on a loopback port, shut down at cleanup.
-func secServer(t testing.TB, o *Options) *Server {
-	t.Helper()
-	return secServerLog(t, o, nil)
-}
-
-func secServerLog(t testing.TB, o *Options, logger *slog.Logger) *Server {
-	t.Helper()
-	return runServerLog(t, o, logger)
-}
-
 // secConnect connects with nats.go, failing the test on error.
 func secConnect(t testing.TB, s *Server, opts ...nats.Option) *nats.Conn {
 	t.Helper()
@@ -179,7 +168,7 @@ func secIsAuthErr(err error) bool {
 }
 
 func TestAuthUserPassword(t *testing.T) {
-	s := secServer(t, &Options{Users: []*User{
+	s := runServer(t, &Options{Users: []*User{
 		{Username: "alice", Password: "s3cret"},
 		{Username: "bob", Password: secBcrypt(t, "hunter2")},
 	}})
@@ -228,7 +217,7 @@ func TestAuthUserPassword(t *testing.T) {
 }
 
 func TestAuthSingleUserAndToken(t *testing.T) {
-	s := secServer(t, &Options{Username: "admin", Password: "pw"})
+	s := runServer(t, &Options{Username: "admin", Password: "pw"})
 	secConnect(t, s, nats.UserInfo("admin", "pw"))
 	if err := secConnectErr(s, nats.UserInfo("admin", "px")); !secIsAuthErr(err) {
 		t.Errorf("wrong password: %v", err)
@@ -237,7 +226,7 @@ func TestAuthSingleUserAndToken(t *testing.T) {
 		t.Errorf("wrong user: %v", err)
 	}
 
-	tok := secServer(t, &Options{Authorization: "t0ken"})
+	tok := runServer(t, &Options{Authorization: "t0ken"})
 	secConnect(t, tok, nats.Token("t0ken"))
 	for _, bad := range []string{"t0ke", "t0ken!", "T0KEN"} {
 		if err := secConnectErr(tok, nats.Token(bad)); !secIsAuthErr(err) {
@@ -249,7 +238,7 @@ func TestAuthSingleUserAndToken(t *testing.T) {
 		t.Errorf("token as user/pass: %v", err)
 	}
 
-	hashed := secServer(t, &Options{Authorization: secBcrypt(t, "bcrypt-token")})
+	hashed := runServer(t, &Options{Authorization: secBcrypt(t, "bcrypt-token")})
 	secConnect(t, hashed, nats.Token("bcrypt-token"))
 	if err := secConnectErr(hashed, nats.Token("bcrypt-tokem")); !secIsAuthErr(err) {
 		t.Errorf("wrong bcrypt token: %v", err)
@@ -257,7 +246,7 @@ func TestAuthSingleUserAndToken(t *testing.T) {
 }
 
 func TestAuthFirstOpMustBeConnect(t *testing.T) {
-	s := secServer(t, &Options{Authorization: "tok"})
+	s := runServer(t, &Options{Authorization: "tok"})
 	for _, first := range []string{
 		"PING\r\n",
 		"SUB foo 1\r\n",
@@ -277,7 +266,7 @@ func TestAuthFirstOpMustBeConnect(t *testing.T) {
 }
 
 func TestAuthTimeout(t *testing.T) {
-	s := secServer(t, &Options{Authorization: "tok", AuthTimeout: 100 * time.Millisecond})
+	s := runServer(t, &Options{Authorization: "tok", AuthTimeout: 100 * time.Millisecond})
 	start := time.Now()
 	rc := secDial(t, s)
 	rc.expect("-ERR 'Authentication Timeout'")
@@ -294,7 +283,7 @@ func TestAuthTimeout(t *testing.T) {
 	ok.sync()
 
 	// The default is nats-server's 2s.
-	d := secServer(t, &Options{Authorization: "tok"})
+	d := runServer(t, &Options{Authorization: "tok"})
 	if d.opts.AuthTimeout != 2*time.Second {
 		t.Errorf("default auth timeout %v, want 2s", d.opts.AuthTimeout)
 	}
@@ -306,7 +295,7 @@ func TestAuthNoCredentialLeak(t *testing.T) {
 	var buf secSyncBuf
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: LevelTrace}))
 	const goodPass, badPass = "Pa55-GOOD-zq", "Pa55-BAD-zq"
-	s := secServerLog(t, &Options{Users: []*User{{Username: "alice", Password: goodPass}}, Trace: true, HTTPPort: -1}, logger)
+	s := runServerLog(t, &Options{Users: []*User{{Username: "alice", Password: goodPass}}, Trace: true, HTTPPort: -1}, logger)
 
 	bad := secDial(t, s)
 	bad.connect(map[string]any{"user": "alice", "pass": badPass})
@@ -403,7 +392,7 @@ func secSign(t testing.TB, kp nkeys.KeyPair, nonce string) string {
 func TestNkeyAuth(t *testing.T) {
 	user, pub := secNkey(t)
 	other, otherPub := secNkey(t)
-	s := secServer(t, &Options{
+	s := runServer(t, &Options{
 		Nkeys: []*NkeyUser{{Nkey: pub}},
 		Users: []*User{{Username: "alice", Password: "pw"}},
 	})
@@ -481,7 +470,7 @@ func TestNkeyAuth(t *testing.T) {
 // default_permissions; users with their own keep theirs.
 func TestAuthDefaultPermissions(t *testing.T) {
 	_, pub := secNkey(t)
-	s := secServer(t, &Options{
+	s := runServer(t, &Options{
 		Users: []*User{
 			{Username: "plain", Password: "p"},
 			{Username: "own", Password: "p", Permissions: &Permissions{Publish: &SubjectPermission{Allow: []string{"own.>"}}}},
@@ -509,7 +498,7 @@ func TestAuthDefaultPermissions(t *testing.T) {
 }
 
 func TestAuthMaxConnections(t *testing.T) {
-	s := secServer(t, &Options{MaxConn: 1})
+	s := runServer(t, &Options{MaxConn: 1})
 	first := secDial(t, s)
 	first.connect(nil)
 	first.expect("PONG")
@@ -525,7 +514,7 @@ func TestAuthMaxConnections(t *testing.T) {
 }
 
 func TestPermMaxSubscriptions(t *testing.T) {
-	s := secServer(t, &Options{MaxSubs: 2})
+	s := runServer(t, &Options{MaxSubs: 2})
 	rc := secDial(t, s)
 	rc.connect(nil)
 	rc.expect("PONG")
@@ -635,7 +624,7 @@ authorization {
 		t.Fatal(err)
 	}
 	o.Port = -1
-	s := secServer(t, o)
+	s := runServer(t, o)
 	if s.opts.AuthTimeout != 1500*time.Millisecond {
 		t.Errorf("auth timeout %v, want 1.5s", s.opts.AuthTimeout)
 	}

@@ -48,7 +48,7 @@ func secParseMetrics(t *testing.T, body string) map[string]float64 {
 }
 
 func TestMetrics(t *testing.T) {
-	s := secServer(t, &Options{Users: []*User{{Username: "u", Password: "p"}}, ServerName: "m1"})
+	s := runServer(t, &Options{Users: []*User{{Username: "u", Password: "p"}}, ServerName: "m1"})
 	h := s.metricsHandler()
 	m := secScrape(t, s, h)
 	for _, name := range []string{
@@ -120,12 +120,12 @@ func TestMetrics(t *testing.T) {
 	}
 
 	// A second server in the same process has its own registry.
-	s2 := secServer(t, nil)
+	s2 := runServer(t, nil)
 	if m := secScrape(t, s2, s2.metricsHandler()); m["busd_connections_total"] != 0 || m["busd_auth_failures_total"] != 0 {
 		t.Errorf("second server sees the first one's counters: %v", m)
 	}
 	// The monitoring port serves the same at /metrics.
-	mon := secServer(t, &Options{HTTPPort: -1})
+	mon := runServer(t, &Options{HTTPPort: -1})
 	resp, err := http.Get("http://" + mon.MonitorAddr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func TestMetrics(t *testing.T) {
 // TestMetricsSlowAndStale provokes a stale connection and a slow consumer
 // and sees both counted.
 func TestMetricsSlowAndStale(t *testing.T) {
-	s := secServer(t, &Options{PingInterval: 20 * time.Millisecond, MaxPingsOut: 1, MaxPayload: 1024, MaxPending: 8 * 1024})
+	s := runServer(t, &Options{PingInterval: 20 * time.Millisecond, MaxPingsOut: 1, MaxPayload: 1024, MaxPending: 8 * 1024})
 	h := s.metricsHandler()
 
 	// Stale: a client that never answers PING.

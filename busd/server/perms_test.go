@@ -184,7 +184,7 @@ func TestPermResponseUnit(t *testing.T) {
 // secPermServer has an unrestricted "admin" and the users given.
 func secPermServer(t *testing.T, users ...*User) *Server {
 	t.Helper()
-	return secServer(t, &Options{Users: append([]*User{{Username: "admin", Password: "a"}}, users...)})
+	return runServer(t, &Options{Users: append([]*User{{Username: "admin", Password: "a"}}, users...)})
 }
 
 func secLogin(t *testing.T, s *Server, user, pass string) *secRaw {

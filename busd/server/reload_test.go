@@ -35,7 +35,7 @@ func TestReloadAuth(t *testing.T) {
 		},
 		Nkeys: []*NkeyUser{{Nkey: keepPub}, {Nkey: dropPub}},
 	}
-	s := secServer(t, o)
+	s := runServer(t, o)
 	alice := secLogin(t, s, "alice", "a1")
 	bob := secLogin(t, s, "bob", "b1")
 	bob.send("SUB bob.x 1\r\nSUB other 2\r\nSUB other q 3\r\n")
@@ -124,7 +124,7 @@ func TestReloadAuth(t *testing.T) {
 // TestReloadTurnsAuthOn: clients that connected to an open server stay when
 // what they presented satisfies the new config; the others are closed.
 func TestReloadTurnsAuthOn(t *testing.T) {
-	s := secServer(t, &Options{AuthTimeout: 100 * time.Millisecond})
+	s := runServer(t, &Options{AuthTimeout: 100 * time.Millisecond})
 	anon := secDial(t, s)
 	anon.connect(nil)
 	anon.expect("PONG")
@@ -167,7 +167,7 @@ func TestReloadTurnsAuthOn(t *testing.T) {
 // TestReloadTokenAndDefaultPermissions: token changes and
 // default_permissions changes apply to connected clients.
 func TestReloadTokenAndDefaultPermissions(t *testing.T) {
-	s := secServer(t, &Options{Authorization: "t1"})
+	s := runServer(t, &Options{Authorization: "t1"})
 	tok := secDial(t, s)
 	tok.connect(map[string]any{"auth_token": "t1"})
 	tok.expect("PONG")
@@ -180,7 +180,7 @@ func TestReloadTokenAndDefaultPermissions(t *testing.T) {
 	}
 	secExpectViolationClose(tok)
 
-	d := secServer(t, &Options{Users: []*User{{Username: "u", Password: "p"}}})
+	d := runServer(t, &Options{Users: []*User{{Username: "u", Password: "p"}}})
 	u := secLogin(t, d, "u", "p")
 	u.send("SUB a.b 1\r\nSUB a.* 2\r\n")
 	u.sync()
@@ -207,7 +207,7 @@ func TestReloadTokenAndDefaultPermissions(t *testing.T) {
 func TestReloadRacesConnects(t *testing.T) {
 	good := &Options{Users: []*User{{Username: "u", Password: "p"}}}
 	bad := &Options{Users: []*User{{Username: "u", Password: "other"}}}
-	s := secServer(t, good)
+	s := runServer(t, good)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -261,7 +261,7 @@ func TestReloadRacesSubscribe(t *testing.T) {
 	closed := &Options{Users: []*User{{Username: "u", Password: "p", Permissions: &Permissions{
 		Subscribe: &SubjectPermission{Deny: []string{"forbidden.>"}},
 	}}}}
-	s := secServer(t, open)
+	s := runServer(t, open)
 	for round := 0; round < 5; round++ {
 		if err := s.Reload(open); err != nil {
 			t.Fatal(err)

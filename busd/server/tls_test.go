@@ -103,7 +103,7 @@ func secTLSServer(t testing.TB, ca *secCA, verify bool, o *Options) *Server {
 		// ClientAuth left unset on purpose: TLSVerify alone must enforce it.
 	}
 	o.TLSVerify = verify
-	return secServer(t, o)
+	return runServer(t, o)
 }
 
 func secClientTLS(ca *secCA, certs ...tls.Certificate) *tls.Config {
@@ -272,7 +272,7 @@ authorization { user: u, password: p }
 		t.Fatal(err)
 	}
 	o.Port = -1
-	s := secServer(t, o)
+	s := runServer(t, o)
 	rc := secDial(t, s)
 	if rc.info["tls_required"] != true || rc.info["tls_verify"] != true || rc.info["auth_required"] != true {
 		t.Fatalf("INFO %v", rc.info)
