@@ -96,8 +96,10 @@ type parseState struct {
 type opHandler interface {
 	// preOp is called before any op is processed; it may refuse it (auth).
 	preOp(op int) error
-	processPubArgs(p *parseState, args []byte, headers bool) error
-	processMsg(p *parseState, payload []byte) error
+	// headersOK reports whether the client announced headers in CONNECT; an
+	// HPUB from one that did not is refused.
+	headersOK() bool
+	processMsg(pa *pubArg, payload []byte) error
 	processSub(args []byte) error
 	processUnsub(args []byte) error
 	processPing() error
@@ -263,7 +265,11 @@ func (p *parseState) dispatch(h opHandler, args []byte) error {
 	var err error
 	switch op {
 	case opPub, opHPub:
-		err = h.processPubArgs(p, args, op == opHPub)
+		if op == opHPub && !h.headersOK() {
+			err = errHeadersDisabled
+		} else {
+			err = parsePubArgs(&p.pa, args, op == opHPub, h.maxPayload())
+		}
 		if err == nil {
 			p.state, p.need = stPayload, p.pa.size+2
 		}
@@ -297,7 +303,7 @@ func (p *parseState) dispatch(h opHandler, args []byte) error {
 }
 
 func (p *parseState) finishMsg(h opHandler, payload []byte) error {
-	err := h.processMsg(p, payload)
+	err := h.processMsg(&p.pa, payload)
 	p.state = stOpStart
 	if p.msgBuf != nil {
 		if cap(p.msgBuf) > maxKeptBuf {

@@ -27,12 +27,10 @@ func (r *recorder) preOp(op int) error {
 	return nil
 }
 
-func (r *recorder) processPubArgs(p *parseState, line []byte, headers bool) error {
-	return parsePubArgs(&p.pa, line, headers, r.mpay)
-}
+func (r *recorder) headersOK() bool { return r.headers }
 
-func (r *recorder) processMsg(p *parseState, payload []byte) error {
-	r.ops = append(r.ops, fmt.Sprintf("MSG %s|%s|%d|%q", p.pa.subject, p.pa.reply, p.pa.hdr, payload))
+func (r *recorder) processMsg(pa *pubArg, payload []byte) error {
+	r.ops = append(r.ops, fmt.Sprintf("MSG %s|%s|%d|%q", pa.subject, pa.reply, pa.hdr, payload))
 	return nil
 }
 func (r *recorder) processSub(a []byte) error { r.ops = append(r.ops, "SUB "+string(a)); return nil }
@@ -258,18 +256,13 @@ func TestParsePubAllocs(t *testing.T) {
 	}
 }
 
-// countingHandler parses PUB arguments like the client and counts messages.
+// countingHandler counts messages.
 type countingHandler struct {
 	recorder
 	msgs, bytes int
 }
 
-func (h *countingHandler) processPubArgs(p *parseState, line []byte, headers bool) error {
-	h.recorder.mpay = 1 << 20
-	return h.recorder.processPubArgs(p, line, headers)
-}
-
-func (h *countingHandler) processMsg(p *parseState, payload []byte) error {
+func (h *countingHandler) processMsg(_ *pubArg, payload []byte) error {
 	h.msgs++
 	h.bytes += len(payload)
 	return nil

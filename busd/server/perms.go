@@ -71,7 +71,7 @@ func newPermTrie(entries []string, withQueues bool) *permTrie {
 		case len(f) == 2 && withQueues:
 			subject, queue = f[0], f[1]
 		default:
-			continue // conf.go rejects these; an API caller gets no entry
+			continue // conf_auth.go rejects these; an API caller gets no entry
 		}
 		if !validSubject([]byte(subject)) || (queue != "" && !validQueue([]byte(queue))) {
 			continue

@@ -459,21 +459,6 @@ func (s *Server) LameDuck(ctx context.Context) error {
 	return s.Shutdown(ctx)
 }
 
-// Reload applies the auth, permission and limit parts of opts to the running server.
-func (s *Server) Reload(opts *Options) error {
-	o := *opts
-	o.setDefaults()
-	s.mu.Lock()
-	s.opts.Username, s.opts.Password, s.opts.Authorization = o.Username, o.Password, o.Authorization
-	s.opts.Users, s.opts.Nkeys, s.opts.DefaultPermissions = o.Users, o.Nkeys, o.DefaultPermissions
-	s.mu.Unlock()
-	s.setAuth(newAuthState(&s.opts))
-	return nil
-}
-
-// setAuth swaps the credential configuration and re-checks connected clients.
-func (s *Server) setAuth(a *authState) { s.applyAuth(a) }
-
 func (s *Server) needsNonce() bool { return s.auth.Load().nonce }
 
 // newNonce returns a fresh random nonce for nkey signatures.
