@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
-
-	"github.com/nats-io/nats.go"
 )
 
 // Code classifies an error. It is a closed enum: the numeric value is what is sent
@@ -93,109 +92,140 @@ func codeFromWire(s string) Code {
 }
 
 // Error is the one error type of the SDK. Handlers return it to choose the code the
-// caller sees; the rpc client returns it for every failed call.
+// caller sees; the rpc client returns it for every failed call. Its fields are
+// reached through methods, so an error that has been created cannot be changed by
+// the code it is passed to.
 type Error struct {
-	Code    Code
-	Message string
-	// Details is optional structured data sent with the error as JSON, for example
-	// {"fields": {"Name": "required"}} for a validation failure. After a trip over
-	// the wire, nested values are the types encoding/json produces.
-	Details map[string]any
-
-	cause error
+	code    Code
+	err     error // the underlying error; its text is the message
+	details map[string]any
 }
 
-// NewError returns an *Error with the given code and message.
-func NewError(code Code, msg string) *Error {
-	return &Error{Code: code, Message: msg}
-}
-
-// Errorf returns an *Error whose message is formatted as by fmt.Errorf. A %w verb
-// wraps its argument, which errors.Is and errors.As then see through Unwrap.
-func Errorf(code Code, format string, args ...any) *Error {
-	err := fmt.Errorf(format, args...)
-	e := &Error{Code: code, Message: err.Error()}
-	if errors.Unwrap(err) != nil || isMultiWrap(err) {
-		e.cause = err
+// NewError returns an *Error with the given code that wraps err: the message is
+// err.Error(), and errors.Is and errors.As see err through Unwrap. err may be nil
+// for an error with a code only. A code outside the enum (0 included) becomes
+// CodeUnknown.
+//
+//	return nil, dialtone.NewError(dialtone.CodeNotFound, fmt.Errorf("no user %q", id))
+func NewError(code Code, err error) *Error {
+	if !code.known() {
+		code = CodeUnknown
 	}
-	return e
+	return &Error{code: code, err: err}
 }
 
-func isMultiWrap(err error) bool {
-	u, ok := err.(interface{ Unwrap() []error })
-	return ok && len(u.Unwrap()) > 0
+// Errorf returns NewError(code, fmt.Errorf(format, args...)): the message is
+// formatted as by fmt.Errorf, and a %w verb wraps its argument.
+func Errorf(code Code, format string, args ...any) *Error {
+	return NewError(code, fmt.Errorf(format, args...))
+}
+
+// Code returns the error's code.
+func (e *Error) Code() Code { return e.code }
+
+// Message returns the error's message without the code: the text of the wrapped
+// error, or "" when there is none.
+func (e *Error) Message() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+// Details returns a copy of the structured data sent with the error as JSON, for
+// example {"fields": {"name": "required"}} for a validation failure, or nil. After a
+// trip over the wire, nested values are the types encoding/json produces.
+func (e *Error) Details() map[string]any {
+	if len(e.details) == 0 {
+		return nil
+	}
+	return maps.Clone(e.details)
+}
+
+// WithDetail returns a copy of e whose details have key set to value. The value must
+// encode as JSON to reach the caller.
+func (e *Error) WithDetail(key string, value any) *Error {
+	c := *e
+	c.details = make(map[string]any, len(e.details)+1)
+	maps.Copy(c.details, e.details)
+	c.details[key] = value
+	return &c
 }
 
 // Error returns "<code>: <message>", e.g. "not_found: no such user", or only the code
 // name when the message is empty.
 func (e *Error) Error() string {
-	if e.Message == "" {
-		return e.Code.String()
+	if msg := e.Message(); msg != "" {
+		return e.code.String() + ": " + msg
 	}
-	return e.Code.String() + ": " + e.Message
+	return e.code.String()
 }
 
-// Unwrap returns the error wrapped with %w in Errorf, if any.
-func (e *Error) Unwrap() error {
-	if e.cause == nil {
-		return nil
-	}
-	// fmt.Errorf produced the cause; hand back what it wraps so the chain does not
-	// show the formatted message twice.
-	if u := errors.Unwrap(e.cause); u != nil {
-		return u
-	}
-	return e.cause
-}
+// Unwrap returns the wrapped error, if any.
+func (e *Error) Unwrap() error { return e.err }
 
 // Is makes errors.Is(err, dialtone.ErrNotFound) true for every *Error with code
-// CodeNotFound. A target with a message matches only errors with the same code and
-// the same message; sentinels have no message and match on the code alone.
+// CodeNotFound, whatever its message.
 func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	if !ok || t == nil {
-		return false
-	}
-	return t.Code == e.Code && (t.Message == "" || t.Message == e.Message)
+	s, ok := target.(sentinel)
+	return ok && Code(s) == e.code
 }
 
-// CodeOf returns the code that describes err: 0 for nil; the Code of the first
-// *Error in the chain; CodeCanceled for context.Canceled; CodeDeadlineExceeded for
-// context.DeadlineExceeded and nats.ErrTimeout; CodeUnavailable for
-// nats.ErrNoResponders; CodeInternal for anything else.
+// CodeOf returns the code that describes err: 0 for nil; the code of the first
+// *Error (or sentinel) in the chain; CodeCanceled for context.Canceled;
+// CodeDeadlineExceeded for context.DeadlineExceeded; CodeUnknown for any other
+// error.
 func CodeOf(err error) Code {
 	if err == nil {
 		return 0
 	}
-	var de *Error
-	if errors.As(err, &de) {
-		return de.Code
+	if de := asError(err); de != nil {
+		return de.code
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
 		return CodeCanceled
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+	case errors.Is(err, context.DeadlineExceeded):
 		return CodeDeadlineExceeded
-	case errors.Is(err, nats.ErrNoResponders):
-		return CodeUnavailable
 	}
-	return CodeInternal
+	return CodeUnknown
 }
 
-// Sentinels for errors.Is, one per code. They carry no message, so they match every
-// *Error with their code. Do not modify them.
-var (
-	ErrInvalidArgument    = &Error{Code: CodeInvalidArgument}
-	ErrUnauthenticated    = &Error{Code: CodeUnauthenticated}
-	ErrPermissionDenied   = &Error{Code: CodePermissionDenied}
-	ErrNotFound           = &Error{Code: CodeNotFound}
-	ErrAlreadyExists      = &Error{Code: CodeAlreadyExists}
-	ErrFailedPrecondition = &Error{Code: CodeFailedPrecondition}
-	ErrResourceExhausted  = &Error{Code: CodeResourceExhausted}
-	ErrCanceled           = &Error{Code: CodeCanceled}
-	ErrInternal           = &Error{Code: CodeInternal}
-	ErrUnimplemented      = &Error{Code: CodeUnimplemented}
-	ErrUnavailable        = &Error{Code: CodeUnavailable}
-	ErrDeadlineExceeded   = &Error{Code: CodeDeadlineExceeded}
-	ErrUnknown            = &Error{Code: CodeUnknown}
+// asError returns the first *Error in err's chain, or, for a sentinel, an *Error
+// with its code.
+func asError(err error) *Error {
+	var de *Error
+	if errors.As(err, &de) {
+		return de
+	}
+	var s sentinel
+	if errors.As(err, &s) {
+		return &Error{code: Code(s)}
+	}
+	return nil
+}
+
+// sentinel is the type of the Err* constants: a code as an error.
+type sentinel Code
+
+func (s sentinel) Error() string { return Code(s).String() }
+
+// Sentinels for errors.Is, one per code: errors.Is(err, dialtone.ErrNotFound) is true
+// for every *Error with CodeNotFound. They are constants, so nothing can change what
+// they match. A handler may return one as is, for an error with a code and no
+// message.
+const (
+	ErrInvalidArgument    = sentinel(CodeInvalidArgument)
+	ErrUnauthenticated    = sentinel(CodeUnauthenticated)
+	ErrPermissionDenied   = sentinel(CodePermissionDenied)
+	ErrNotFound           = sentinel(CodeNotFound)
+	ErrAlreadyExists      = sentinel(CodeAlreadyExists)
+	ErrFailedPrecondition = sentinel(CodeFailedPrecondition)
+	ErrResourceExhausted  = sentinel(CodeResourceExhausted)
+	ErrCanceled           = sentinel(CodeCanceled)
+	ErrInternal           = sentinel(CodeInternal)
+	ErrUnimplemented      = sentinel(CodeUnimplemented)
+	ErrUnavailable        = sentinel(CodeUnavailable)
+	ErrDeadlineExceeded   = sentinel(CodeDeadlineExceeded)
+	ErrUnknown            = sentinel(CodeUnknown)
 )

@@ -33,25 +33,25 @@ func ErrorFromHeader(h nats.Header) *Error {
 	if !hasCode && !hasMsg {
 		return nil
 	}
-	e := &Error{Code: CodeUnknown}
+	e := &Error{code: CodeUnknown}
 	if hasCode && len(codes) > 0 {
-		e.Code = codeFromWire(strings.TrimSpace(codes[0]))
+		e.code = codeFromWire(strings.TrimSpace(codes[0]))
 	}
-	if hasMsg && len(msgs) > 0 {
-		e.Message = msgs[0]
+	if hasMsg && len(msgs) > 0 && msgs[0] != "" {
+		e.err = errors.New(msgs[0])
 	}
 	if d := h.Get(HeaderErrorDetails); d != "" {
 		var details map[string]any
-		if json.Unmarshal([]byte(d), &details) == nil && details != nil {
-			e.Details = details
+		if json.Unmarshal([]byte(d), &details) == nil && len(details) > 0 {
+			e.details = details
 		}
 	}
 	return e
 }
 
 // SetErrorHeader writes err into h: its code (CodeOf), its message and, for an
-// *Error with Details, the details as JSON. The message of an *Error is its Message;
-// for any other error it is err.Error(). Line breaks are replaced by spaces, as a
+// *Error with details, the details as JSON. The message of an *Error is its
+// Message(); for any other error it is err.Error(). Line breaks are replaced by spaces, as a
 // header value cannot hold them. A nil err removes the error headers.
 func SetErrorHeader(h nats.Header, err error) {
 	if h == nil {
@@ -65,15 +65,15 @@ func SetErrorHeader(h nats.Header, err error) {
 	}
 	code := CodeOf(err)
 	msg := err.Error()
-	var de *Error
-	if errors.As(err, &de) {
-		msg = de.Message
+	de := asError(err)
+	if de != nil {
+		msg = de.Message()
 	}
 	h.Set(HeaderErrorCode, strconv.Itoa(int(code)))
 	h.Set(HeaderError, headerSafe(msg))
 	h.Del(HeaderErrorDetails)
-	if de != nil && len(de.Details) > 0 {
-		if b, jerr := json.Marshal(de.Details); jerr == nil {
+	if de != nil && len(de.details) > 0 {
+		if b, jerr := json.Marshal(de.details); jerr == nil {
 			h.Set(HeaderErrorDetails, string(b))
 		}
 	}

@@ -12,11 +12,8 @@ import (
 
 func TestErrorHeaderRoundTrip(t *testing.T) {
 	h := nats.Header{}
-	in := &dialtone.Error{
-		Code:    dialtone.CodeInvalidArgument,
-		Message: "bad\nname",
-		Details: map[string]any{"fields": map[string]string{"Name": "required"}},
-	}
+	in := dialtone.NewError(dialtone.CodeInvalidArgument, errors.New("bad\nname")).
+		WithDetail("fields", map[string]string{"Name": "required"})
 	dialtone.SetErrorHeader(h, in)
 	if got := h.Get(dialtone.HeaderErrorCode); got != "400" {
 		t.Fatalf("code header = %q", got)
@@ -25,12 +22,12 @@ func TestErrorHeaderRoundTrip(t *testing.T) {
 		t.Fatalf("message header = %q (line breaks must go)", got)
 	}
 	out := dialtone.ErrorFromHeader(h)
-	if out == nil || out.Code != dialtone.CodeInvalidArgument || out.Message != "bad name" {
+	if out == nil || out.Code() != dialtone.CodeInvalidArgument || out.Message() != "bad name" {
 		t.Fatalf("ErrorFromHeader = %#v", out)
 	}
-	fields, ok := out.Details["fields"].(map[string]any)
+	fields, ok := out.Details()["fields"].(map[string]any)
 	if !ok || fields["Name"] != "required" {
-		t.Fatalf("details = %#v", out.Details)
+		t.Fatalf("details = %#v", out.Details())
 	}
 	dialtone.SetErrorHeader(h, nil)
 	if dialtone.ErrorFromHeader(h) != nil {
@@ -57,13 +54,13 @@ func TestErrorFromHeaderForeign(t *testing.T) {
 		h.Set(dialtone.HeaderErrorCode, c.code)
 		h.Set(dialtone.HeaderErrorDetails, "not json")
 		e := dialtone.ErrorFromHeader(h)
-		if e == nil || e.Code != c.want || e.Details != nil {
+		if e == nil || e.Code() != c.want || e.Details() != nil {
 			t.Errorf("code %q: got %#v, want code %v and no details", c.code, e, c.want)
 		}
 	}
 	h := nats.Header{}
 	h.Set(dialtone.HeaderError, "only a message")
-	if e := dialtone.ErrorFromHeader(h); e == nil || e.Code != dialtone.CodeUnknown || e.Message != "only a message" {
+	if e := dialtone.ErrorFromHeader(h); e == nil || e.Code() != dialtone.CodeUnknown || e.Message() != "only a message" {
 		t.Fatalf("message only: %#v", e)
 	}
 }
@@ -72,7 +69,7 @@ func TestSetErrorHeaderPlainError(t *testing.T) {
 	h := nats.Header{}
 	dialtone.SetErrorHeader(h, errors.New("boom"))
 	e := dialtone.ErrorFromHeader(h)
-	if e.Code != dialtone.CodeInternal || e.Message != "boom" {
+	if e.Code() != dialtone.CodeUnknown || e.Message() != "boom" {
 		t.Fatalf("got %#v", e)
 	}
 }
@@ -100,7 +97,7 @@ func TestTimeoutHeader(t *testing.T) {
 
 func ExampleSetErrorHeader() {
 	h := nats.Header{}
-	dialtone.SetErrorHeader(h, dialtone.NewError(dialtone.CodeNotFound, "no such user"))
+	dialtone.SetErrorHeader(h, dialtone.NewError(dialtone.CodeNotFound, errors.New("no such user")))
 	fmt.Println(h.Get(dialtone.HeaderErrorCode), h.Get(dialtone.HeaderError))
 
 	err := dialtone.ErrorFromHeader(h)

@@ -108,8 +108,8 @@ func Validate(v any) error {
 		b.WriteString(")")
 	}
 	return &Error{
-		Code:    CodeInvalidArgument,
-		Message: b.String(),
-		Details: map[string]any{"fields": fields},
+		code:    CodeInvalidArgument,
+		err:     errors.New(b.String()),
+		details: map[string]any{"fields": fields},
 	}
 }

@@ -34,16 +34,16 @@ func TestValidate(t *testing.T) {
 	}
 	err := dialtone.Validate(&createUser{Email: "nope", Age: 200})
 	var de *dialtone.Error
-	if !errors.As(err, &de) || de.Code != dialtone.CodeInvalidArgument {
+	if !errors.As(err, &de) || de.Code() != dialtone.CodeInvalidArgument {
 		t.Fatalf("err = %v", err)
 	}
-	fields, _ := de.Details["fields"].(map[string]string)
+	fields, _ := de.Details()["fields"].(map[string]string)
 	want := map[string]string{"Name": "required", "Email": "email", "Age": "lte", "Address.City": "required"}
 	if fmt.Sprint(fields) != fmt.Sprint(want) {
 		t.Fatalf("fields = %v, want %v", fields, want)
 	}
-	if de.Message != "invalid request: Address.City (required), Age (lte), Email (email), Name (required)" {
-		t.Fatalf("message = %q", de.Message)
+	if de.Message() != "invalid request: Address.City (required), Age (lte), Email (email), Name (required)" {
+		t.Fatalf("message = %q", de.Message())
 	}
 }
 
@@ -53,7 +53,7 @@ func ExampleValidate() {
 	}
 	err := dialtone.Validate(&Greet{})
 	fmt.Println(err)
-	fmt.Println(err.(*dialtone.Error).Details["fields"])
+	fmt.Println(err.(*dialtone.Error).Details()["fields"])
 	// Output:
 	// invalid_argument: invalid request: Name (required)
 	// map[Name:required]

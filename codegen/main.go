@@ -13,14 +13,16 @@
 // where requests and responses are your own structs (json and validate tags are
 // honoured). `go generate` then writes greeter_dialtone.go beside it with
 //
-//   - GreeterServiceName, the subject constants (GreeterSayHelloSubject) and the
-//     rpc.Endpoint values (GreeterSayHelloEndpoint);
+//   - GreeterServiceName, the subject constants (GreeterSayHelloSubject) and a
+//     function per endpoint returning its typed rpc.Endpoint
+//     (GreeterSayHelloEndpoint(), for rpc.Call);
 //   - GreeterClient, which implements Greeter over the bus (NewGreeterClient), so it
 //     swaps with a fake in tests; choose the call pattern per call with
 //     rpc.WithCallOptions(ctx, rpc.LowestLatency());
-//   - RegisterGreeter(svc *service.Service, impl Greeter) error, which adds every
-//     method as an endpoint with the JSON Schemas of its request and response in the
-//     ADR-32 metadata (shown by `nats micro info greeter`). Each type's schema is
+//   - RegisterGreeter(r service.Registrar, impl Greeter, opts ...service.EndpointOption) error,
+//     which adds every method as an endpoint of the service or of one of its groups,
+//     with the JSON Schemas of its request and response in the ADR-32 metadata
+//     (shown by `nats micro info greeter`). Its errors are *dialtone.Error. Each type's schema is
 //     written once, as an unexported constant named after it (greeterHelloRequestSchema),
 //     however many methods use the type.
 //
@@ -41,7 +43,8 @@
 //
 // writes a new module in ./orders: the interface with its go:generate line, the
 // generated code, an implementation, a test against an in-process busd, a main that
-// serves until SIGTERM and drains (service.Run), and a README. Flags of new:
+// serves until SIGINT or SIGTERM and drains (service.Run under signal.NotifyContext),
+// and a README. Flags of new:
 //
 //	-module M    module path of the new module (required)
 //	-name N      service name; the package is N, the interface N capitalised
@@ -64,8 +67,8 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/dialtone-dev/dialtone/codegen/generator"
-	"github.com/dialtone-dev/dialtone/codegen/scaffold"
+	"github.com/dialtone-dev/dialtone/codegen/internal/generator"
+	"github.com/dialtone-dev/dialtone/codegen/internal/scaffold"
 )
 
 func main() {

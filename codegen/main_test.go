@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dialtone-dev/dialtone/codegen/generator"
+	"github.com/dialtone-dev/dialtone/codegen/internal/generator"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with the current output")

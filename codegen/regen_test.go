@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dialtone-dev/dialtone/codegen/generator"
-	"github.com/dialtone-dev/dialtone/templates"
+	"github.com/dialtone-dev/dialtone/codegen/internal/generator"
+	"github.com/dialtone-dev/dialtone/codegen/internal/templates"
 )
 
 // TestCommittedGeneratedCodeIsCurrent is the check that regenerating the committed generated

@@ -3,7 +3,7 @@
 //
 //	reg, err := discovery.New(ctx, nc)
 //	defer reg.Close()
-//	for _, inst := range reg.Instances("greeter", discovery.WithVersion("1.2.0")) { ... }
+//	for _, inst := range reg.Instances("greeter", discovery.ByVersion("1.2.0")) { ... }
 //	for ev := range reg.Watch(ctx) { ... } // joined, changed, draining, left, expired
 //
 // A Registry subscribes to service.*.heartbeats. On start it also asks every
@@ -107,10 +107,22 @@ func (t EventType) String() string {
 type Event struct {
 	Type     EventType
 	Instance Instance // state after the event; for Left and Expired the last known state
+
+	// Dropped is how many events were dropped just before this one because the
+	// watcher read too slowly (see WithWatchBuffer). When it is not 0 the events
+	// seen so far no longer add up to the registry's state: read the current
+	// state again with Instances.
+	Dropped int
 }
 
-// Option configures a Registry.
-type Option func(*config)
+// An Option configures a Registry (New).
+type Option interface {
+	applyRegistry(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) applyRegistry(c *config) { f(c) }
 
 type config struct {
 	startupWait time.Duration
@@ -121,34 +133,36 @@ type config struct {
 // WithStartupWait sets how long New collects replies to its "beat now" request
 // (default 100ms). Zero skips the request.
 func WithStartupWait(d time.Duration) Option {
-	return func(c *config) { c.startupWait = max(d, 0) }
+	return optionFunc(func(c *config) { c.startupWait = max(d, 0) })
 }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
+	return optionFunc(func(c *config) {
 		if l != nil {
 			c.logger = l
 		}
-	}
+	})
 }
 
 // WithWatchBuffer sets how many events a slow watcher may have queued before the
-// oldest are dropped (default DefaultWatchBuffer).
+// oldest are dropped (default DefaultWatchBuffer); the next event delivered says
+// how many were (Event.Dropped).
 func WithWatchBuffer(n int) Option {
-	return func(c *config) { c.watchBuffer = max(n, 1) }
+	return optionFunc(func(c *config) { c.watchBuffer = max(n, 1) })
 }
 
-// Filter selects instances in Instances.
+// A Filter selects instances in Instances: an instance is listed when every
+// filter given returns true for it.
 type Filter func(*Instance) bool
 
-// WithVersion selects instances of exactly this version.
-func WithVersion(v string) Filter {
+// ByVersion selects instances of exactly this version.
+func ByVersion(v string) Filter {
 	return func(i *Instance) bool { return i.Version == v }
 }
 
-// WithStatus selects instances with this status ("up" or "draining").
-func WithStatus(s heartbeat.Status) Filter {
+// ByStatus selects instances with this status ("up" or "draining").
+func ByStatus(s heartbeat.Status) Filter {
 	return func(i *Instance) bool { return i.Status == s }
 }
 
@@ -195,7 +209,7 @@ type Registry struct {
 func New(ctx context.Context, nc *nats.Conn, opts ...Option) (*Registry, error) {
 	cfg := config{startupWait: DefaultStartupWait, logger: slog.Default(), watchBuffer: DefaultWatchBuffer}
 	for _, o := range opts {
-		o(&cfg)
+		o.applyRegistry(&cfg)
 	}
 	r := newRegistry(nc, cfg, time.Now)
 	sub, err := nc.Subscribe(heartbeat.WildcardSubject, r.onMsg)

@@ -119,10 +119,10 @@ func TestRegistryKnowsRunningServicesAtOnce(t *testing.T) {
 			if len(svcs) != 2 || svcs[0].Name != "other" || svcs[1].Name != "slowbeat" || svcs[1].Instances != 3 {
 				t.Fatalf("services %+v", svcs)
 			}
-			if got := reg.Instances("other", discovery.WithVersion("2.0.0")); len(got) != 1 {
+			if got := reg.Instances("other", discovery.ByVersion("2.0.0")); len(got) != 1 {
 				t.Fatalf("by version: %+v", got)
 			}
-			if got := reg.Instances("other", discovery.WithVersion("1.0.0")); len(got) != 0 {
+			if got := reg.Instances("other", discovery.ByVersion("1.0.0")); len(got) != 0 {
 				t.Fatalf("by wrong version: %+v", got)
 			}
 		})

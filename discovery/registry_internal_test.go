@@ -35,7 +35,7 @@ func testRegistry(t testing.TB) (*Registry, *fakeClock) {
 func hb(id, name, version string, seq uint64, status heartbeat.Status) *heartbeat.Heartbeat {
 	return &heartbeat.Heartbeat{
 		Schema: heartbeat.Schema, ID: id, Name: name, Version: version, Seq: seq, Status: status,
-		Inbox: heartbeat.Inbox(name, id), IntervalMS: 1000,
+		Inbox: "_DT." + name + "." + id, IntervalMS: 1000,
 		Endpoints: []heartbeat.Endpoint{{Name: "E", Subject: name + ".E", QueueGroup: name}},
 	}
 }
@@ -85,7 +85,7 @@ func TestRegistryLifecycleEvents(t *testing.T) {
 		t.Fatalf("stale heartbeat applied: %+v", inst)
 	}
 
-	if got := r.Instances("svc", WithVersion("2.0.0")); len(got) != 1 || got[0].ID != "b" {
+	if got := r.Instances("svc", ByVersion("2.0.0")); len(got) != 1 || got[0].ID != "b" {
 		t.Fatalf("by version: %+v", got)
 	}
 	if got := r.Services(); len(got) != 1 || got[0].Instances != 2 || fmt.Sprint(got[0].Versions) != "[1.0.0 2.0.0]" {
@@ -96,7 +96,7 @@ func TestRegistryLifecycleEvents(t *testing.T) {
 	if ev := next(t, w); ev.Type != Draining || ev.Instance.ID != "a" {
 		t.Fatalf("draining: %+v", ev)
 	}
-	if got := r.Instances("svc", WithStatus(heartbeat.StatusUp)); len(got) != 1 || got[0].ID != "b" {
+	if got := r.Instances("svc", ByStatus(heartbeat.StatusUp)); len(got) != 1 || got[0].ID != "b" {
 		t.Fatalf("up only: %+v", got)
 	}
 	r.apply(hb("a", "svc", "1.0.0", 5, heartbeat.StatusStopped), clk.now())
@@ -155,13 +155,18 @@ func TestWatchDropsOldestWhenFull(t *testing.T) {
 	if fmt.Sprint(ids) != "[6 7 8 9]" || w.dropped != 6 {
 		t.Fatalf("queue %v, dropped %d; want the newest 4 and 6 dropped", ids, w.dropped)
 	}
-	// The reader then gets the newest events in order, and the drop is reported once.
+	// The reader then gets the newest events in order, and the first of them says
+	// how many were dropped before it.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go w.run(ctx)
-	for _, want := range []string{"6", "7", "8", "9"} {
-		if ev := next(t, w.out); ev.Instance.ID != want {
+	for i, want := range []string{"6", "7", "8", "9"} {
+		ev := next(t, w.out)
+		if ev.Instance.ID != want {
 			t.Fatalf("got %s, want %s", ev.Instance.ID, want)
+		}
+		if wantDropped := map[bool]int{true: 6}[i == 0]; ev.Dropped != wantDropped {
+			t.Fatalf("event %s: Dropped = %d, want %d", want, ev.Dropped, wantDropped)
 		}
 	}
 }

@@ -8,7 +8,8 @@ import (
 // Watch returns a channel of events: first a Joined event for every instance known
 // now, then every change as it happens, in order. The channel is closed when ctx
 // ends or the registry is closed. Events queue up for a slow reader; past the watch
-// buffer (WithWatchBuffer) the oldest are dropped and a warning is logged.
+// buffer (WithWatchBuffer) the oldest are dropped, a warning is logged, and the
+// next event delivered carries the number dropped in Event.Dropped.
 func (r *Registry) Watch(ctx context.Context) <-chan Event {
 	w := &watcher{
 		out:    make(chan Event),
@@ -94,6 +95,9 @@ func (w *watcher) run(ctx context.Context) {
 		w.mu.Unlock()
 		if dropped > 0 {
 			w.r.cfg.logger.Warn("discovery: watcher too slow, events dropped", "dropped", dropped)
+			if len(batch) > 0 {
+				batch[0].Dropped = dropped
+			}
 		}
 		for i, ev := range batch {
 			select {

@@ -30,11 +30,11 @@ package heartbeat
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/internal/wire"
 )
 
 // Schema is the schema identifier this package writes.
@@ -45,17 +45,14 @@ const schemaMajor = "dialtone.heartbeat.v1"
 // Subjects.
 const (
 	// WildcardSubject matches every service's heartbeat subject.
-	WildcardSubject = "service.*.heartbeats"
+	WildcardSubject = wire.HeartbeatWildcard
 	// BeatSubject is the "beat now" request: each instance replies with its current
 	// heartbeat document.
-	BeatSubject = "_DT.beat"
+	BeatSubject = wire.BeatSubject
 )
 
 // Subject is the heartbeat subject of service name: service.<name>.heartbeats.
-func Subject(name string) string { return "service." + name + ".heartbeats" }
-
-// Inbox is the instance inbox _DT.<name>.<id>.
-func Inbox(name, id string) string { return "_DT." + name + "." + id }
+func Subject(name string) string { return wire.HeartbeatSubject(name) }
 
 // Status is the lifecycle state of an instance.
 type Status string
@@ -130,12 +127,12 @@ func Decode(data []byte) (*Heartbeat, error) {
 		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "%w %q (want %s)", ErrSchema, h.Schema, Schema)
 	}
 	if h.ID == "" || h.Name == "" {
-		return nil, dialtone.NewError(dialtone.CodeInvalidArgument, "heartbeat: document without id or name")
+		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "heartbeat: document without id or name")
 	}
 	switch h.Status {
 	case StatusUp, StatusDraining, StatusStopped:
 	default:
-		return nil, dialtone.NewError(dialtone.CodeInvalidArgument, fmt.Sprintf("heartbeat: unknown status %q", h.Status))
+		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "heartbeat: unknown status %q", h.Status)
 	}
 	return h, nil
 }

@@ -18,39 +18,38 @@ const DefaultInterval = time.Second
 // early, so that instances started together do not beat in lockstep.
 const DefaultJitter = 0.1
 
-// Option configures a Publisher.
-type Option func(*Publisher)
+// An Option configures a Publisher.
+type Option interface {
+	applyPublisher(*Publisher)
+}
+
+type optionFunc func(*Publisher)
+
+func (f optionFunc) applyPublisher(p *Publisher) { f(p) }
 
 // WithInterval sets the heartbeat interval (default 1s). Values below 1ms are raised
 // to 1ms.
 func WithInterval(d time.Duration) Option {
-	return func(p *Publisher) {
-		if d < time.Millisecond {
-			d = time.Millisecond
-		}
-		p.interval = d
-	}
+	return optionFunc(func(p *Publisher) { p.interval = max(d, time.Millisecond) })
 }
 
 // WithJitter sets the fraction of the interval (0 to 0.5) by which each heartbeat
 // comes early at random. Heartbeats never come late, so the promise holds.
 func WithJitter(fraction float64) Option {
-	return func(p *Publisher) {
-		p.jitter = min(max(fraction, 0), 0.5)
-	}
+	return optionFunc(func(p *Publisher) { p.jitter = min(max(fraction, 0), 0.5) })
 }
 
 // WithLogger sets the logger for publish failures (default slog.Default()).
 func WithLogger(l *slog.Logger) Option {
-	return func(p *Publisher) {
+	return optionFunc(func(p *Publisher) {
 		if l != nil {
 			p.logger = l
 		}
-	}
+	})
 }
 
 // Publisher publishes an instance's heartbeats: one at Start, one every interval,
-// one whenever the status changes, and a final "stopped" one at Stop. It also
+// one whenever the status changes (SetStatus), and a final "stopped" one at Stop. It also
 // answers "beat now" requests on BeatSubject. It is safe for concurrent use.
 type Publisher struct {
 	nc       *nats.Conn
@@ -86,13 +85,10 @@ func NewPublisher(nc *nats.Conn, source func() Heartbeat, opts ...Option) *Publi
 		done:     make(chan struct{}),
 	}
 	for _, o := range opts {
-		o(p)
+		o.applyPublisher(p)
 	}
 	return p
 }
-
-// Interval is the configured interval.
-func (p *Publisher) Interval() time.Duration { return p.interval }
 
 // Start subscribes to BeatSubject, publishes the first "up" heartbeat, waits until
 // the server has both (a flush bounded by ctx) and starts the periodic loop.
@@ -100,7 +96,7 @@ func (p *Publisher) Start(ctx context.Context) error {
 	p.mu.Lock()
 	if p.started {
 		p.mu.Unlock()
-		return dialtone.NewError(dialtone.CodeFailedPrecondition, "heartbeat: publisher already started")
+		return dialtone.Errorf(dialtone.CodeFailedPrecondition, "heartbeat: publisher already started")
 	}
 	p.started = true
 	sub, err := p.nc.Subscribe(BeatSubject, p.onBeat)
@@ -145,16 +141,6 @@ func (p *Publisher) SetStatus(ctx context.Context, s Status) error {
 	return nil
 }
 
-// Beat publishes a heartbeat now, outside the periodic schedule.
-func (p *Publisher) Beat() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopped {
-		return nil
-	}
-	return p.publishLocked()
-}
-
 // Stop ends the loop, stops answering BeatSubject, publishes the final "stopped"
 // heartbeat and flushes it (bounded by ctx). Calling Stop again does nothing.
 func (p *Publisher) Stop(ctx context.Context) error {
@@ -183,16 +169,6 @@ func (p *Publisher) Stop(ctx context.Context) error {
 		return dialtone.Errorf(dialtone.CodeUnavailable, "heartbeat: flush: %w", ferr)
 	}
 	return nil
-}
-
-// Current returns the document the next heartbeat would carry, without publishing
-// it or using a sequence number.
-func (p *Publisher) Current() Heartbeat {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	h := p.source()
-	p.fill(&h, p.seq)
-	return h
 }
 
 func (p *Publisher) fill(h *Heartbeat, seq uint64) {

@@ -158,7 +158,7 @@ func BenchmarkBalanced(b *testing.B) {
 		return err
 	}
 	typed := func() error {
-		_, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &benchReq)
+		_, err := rpc.Call(ctx, c, sayHello, &benchReq)
 		return err
 	}
 	rawHdr := func() error {
@@ -174,7 +174,7 @@ func BenchmarkBalanced(b *testing.B) {
 	// (same bytes, no codec, no validation) separates what the call path costs from
 	// what encoding, decoding and validating cost.
 	callRaw := func() error {
-		_, err := c.CallRaw(ctx, sayHello, benchReqData, nil)
+		_, err := c.CallRaw(ctx, sayHello.Spec(), benchReqData, nil)
 		return err
 	}
 	// What a nats.go user writes by hand for the same exchange: encoding/json both
@@ -309,7 +309,7 @@ func BenchmarkLowestLatency(b *testing.B) {
 	}{{"balanced", rpc.Balanced()}, {"lowest-latency", rpc.LowestLatency()}} {
 		b.Run(tc.name, func(b *testing.B) {
 			run(b, false, func() error {
-				_, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &benchReq, tc.opt)
+				_, err := rpc.Call(ctx, c, sayHello, &benchReq, tc.opt)
 				return err
 			})
 		})
@@ -343,7 +343,7 @@ func BenchmarkAvailable(b *testing.B) {
 	}{{"balanced", rpc.Balanced()}, {"available", rpc.Available()}, {"direct", rpc.Direct(svc.ID())}} {
 		b.Run(tc.name, func(b *testing.B) {
 			run(b, false, func() error {
-				_, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &benchReq, tc.opt)
+				_, err := rpc.Call(ctx, c, sayHello, &benchReq, tc.opt)
 				return err
 			})
 		})

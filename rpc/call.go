@@ -15,33 +15,72 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/internal/wire"
 )
 
-// Endpoint names what a call is for: an endpoint of a service. Subject is the
-// endpoint's subject; when empty it is "<Service>.<Name>", the default a service
-// gives an endpoint outside any group.
-type Endpoint struct {
+// Spec names an endpoint of a service without its types: what CallRaw takes and
+// what an Endpoint carries. Subject is the endpoint's subject; when empty it is
+// "<Service>.<Name>", the default a service gives an endpoint outside any group.
+type Spec struct {
 	Service string // service name, e.g. "greeter"
 	Name    string // endpoint name, e.g. "SayHello"
 	Subject string // e.g. "greeter.SayHello"; empty means Service + "." + Name
 }
 
 // subject returns the endpoint subject.
-func (e Endpoint) subject() string {
-	if e.Subject != "" {
-		return e.Subject
+func (s Spec) subject() string {
+	if s.Subject != "" {
+		return s.Subject
 	}
-	return e.Service + "." + e.Name
+	return s.Service + "." + s.Name
 }
 
 // String returns "<Service>.<Name>", the name of the call's span.
-func (e Endpoint) String() string { return e.Service + "." + e.Name }
+func (s Spec) String() string { return s.Service + "." + s.Name }
+
+// check reports a Spec no call with pattern p can be made with. A balanced call
+// needs only a subject; the other patterns address the service by name.
+func (s Spec) check(p pattern) error {
+	if subj := s.subject(); !wire.ValidSubject(subj) {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid endpoint subject %q", s, subj)
+	}
+	if p != patternBalanced && !wire.ValidName(s.Service) {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", s, s.Service)
+	}
+	return nil
+}
+
+// Endpoint is an endpoint with the types of its request and response, so that Call
+// infers them and a request of the wrong type does not compile:
+//
+//	var sayHello = rpc.NewEndpoint[HelloRequest, HelloReply](rpc.Spec{Service: "greeter", Name: "SayHello"})
+//	reply, err := rpc.Call(ctx, c, sayHello, &HelloRequest{Name: "Ada"}) // reply is *HelloReply
+//
+// Generated code has a function per endpoint that returns its Endpoint. An
+// Endpoint is a small value; copy it freely.
+type Endpoint[Req, Resp any] struct {
+	spec Spec
+}
+
+// NewEndpoint returns the Endpoint that spec names, with request type Req and
+// response type Resp. The spec is checked by each call: a bad name or subject
+// fails it with CodeInvalidArgument.
+func NewEndpoint[Req, Resp any](spec Spec) Endpoint[Req, Resp] {
+	return Endpoint[Req, Resp]{spec: spec}
+}
+
+// Spec returns the service, name and subject of the endpoint.
+func (e Endpoint[Req, Resp]) Spec() Spec { return e.spec }
+
+// String returns "<Service>.<Name>".
+func (e Endpoint[Req, Resp]) String() string { return e.spec.String() }
 
 // Call encodes req with the client's codec, sends it to ep and decodes the reply into
 // a new Resp. req is validated first (dialtone.Validate); a nil req is sent as the
 // zero Req. Every error is an *dialtone.Error; see the package documentation for the
 // codes.
-func Call[Req, Resp any](ctx context.Context, c *Client, ep Endpoint, req *Req, opts ...CallOption) (*Resp, error) {
+func Call[Req, Resp any](ctx context.Context, c *Client, ep Endpoint[Req, Resp], req *Req, opts ...CallOption) (*Resp, error) {
+	spec := ep.spec
 	if req == nil {
 		req = new(Req)
 	}
@@ -50,32 +89,32 @@ func Call[Req, Resp any](ctx context.Context, c *Client, ep Endpoint, req *Req, 
 	}
 	data, err := c.codec.Marshal(req)
 	if err != nil {
-		return nil, dialtone.Errorf(dialtone.CodeInternal, "rpc: %s: encode %T as %s: %w", ep, req, c.codec.Name(), err)
+		return nil, dialtone.Errorf(dialtone.CodeInternal, "rpc: %s: encode %T as %s: %w", spec, req, c.codec.Name(), err)
 	}
 	sc := c.scratch()
-	msg, err := c.call(ctx, ep, data, sc, opts, true)
+	msg, err := c.call(ctx, spec, data, sc, opts, true)
 	c.release(sc)
 	if err != nil {
 		return nil, err
 	}
 	resp := new(Resp)
-	if err := c.decode(ep, msg, resp); err != nil {
+	if err := c.decode(spec, msg, resp); err != nil {
 		return nil, err
 	}
 	return resp, nil
 }
 
 // CallRaw sends data, already encoded, with the headers in hdr (which it does not
-// modify) to ep and returns the reply message. Patterns, deadlines, retries and
+// modify) to the endpoint spec names and returns the reply message. Patterns, deadlines, retries and
 // tracing work as for Call; an error reply is returned as an *dialtone.Error, not as a
 // message. There is no validation, and the client's codec plays no part: a payload
 // that is not JSON is named by a Content-Type header in hdr.
-func (c *Client) CallRaw(ctx context.Context, ep Endpoint, data []byte, hdr nats.Header, opts ...CallOption) (*nats.Msg, error) {
+func (c *Client) CallRaw(ctx context.Context, spec Spec, data []byte, hdr nats.Header, opts ...CallOption) (*nats.Msg, error) {
 	sc := c.scratch()
 	for k, v := range hdr {
 		sc.hdr[k] = v[:len(v):len(v)] // clipped: an Add must not write into the caller's array
 	}
-	msg, err := c.call(ctx, ep, data, sc, opts, false)
+	msg, err := c.call(ctx, spec, data, sc, opts, false)
 	c.release(sc)
 	return msg, err
 }
@@ -124,9 +163,9 @@ func (sc *callScratch) setTimeout(d time.Duration) {
 // Decode decodes a reply returned by CallRaw into v with the codec named by its
 // Content-Type header (JSON when absent). A failure is CodeInternal and wraps the
 // codec's error.
-func (c *Client) Decode(ep Endpoint, msg *nats.Msg, v any) error { return c.decode(ep, msg, v) }
+func (c *Client) Decode(spec Spec, msg *nats.Msg, v any) error { return c.decode(spec, msg, v) }
 
-func (c *Client) decode(ep Endpoint, msg *nats.Msg, v any) error {
+func (c *Client) decode(ep Spec, msg *nats.Msg, v any) error {
 	codec := dialtone.JSON
 	if ct := msg.Header.Get(dialtone.HeaderContentType); ct != "" && ct != codec.Name() {
 		var ok bool
@@ -151,7 +190,7 @@ type invocation struct {
 	deadline  time.Time // the caller's, or now + the client's default timeout
 	blocking  bool      // ctx can never be done: wait with timeouts instead of ctx
 	cfg       callConfig
-	ep        Endpoint
+	ep        Spec
 	data      []byte
 	sc        *callScratch // the request's header and message
 	span      trace.Span
@@ -161,7 +200,7 @@ type invocation struct {
 // call is the body of every call: options, deadline, span, attempts. sc holds the
 // request headers given so far and is written to. typed means data was encoded with
 // the client's codec, which then names the Content-Type.
-func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, sc *callScratch, opts []CallOption, typed bool) (*nats.Msg, error) {
+func (c *Client) call(ctx context.Context, ep Spec, data []byte, sc *callScratch, opts []CallOption, typed bool) (*nats.Msg, error) {
 	hdr := sc.hdr
 	inv := invocation{ep: ep, data: data, sc: sc}
 	for _, o := range c.defaults {
@@ -172,6 +211,9 @@ func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, sc *callScr
 	}
 	for _, o := range opts {
 		inv.cfg = o.applyCall(inv.cfg)
+	}
+	if err := ep.check(inv.cfg.pattern); err != nil {
+		return nil, err
 	}
 	for _, kv := range inv.cfg.headers {
 		hdr.Add(kv.key, kv.value)
@@ -222,7 +264,7 @@ func (c *Client) call(ctx context.Context, ep Endpoint, data []byte, sc *callScr
 	msg, err := c.attempts(&inv)
 	if err != nil && inv.recording {
 		span.SetStatus(codes.Error, err.Error())
-		span.SetAttributes(attribute.String("dialtone.code", dialtone.CodeOf(err).String()))
+		span.SetAttributes(attribute.String(wire.AttrErrorCode, dialtone.CodeOf(err).String()))
 	}
 	return msg, err
 }
@@ -280,28 +322,16 @@ func (c *Client) request(inv *invocation, m *nats.Msg, wait time.Duration) (*nat
 func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 	ep := inv.ep
 	subject := ep.subject()
-	if !validSubject(subject) {
-		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid endpoint subject %q", ep, subject)
-	}
 	switch inv.cfg.pattern {
 	case patternBalanced:
 	case patternLowestLatency:
-		if !validToken(ep.Service) {
-			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", ep, ep.Service)
-		}
-		subject = "_DT." + ep.Service + ".all." + subject
+		subject = wire.AllSubject(ep.Service, subject)
 	case patternDirect:
-		if !validToken(ep.Service) {
-			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", ep, ep.Service)
-		}
-		if !validToken(inv.cfg.instance) {
+		if !wire.ValidToken(inv.cfg.instance) {
 			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid instance id %q", ep, inv.cfg.instance)
 		}
-		subject = "_DT." + ep.Service + "." + inv.cfg.instance + "." + subject
+		subject = wire.DirectSubject(ep.Service, inv.cfg.instance, subject)
 	case patternAvailable:
-		if !validToken(ep.Service) {
-			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", ep, ep.Service)
-		}
 		id, inbox, err := c.probe(inv)
 		if err != nil {
 			return nil, err
@@ -332,23 +362,10 @@ func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 	return msg, nil
 }
 
-// availMsg is the probe's payload, {"key"}; the release that follows the choice
-// of an instance, sent without a reply subject, carries {"key", "keep"}.
-type availMsg struct {
-	Key  string `json:"key"`
-	Keep string `json:"keep,omitempty"`
-}
-
-// availReply is the availability probe's answer.
-type availReply struct {
-	ID    string `json:"id"`
-	Inbox string `json:"inbox"`
-}
-
 // probe asks the service who has a free slot and returns the first volunteer.
 func (c *Client) probe(inv *invocation) (id, inbox string, err error) {
 	ep := inv.ep
-	subject := "_DT." + ep.Service + ".avail"
+	subject := wire.AvailSubject(ep.Service)
 	wait := c.availTimeout
 	remaining := time.Until(inv.deadline)
 	if remaining <= 0 {
@@ -359,7 +376,7 @@ func (c *Client) probe(inv *invocation) (id, inbox string, err error) {
 		wait = remaining
 	}
 	key := nuid.Next()
-	probe, _ := json.Marshal(availMsg{Key: key})
+	probe, _ := json.Marshal(wire.AvailProbe{Key: key})
 	msg, err := c.request(inv, &nats.Msg{Subject: subject, Data: probe}, wait)
 	if err != nil {
 		if bounded && inv.ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
@@ -372,19 +389,19 @@ func (c *Client) probe(inv *invocation) (id, inbox string, err error) {
 	if e := dialtone.ErrorFromHeader(msg.Header); e != nil {
 		return "", "", e
 	}
-	var r availReply
+	var r wire.AvailReply
 	if err := json.Unmarshal(msg.Data, &r); err != nil {
 		return "", "", dialtone.Errorf(dialtone.CodeInternal,
 			"rpc: %s: decode availability reply (%d bytes) from %s into %T: %w", ep, len(msg.Data), subject, &r, err)
 	}
-	if !validSubject(r.Inbox) {
+	if !wire.ValidSubject(r.Inbox) {
 		return "", "", dialtone.Errorf(dialtone.CodeInternal,
 			"rpc: %s: availability reply from instance %q has invalid inbox %q", ep, r.ID, r.Inbox)
 	}
 	// Other volunteers reserved a slot for this call too: let them go at once.
 	// Sent on the probe subject without a reply, so each instance sees it in
 	// order with the probes that follow.
-	release, _ := json.Marshal(availMsg{Key: key, Keep: r.ID})
+	release, _ := json.Marshal(wire.AvailProbe{Key: key, Keep: r.ID})
 	_ = c.nc.Publish(subject, release)
 	return r.ID, r.Inbox, nil
 }
@@ -411,43 +428,10 @@ func (c *Client) transportError(inv *invocation, subject string, err error) erro
 }
 
 // contextError reports why ctx is done.
-func contextError(ctx context.Context, ep Endpoint) error {
+func contextError(ctx context.Context, ep Spec) error {
 	err := ctx.Err()
 	if errors.Is(err, context.Canceled) {
 		return dialtone.Errorf(dialtone.CodeCanceled, "rpc: %s: %w", ep, err)
 	}
 	return dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
-}
-
-// validToken reports whether s is one subject token: not empty, no dots, wildcards
-// or white space.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '.', '*', '>', ' ', '\t', '\r', '\n':
-			return false
-		}
-	}
-	return true
-}
-
-// validSubject reports whether s is a NATS subject without wildcards: non-empty
-// tokens separated by dots.
-func validSubject(s string) bool {
-	if s == "" {
-		return false
-	}
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == '.' {
-			if !validToken(s[start:i]) {
-				return false
-			}
-			start = i + 1
-		}
-	}
-	return true
 }

@@ -70,7 +70,7 @@ func TestServicePatterns(t *testing.T) {
 			{"direct 2", rpc.Direct(s2.ID()), s2.ID()},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				resp, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"}, tc.opt)
+				resp, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Ada"}, tc.opt)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -112,7 +112,7 @@ func TestDirectFromDiscovery(t *testing.T) {
 		}
 		c := rpc.NewClient(nc)
 		for _, inst := range reg.Instances("greeter") {
-			resp, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &helloReq{Name: "Ada"}, rpc.Direct(inst.ID))
+			resp, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "Ada"}, rpc.Direct(inst.ID))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +134,7 @@ func TestPlainNATSRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 		var resp helloResp
-		if err := rpc.NewClient(nc).Decode(sayHello, m, &resp); err != nil || resp.Greeting != "hello Ada" {
+		if err := rpc.NewClient(nc).Decode(sayHello.Spec(), m, &resp); err != nil || resp.Greeting != "hello Ada" {
 			t.Fatalf("reply %q: %+v, %v", m.Data, resp, err)
 		}
 	})
@@ -146,7 +146,7 @@ func TestServiceErrorsAndValidation(t *testing.T) {
 		startGreeter(t, b.instanceURL(0), nc, func(ctx context.Context, req *helloReq) (*helloResp, error) {
 			switch req.Name {
 			case "nobody":
-				return nil, dialtone.NewError(dialtone.CodeNotFound, "no such person")
+				return nil, dialtone.Errorf(dialtone.CodeNotFound, "no such person")
 			case "panic":
 				panic("boom")
 			}
@@ -154,22 +154,22 @@ func TestServiceErrorsAndValidation(t *testing.T) {
 		})
 		c := rpc.NewClient(nc)
 
-		_, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "nobody"})
-		if de := expectCode(t, err, dialtone.CodeNotFound); de.Message != "no such person" {
-			t.Fatalf("message = %q", de.Message)
+		_, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "nobody"})
+		if de := expectCode(t, err, dialtone.CodeNotFound); de.Message() != "no such person" {
+			t.Fatalf("message = %q", de.Message())
 		}
-		_, err = rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "panic"})
-		if de := expectCode(t, err, dialtone.CodeInternal); de.Message != "internal error" {
-			t.Fatalf("message = %q", de.Message)
+		_, err = rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "panic"})
+		if de := expectCode(t, err, dialtone.CodeInternal); de.Message() != "internal error" {
+			t.Fatalf("message = %q", de.Message())
 		}
 
 		// The service validates again: a request that skips the client's check (raw
 		// bytes, as another language might send) is refused with the fields.
-		_, err = c.CallRaw(context.Background(), sayHello, []byte(`{"age":200}`), nil)
+		_, err = c.CallRaw(context.Background(), sayHello.Spec(), []byte(`{"age":200}`), nil)
 		de := expectCode(t, err, dialtone.CodeInvalidArgument)
-		fields, _ := de.Details["fields"].(map[string]any)
+		fields, _ := de.Details()["fields"].(map[string]any)
 		if fields["Name"] != "required" || fields["Age"] != "lte" {
-			t.Fatalf("details = %v, want Name: required and Age: lte", de.Details)
+			t.Fatalf("details = %v, want Name: required and Age: lte", de.Details())
 		}
 	})
 }
@@ -196,7 +196,7 @@ func TestServiceDeadline(t *testing.T) {
 		const budget = 300 * time.Millisecond
 		ctx, cancel := context.WithTimeout(context.Background(), budget)
 		defer cancel()
-		_, err := rpc.Call[helloReq, helloResp](ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"})
+		_, err := rpc.Call(ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"})
 		expectCode(t, err, dialtone.CodeDeadlineExceeded)
 		s := recv(t, got, "the handler")
 		if s.left <= 0 || s.left > budget {
@@ -227,12 +227,12 @@ func TestServiceBackPressure(t *testing.T) {
 
 		blocked := make(chan error, 1)
 		go func() {
-			_, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "block"}, rpc.Available())
+			_, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "block"}, rpc.Available())
 			blocked <- err
 		}()
 		recv(t, started, "the blocking call to start")
 
-		_, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Available())
+		_, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Available())
 		expectCode(t, err, dialtone.CodeUnavailable)
 
 		// Retry: watch the probes; once the retrying call has probed twice (so its
@@ -253,7 +253,7 @@ func TestServiceBackPressure(t *testing.T) {
 		ctx := rpc.WithCallOptions(context.Background(), rpc.Retry(rpc.RetryPolicy{MaxAttempts: 50, InitialBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}))
 		done := make(chan error, 1)
 		go func() {
-			resp, err := rpc.Call[helloReq, helloResp](ctx, c2, sayHello, &helloReq{Name: "Bo"})
+			resp, err := rpc.Call(ctx, c2, sayHello, &helloReq{Name: "Bo"})
 			if err == nil && resp.Greeting != "hello Bo" {
 				err = errors.New("wrong reply " + resp.Greeting)
 			}
@@ -296,10 +296,10 @@ func TestAvailabilityReleasesUnusedSlots(t *testing.T) {
 		// A generous probe bound: only a held reservation, not a slow answer, may fail the call.
 		c := rpc.NewClient(nc, rpc.WithAvailabilityTimeout(2*time.Second))
 		go func() {
-			_, _ = rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "block"}, rpc.Available())
+			_, _ = rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "block"}, rpc.Available())
 		}()
 		busy := recv(t, started, "the blocking call to start")
-		resp, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Available())
+		resp, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Available())
 		if err != nil {
 			t.Fatalf("second call with one instance idle: %v", err)
 		}
@@ -330,7 +330,7 @@ func TestServiceTraceLinkage(t *testing.T) {
 			service.WithTracerProvider(tp), service.WithPropagator(propagation.TraceContext{}))
 		c := rpc.NewClient(nc, rpc.WithTracerProvider(tp))
 
-		if _, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"}); err != nil {
+		if _, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Ada"}); err != nil {
 			t.Fatal(err)
 		}
 		recv(t, waiter.ended, "a span")

@@ -22,27 +22,25 @@ func TestErrorReply(t *testing.T) {
 				if m.Subject == "users.Weird" {
 					return &nats.Msg{Header: nats.Header{dialtone.HeaderErrorCode: {"777"}, dialtone.HeaderError: {"odd"}}}
 				}
-				e := dialtone.NewError(dialtone.CodeNotFound, "no such user")
-				e.Details = map[string]any{"id": "42"}
-				return replyError(e)
+				return replyError(dialtone.Errorf(dialtone.CodeNotFound, "no such user").WithDetail("id", "42"))
 			})
 		c := rpc.NewClient(nc)
 
-		_, err := rpc.Call[helloReq, helloResp](context.Background(), c, rpc.Endpoint{Service: "users", Name: "Get", Subject: "users.Get"}, &helloReq{Name: "x"})
+		_, err := rpc.Call(context.Background(), c, rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "users", Name: "Get", Subject: "users.Get"}), &helloReq{Name: "x"})
 		de := expectCode(t, err, dialtone.CodeNotFound)
 		if !errors.Is(err, dialtone.ErrNotFound) || errors.Is(err, dialtone.ErrInternal) {
 			t.Fatal("errors.Is does not follow the code")
 		}
-		if de.Message != "no such user" || de.Details["id"] != "42" {
-			t.Fatalf("error = %q %v, want the handler's message and details", de.Message, de.Details)
+		if de.Message() != "no such user" || de.Details()["id"] != "42" {
+			t.Fatalf("error = %q %v, want the handler's message and details", de.Message(), de.Details())
 		}
 		if err.Error() != "not_found: no such user" {
 			t.Fatalf("Error() = %q", err.Error())
 		}
 
-		_, err = rpc.Call[helloReq, helloResp](context.Background(), c, rpc.Endpoint{Service: "users", Name: "Weird", Subject: "users.Weird"}, &helloReq{Name: "x"})
-		if de := expectCode(t, err, dialtone.CodeUnknown); de.Message != "odd" {
-			t.Fatalf("message = %q", de.Message)
+		_, err = rpc.Call(context.Background(), c, rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "users", Name: "Weird", Subject: "users.Weird"}), &helloReq{Name: "x"})
+		if de := expectCode(t, err, dialtone.CodeUnknown); de.Message() != "odd" {
+			t.Fatalf("message = %q", de.Message())
 		}
 	})
 }
@@ -62,15 +60,15 @@ func TestMalformedReply(t *testing.T) {
 			})
 		c := rpc.NewClient(nc)
 		call := func(name string) error {
-			_, err := rpc.Call[helloReq, helloResp](context.Background(), c, rpc.Endpoint{Service: "bad", Name: name, Subject: "bad." + name}, &helloReq{Name: "x"})
+			_, err := rpc.Call(context.Background(), c, rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "bad", Name: name, Subject: "bad." + name}), &helloReq{Name: "x"})
 			return err
 		}
 
 		err := call("Text")
 		de := expectCode(t, err, dialtone.CodeInternal)
 		for _, want := range []string{"bad.Text", "decode reply", "application/json", "*rpc_test.helloResp"} {
-			if !strings.Contains(de.Message, want) {
-				t.Errorf("message %q does not mention %q", de.Message, want)
+			if !strings.Contains(de.Message(), want) {
+				t.Errorf("message %q does not mention %q", de.Message(), want)
 			}
 		}
 		var syn *json.SyntaxError
@@ -86,8 +84,8 @@ func TestMalformedReply(t *testing.T) {
 		}
 
 		de = expectCode(t, call("CT"), dialtone.CodeInternal)
-		if !strings.Contains(de.Message, "application/x-unheard-of") {
-			t.Errorf("message %q does not name the content type", de.Message)
+		if !strings.Contains(de.Message(), "application/x-unheard-of") {
+			t.Errorf("message %q does not name the content type", de.Message())
 		}
 	})
 }
@@ -107,12 +105,12 @@ func TestDeadlinePropagation(t *testing.T) {
 				abandoned <- seen{d, ctx.Err()}
 				return nil
 			})
-		ep := rpc.Endpoint{Service: "slow", Name: "Wait", Subject: "slow.Wait"}
+		ep := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "slow", Name: "Wait", Subject: "slow.Wait"})
 
 		const budget = 300 * time.Millisecond
 		ctx, cancel := context.WithTimeout(context.Background(), budget)
 		defer cancel()
-		_, err := rpc.Call[helloReq, helloResp](ctx, rpc.NewClient(nc), ep, &helloReq{Name: "x"})
+		_, err := rpc.Call(ctx, rpc.NewClient(nc), ep, &helloReq{Name: "x"})
 		expectCode(t, err, dialtone.CodeDeadlineExceeded)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("%v does not wrap context.DeadlineExceeded", err)
@@ -138,10 +136,10 @@ func TestDefaultTimeout(t *testing.T) {
 				<-ctx.Done()
 				return nil
 			})
-		ep := rpc.Endpoint{Service: "slow", Name: "Wait", Subject: "slow.Wait"}
+		ep := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "slow", Name: "Wait", Subject: "slow.Wait"})
 		const def = 150 * time.Millisecond
 		start := time.Now()
-		_, err := rpc.Call[helloReq, helloResp](context.Background(), rpc.NewClient(nc, rpc.WithDefaultTimeout(def)), ep, &helloReq{Name: "x"})
+		_, err := rpc.Call(context.Background(), rpc.NewClient(nc, rpc.WithDefaultTimeout(def)), ep, &helloReq{Name: "x"})
 		expectCode(t, err, dialtone.CodeDeadlineExceeded)
 		if el := time.Since(start); el < def {
 			t.Fatalf("returned after %v, before the default timeout %v", el, def)
@@ -162,8 +160,8 @@ func TestCanceled(t *testing.T) {
 				<-hctx.Done()
 				return nil
 			})
-		ep := rpc.Endpoint{Service: "slow", Name: "Wait", Subject: "slow.Wait"}
-		_, err := rpc.Call[helloReq, helloResp](ctx, rpc.NewClient(nc, rpc.WithDefaultTimeout(500*time.Millisecond)), ep, &helloReq{Name: "x"})
+		ep := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "slow", Name: "Wait", Subject: "slow.Wait"})
+		_, err := rpc.Call(ctx, rpc.NewClient(nc, rpc.WithDefaultTimeout(500*time.Millisecond)), ep, &helloReq{Name: "x"})
 		expectCode(t, err, dialtone.CodeCanceled)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("%v does not wrap context.Canceled", err)
@@ -177,7 +175,7 @@ func TestDeadlineAlreadyPassed(t *testing.T) {
 		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 		defer cancel()
 		out := nc.Stats().OutMsgs
-		_, err := rpc.Call[helloReq, helloResp](ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "x"})
+		_, err := rpc.Call(ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "x"})
 		expectCode(t, err, dialtone.CodeDeadlineExceeded)
 		if nc.Stats().OutMsgs != out {
 			t.Fatal("a call past its deadline sent a message")
@@ -192,14 +190,14 @@ func TestClientValidation(t *testing.T) {
 		c := rpc.NewClient(nc)
 		out := nc.Stats().OutMsgs
 		for _, req := range []*helloReq{{Age: 200}, nil} {
-			_, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, req)
+			_, err := rpc.Call(context.Background(), c, sayHello, req)
 			de := expectCode(t, err, dialtone.CodeInvalidArgument)
-			fields, _ := de.Details["fields"].(map[string]string)
+			fields, _ := de.Details()["fields"].(map[string]string)
 			if fields["Name"] != "required" {
-				t.Fatalf("details = %v, want Name: required", de.Details)
+				t.Fatalf("details = %v, want Name: required", de.Details())
 			}
 			if req != nil && fields["Age"] != "lte" {
-				t.Fatalf("details = %v, want Age: lte", de.Details)
+				t.Fatalf("details = %v, want Age: lte", de.Details())
 			}
 		}
 		if nc.Stats().OutMsgs != out || inst.requests.Load() != 0 {

@@ -49,7 +49,7 @@ func exampleBus(maxConcurrent int, hello func(ctx context.Context, req *HelloReq
 	if hello == nil {
 		hello = func(ctx context.Context, req *HelloRequest) (*HelloReply, error) {
 			if req.Name == "nobody" {
-				return nil, dialtone.NewError(dialtone.CodeNotFound, "nobody is not here")
+				return nil, dialtone.Errorf(dialtone.CodeNotFound, "nobody is not here")
 			}
 			return &HelloReply{Message: "hello " + req.Name}, nil
 		}
@@ -72,7 +72,7 @@ func exampleBus(maxConcurrent int, hello func(ctx context.Context, req *HelloReq
 	}
 }
 
-var greeterSayHello = rpc.Endpoint{Service: "greeter", Name: "SayHello", Subject: "greeter.SayHello"}
+var greeterSayHello = rpc.NewEndpoint[HelloRequest, HelloReply](rpc.Spec{Service: "greeter", Name: "SayHello"})
 
 func Example() {
 	nc, stop := exampleBus(0, nil)
@@ -82,7 +82,7 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 
-	reply, err := rpc.Call[HelloRequest, HelloReply](ctx, c, greeterSayHello, &HelloRequest{Name: "Ada"})
+	reply, err := rpc.Call(ctx, c, greeterSayHello, &HelloRequest{Name: "Ada"})
 	if err != nil {
 		fmt.Println("error:", err)
 		return
@@ -90,12 +90,12 @@ func Example() {
 	fmt.Println(reply.Message)
 
 	// A failed call is a *dialtone.Error with the code the handler chose.
-	_, err = rpc.Call[HelloRequest, HelloReply](ctx, c, greeterSayHello, &HelloRequest{Name: "nobody"})
+	_, err = rpc.Call(ctx, c, greeterSayHello, &HelloRequest{Name: "nobody"})
 	fmt.Println(errors.Is(err, dialtone.ErrNotFound), err)
 
 	// A request that fails validation is refused before it is sent.
-	_, err = rpc.Call[HelloRequest, HelloReply](ctx, c, greeterSayHello, &HelloRequest{})
-	fmt.Println(dialtone.CodeOf(err), err.(*dialtone.Error).Details["fields"])
+	_, err = rpc.Call(ctx, c, greeterSayHello, &HelloRequest{})
+	fmt.Println(dialtone.CodeOf(err), err.(*dialtone.Error).Details()["fields"])
 	// Output:
 	// hello Ada
 	// true not_found: nobody is not here
@@ -110,7 +110,7 @@ func ExampleWithCallOptions() {
 	c := rpc.NewClient(nc)
 
 	ctx := rpc.WithCallOptions(context.Background(), rpc.LowestLatency())
-	reply, err := rpc.Call[HelloRequest, HelloReply](ctx, c, greeterSayHello, &HelloRequest{Name: "Grace"})
+	reply, err := rpc.Call(ctx, c, greeterSayHello, &HelloRequest{Name: "Grace"})
 	fmt.Println(reply.Message, err)
 	// Output: hello Grace <nil>
 }
@@ -133,16 +133,16 @@ func ExampleAvailable() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = rpc.Call[HelloRequest, HelloReply](context.Background(), c, greeterSayHello, &HelloRequest{Name: "slow"})
+		_, _ = rpc.Call(context.Background(), c, greeterSayHello, &HelloRequest{Name: "slow"})
 	}()
 	<-started // the only slot is taken
 
-	_, err := rpc.Call[HelloRequest, HelloReply](context.Background(), c, greeterSayHello, &HelloRequest{Name: "Ada"}, rpc.Available())
+	_, err := rpc.Call(context.Background(), c, greeterSayHello, &HelloRequest{Name: "Ada"}, rpc.Available())
 	fmt.Println(dialtone.CodeOf(err))
 
 	close(release)
 	<-done
-	reply, err := rpc.Call[HelloRequest, HelloReply](context.Background(), c, greeterSayHello, &HelloRequest{Name: "Ada"},
+	reply, err := rpc.Call(context.Background(), c, greeterSayHello, &HelloRequest{Name: "Ada"},
 		rpc.Available(), rpc.Retry(rpc.RetryPolicy{MaxAttempts: 5}))
 	fmt.Println(reply.Message, err)
 	// Output:
@@ -156,7 +156,7 @@ func ExampleClient_CallRaw() {
 	defer stop()
 	c := rpc.NewClient(nc)
 
-	msg, err := c.CallRaw(context.Background(), greeterSayHello, []byte(`{"name":"Linus"}`), nil)
+	msg, err := c.CallRaw(context.Background(), greeterSayHello.Spec(), []byte(`{"name":"Linus"}`), nil)
 	if err != nil {
 		fmt.Println("error:", err)
 		return

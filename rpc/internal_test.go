@@ -45,23 +45,11 @@ func TestRetryPolicyDefaults(t *testing.T) {
 	}
 }
 
-func TestValidSubject(t *testing.T) {
-	for s, want := range map[string]bool{
-		"a": true, "a.b.c": true, "_DT.svc.all.x": true, "a-b_c.D9": true,
-		"": false, ".": false, "a.": false, ".a": false, "a..b": false,
-		"a.*": false, "a.>": false, "a b": false, "a\tb": false, "a\r\n": false,
-	} {
-		if got := validSubject(s); got != want {
-			t.Errorf("validSubject(%q) = %v", s, got)
-		}
-	}
-}
-
 func TestEndpointSubject(t *testing.T) {
-	if s := (Endpoint{Service: "greeter", Name: "SayHello"}).subject(); s != "greeter.SayHello" {
+	if s := (Spec{Service: "greeter", Name: "SayHello"}).subject(); s != "greeter.SayHello" {
 		t.Fatalf("default subject %q", s)
 	}
-	if s := (Endpoint{Service: "greeter", Name: "SayHello", Subject: "g.v1.hi"}).subject(); s != "g.v1.hi" {
+	if s := (Spec{Service: "greeter", Name: "SayHello", Subject: "g.v1.hi"}).subject(); s != "g.v1.hi" {
 		t.Fatalf("explicit subject %q", s)
 	}
 }

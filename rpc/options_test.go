@@ -23,7 +23,7 @@ import (
 func flaky(n int64, failures *atomic.Int64, code dialtone.Code) handlerFunc {
 	return func(ctx context.Context, inst *instance, m *nats.Msg) *nats.Msg {
 		if failures.Add(1) <= n {
-			return replyError(dialtone.NewError(code, "try again"))
+			return replyError(dialtone.Errorf(code, "try again"))
 		}
 		return greet(ctx, inst, m)
 	}
@@ -38,11 +38,11 @@ func TestRetry(t *testing.T) {
 		fast := rpc.RetryPolicy{InitialBackoff: time.Millisecond}
 
 		// Without Retry the first Unavailable is the answer.
-		_, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"})
+		_, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Ada"})
 		expectCode(t, err, dialtone.CodeUnavailable)
 
 		// With the default 3 attempts: one more failure, then success.
-		resp, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Retry(fast))
+		resp, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Retry(fast))
 		if err != nil || resp.Greeting != "hello Ada" {
 			t.Fatalf("resp, err = %+v, %v", resp, err)
 		}
@@ -52,10 +52,10 @@ func TestRetry(t *testing.T) {
 
 		// MaxAttempts bounds the attempts; the last error is returned.
 		calls.Store(-100)
-		_, err = rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"},
+		_, err = rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Ada"},
 			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 4, InitialBackoff: time.Millisecond}))
-		if de := expectCode(t, err, dialtone.CodeUnavailable); de.Message != "try again" {
-			t.Fatalf("message = %q", de.Message)
+		if de := expectCode(t, err, dialtone.CodeUnavailable); de.Message() != "try again" {
+			t.Fatalf("message = %q", de.Message())
 		}
 		if n := inst.requests.Load(); n != 3+4 {
 			t.Fatalf("instance saw %d requests, want 7", n)
@@ -68,7 +68,7 @@ func TestRetryOnlyUnavailable(t *testing.T) {
 		nc := connect(t, b.clientURL())
 		var calls atomic.Int64
 		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, flaky(1, &calls, dialtone.CodeResourceExhausted))
-		_, err := rpc.Call[helloReq, helloResp](context.Background(), rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"}, rpc.Retry(rpc.RetryPolicy{}))
+		_, err := rpc.Call(context.Background(), rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"}, rpc.Retry(rpc.RetryPolicy{}))
 		expectCode(t, err, dialtone.CodeResourceExhausted)
 		if n := inst.requests.Load(); n != 1 {
 			t.Fatalf("a %v error was retried: %d requests", dialtone.CodeResourceExhausted, n)
@@ -80,7 +80,7 @@ func TestRetryNoResponders(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		nc := connect(t, b.clientURL())
 		out := nc.Stats().OutMsgs
-		_, err := rpc.Call[helloReq, helloResp](context.Background(), rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
+		_, err := rpc.Call(context.Background(), rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
 			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 5, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}))
 		expectCode(t, err, dialtone.CodeUnavailable)
 		if sent := nc.Stats().OutMsgs - out; sent != 5 {
@@ -96,7 +96,7 @@ func TestRetryWithinDeadline(t *testing.T) {
 		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, flaky(1<<40, &calls, dialtone.CodeUnavailable))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_, err := rpc.Call[helloReq, helloResp](ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
+		_, err := rpc.Call(ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
 			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 1000, InitialBackoff: 150 * time.Millisecond, MaxBackoff: 150 * time.Millisecond, Jitter: -1}))
 		// The retries stop when the next wait would end past the deadline: the
 		// caller sees the last Unavailable, before its deadline.
@@ -117,7 +117,7 @@ func TestHeadersAndCallOptionsInContext(t *testing.T) {
 		c := rpc.NewClient(nc, rpc.WithDefaultCallOptions(rpc.Header("X-Default", "d")))
 		call := func(ctx context.Context, opts ...rpc.CallOption) *nats.Msg {
 			t.Helper()
-			if _, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &helloReq{Name: "Ada"}, opts...); err != nil {
+			if _, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "Ada"}, opts...); err != nil {
 				t.Fatal(err)
 			}
 			return recv(t, inst.seen, "the request")
@@ -183,9 +183,9 @@ func TestCodec(t *testing.T) {
 			func(_ context.Context, _ *instance, m *nats.Msg) *nats.Msg {
 				return &nats.Msg{Data: append(m.Data, '!'), Header: nats.Header{dialtone.HeaderContentType: {m.Header.Get(dialtone.HeaderContentType)}}}
 			})
-		ep := rpc.Endpoint{Service: "shout", Name: "Echo", Subject: "shout.Echo"}
+		spec := rpc.Spec{Service: "shout", Name: "Echo", Subject: "shout.Echo"}
 		c := rpc.NewClient(nc, rpc.WithCodec(upperCodec{}))
-		resp, err := rpc.Call[text, text](context.Background(), c, ep, &text{S: "hi"})
+		resp, err := rpc.Call(context.Background(), c, rpc.NewEndpoint[text, text](spec), &text{S: "hi"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,10 +197,10 @@ func TestCodec(t *testing.T) {
 		}
 
 		// An encode failure is CodeInternal and names the type.
-		_, err = rpc.Call[helloReq, helloResp](context.Background(), c, ep, &helloReq{Name: "x"})
+		_, err = rpc.Call(context.Background(), c, rpc.NewEndpoint[helloReq, helloResp](spec), &helloReq{Name: "x"})
 		de := expectCode(t, err, dialtone.CodeInternal)
-		if !strings.Contains(de.Message, "encode *rpc_test.helloReq") {
-			t.Fatalf("message = %q", de.Message)
+		if !strings.Contains(de.Message(), "encode *rpc_test.helloReq") {
+			t.Fatalf("message = %q", de.Message())
 		}
 	})
 }
@@ -214,13 +214,13 @@ func TestCallRaw(t *testing.T) {
 		mine := make([]string, 1, 4)
 		mine[0] = "1"
 		hdr := nats.Header{"X-Mine": mine}
-		msg, err := c.CallRaw(context.Background(), sayHello, []byte(`{"name":"Raw"}`), hdr,
+		msg, err := c.CallRaw(context.Background(), sayHello.Spec(), []byte(`{"name":"Raw"}`), hdr,
 			rpc.LowestLatency(), rpc.Header("X-Mine", "2"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var resp helloResp
-		if err := c.Decode(sayHello, msg, &resp); err != nil || resp.Greeting != "hello Raw" {
+		if err := c.Decode(sayHello.Spec(), msg, &resp); err != nil || resp.Greeting != "hello Raw" {
 			t.Fatalf("decode: %+v, %v", resp, err)
 		}
 		if len(hdr) != 1 || len(hdr["X-Mine"]) != 1 || hdr.Get("X-Mine") != "1" || mine[:2][1] != "" {
@@ -231,7 +231,7 @@ func TestCallRaw(t *testing.T) {
 			t.Fatalf("request headers = %v", m.Header)
 		}
 		// The next call starts from no headers: nothing of this one's is left over.
-		if _, err := c.CallRaw(context.Background(), sayHello, []byte(`{"name":"Raw"}`), nil, rpc.LowestLatency()); err != nil {
+		if _, err := c.CallRaw(context.Background(), sayHello.Spec(), []byte(`{"name":"Raw"}`), nil, rpc.LowestLatency()); err != nil {
 			t.Fatal(err)
 		}
 		m = recv(t, inst.seen, "the second request")
@@ -239,7 +239,7 @@ func TestCallRaw(t *testing.T) {
 			t.Fatalf("second request headers = %v", m.Header)
 		}
 		var bad struct{ Greeting int }
-		if err := c.Decode(sayHello, msg, &bad); dialtone.CodeOf(err) != dialtone.CodeInternal {
+		if err := c.Decode(sayHello.Spec(), msg, &bad); dialtone.CodeOf(err) != dialtone.CodeInternal {
 			t.Fatalf("Decode into the wrong type: %v", err)
 		}
 	})
@@ -254,7 +254,7 @@ func TestClientSpan(t *testing.T) {
 		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello", "greeter.Fail"},
 			func(ctx context.Context, inst *instance, m *nats.Msg) *nats.Msg {
 				if m.Subject == "greeter.Fail" {
-					return replyError(dialtone.NewError(dialtone.CodeNotFound, "nope"))
+					return replyError(dialtone.Errorf(dialtone.CodeNotFound, "nope"))
 				}
 				return greet(ctx, inst, m)
 			})
@@ -262,7 +262,7 @@ func TestClientSpan(t *testing.T) {
 
 		// The caller's span is the client span's parent.
 		ctx, parent := tp.Tracer("test").Start(context.Background(), "caller")
-		if _, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &helloReq{Name: "Ada"}); err != nil {
+		if _, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "Ada"}); err != nil {
 			t.Fatal(err)
 		}
 		parent.End()
@@ -292,8 +292,8 @@ func TestClientSpan(t *testing.T) {
 
 		// A failed call marks its span.
 		exp.Reset()
-		ep := rpc.Endpoint{Service: "greeter", Name: "Fail", Subject: "greeter.Fail"}
-		_, err := rpc.Call[helloReq, helloResp](context.Background(), c, ep, &helloReq{Name: "Ada"})
+		ep := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "greeter", Name: "Fail", Subject: "greeter.Fail"})
+		_, err := rpc.Call(context.Background(), c, ep, &helloReq{Name: "Ada"})
 		expectCode(t, err, dialtone.CodeNotFound)
 		spans = exp.GetSpans()
 		if len(spans) != 1 || spans[0].Status.Code != codes.Error {
@@ -301,7 +301,7 @@ func TestClientSpan(t *testing.T) {
 		}
 		found := false
 		for _, kv := range spans[0].Attributes {
-			found = found || (kv.Key == "dialtone.code" && kv.Value.AsString() == "not_found")
+			found = found || (kv.Key == "dialtone.error_code" && kv.Value.AsString() == "not_found")
 		}
 		if !found {
 			t.Fatalf("failed span attributes = %v", spans[0].Attributes)
@@ -313,7 +313,7 @@ func TestClosedConnection(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		nc := connect(t, b.clientURL())
 		nc.Close()
-		_, err := rpc.Call[helloReq, helloResp](context.Background(), rpc.NewClient(nc), sayHello, &helloReq{Name: "x"})
+		_, err := rpc.Call(context.Background(), rpc.NewClient(nc), sayHello, &helloReq{Name: "x"})
 		expectCode(t, err, dialtone.CodeUnavailable)
 		if !errors.Is(err, nats.ErrConnectionClosed) {
 			t.Fatalf("%v does not wrap nats.ErrConnectionClosed", err)

@@ -22,7 +22,7 @@ func TestAvailable(t *testing.T) {
 		c := rpc.NewClient(nc)
 
 		for i := 0; i < 10; i++ {
-			resp, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Available())
+			resp, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Available())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,11 +54,11 @@ func TestAvailableAllSaturated(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		start := time.Now()
-		_, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &helloReq{Name: "Ada"}, rpc.Available())
+		_, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "Ada"}, rpc.Available())
 		elapsed := time.Since(start)
 		de := expectCode(t, err, dialtone.CodeUnavailable)
-		if !strings.Contains(de.Message, "free capacity") {
-			t.Fatalf("message %q does not say why", de.Message)
+		if !strings.Contains(de.Message(), "free capacity") {
+			t.Fatalf("message %q does not say why", de.Message())
 		}
 		if elapsed < bound {
 			t.Fatalf("gave up after %v, before the availability bound %v", elapsed, bound)
@@ -81,7 +81,7 @@ func TestAvailableBoundedByDeadline(t *testing.T) {
 
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		_, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &helloReq{Name: "Ada"}, rpc.Available())
+		_, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "Ada"}, rpc.Available())
 		expectCode(t, err, dialtone.CodeDeadlineExceeded)
 	})
 }
@@ -97,11 +97,11 @@ func TestAvailableMalformedProbeReply(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				inst := startInstance(t, b.instanceURL(0), nc, "bad"+strings.ReplaceAll(tc.name, " ", ""), []string{"bad.X"}, echo)
 				inst.availResp = func() []byte { return []byte(tc.reply) }
-				ep := rpc.Endpoint{Service: inst.svc, Name: "X", Subject: "bad.X"}
-				_, err := rpc.Call[helloReq, helloResp](context.Background(), rpc.NewClient(nc), ep, &helloReq{Name: "Ada"}, rpc.Available())
+				ep := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: inst.svc, Name: "X", Subject: "bad.X"})
+				_, err := rpc.Call(context.Background(), rpc.NewClient(nc), ep, &helloReq{Name: "Ada"}, rpc.Available())
 				de := expectCode(t, err, dialtone.CodeInternal)
-				if !strings.Contains(de.Message, tc.want) {
-					t.Fatalf("message %q does not contain %q", de.Message, tc.want)
+				if !strings.Contains(de.Message(), tc.want) {
+					t.Fatalf("message %q does not contain %q", de.Message(), tc.want)
 				}
 			})
 		}
@@ -115,7 +115,7 @@ func TestDirect(t *testing.T) {
 		bb := startInstance(t, b.instanceURL(1), nc, "greeter", []string{"greeter.SayHello"}, greet)
 		c := rpc.NewClient(nc)
 		for _, inst := range []*instance{a, bb, a, bb} {
-			resp, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Direct(inst.id))
+			resp, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.Direct(inst.id))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +136,7 @@ func TestDirectUnknownInstance(t *testing.T) {
 		startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, greet)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		_, err := rpc.Call[helloReq, helloResp](ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"}, rpc.Direct("gone"))
+		_, err := rpc.Call(ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"}, rpc.Direct("gone"))
 		expectCode(t, err, dialtone.CodeUnavailable)
 		if ctx.Err() != nil {
 			t.Fatal("waited for the deadline; no responders must fail at once")
@@ -150,19 +150,19 @@ func TestInvalidTargets(t *testing.T) {
 		c := rpc.NewClient(nc)
 		for _, tc := range []struct {
 			name string
-			ep   rpc.Endpoint
+			ep   rpc.Endpoint[helloReq, helloResp]
 			opt  rpc.CallOption
 		}{
 			{"instance id with a dot", sayHello, rpc.Direct("a.b")},
 			{"empty instance id", sayHello, rpc.Direct("")},
-			{"wildcard subject", rpc.Endpoint{Service: "greeter", Name: "X", Subject: "greeter.*"}, rpc.Balanced()},
-			{"empty token", rpc.Endpoint{Service: "greeter", Name: "X", Subject: "greeter..X"}, rpc.Balanced()},
-			{"service with a dot", rpc.Endpoint{Service: "a.b", Name: "X", Subject: "a.X"}, rpc.LowestLatency()},
-			{"no service", rpc.Endpoint{Name: "X", Subject: "x.X"}, rpc.Available()},
+			{"wildcard subject", rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "greeter", Name: "X", Subject: "greeter.*"}), rpc.Balanced()},
+			{"empty token", rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "greeter", Name: "X", Subject: "greeter..X"}), rpc.Balanced()},
+			{"service with a dot", rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "a.b", Name: "X", Subject: "a.X"}), rpc.LowestLatency()},
+			{"no service", rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Name: "X", Subject: "x.X"}), rpc.Available()},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				out := nc.Stats().OutMsgs
-				_, err := rpc.Call[helloReq, helloResp](context.Background(), c, tc.ep, &helloReq{Name: "Ada"}, tc.opt)
+				_, err := rpc.Call(context.Background(), c, tc.ep, &helloReq{Name: "Ada"}, tc.opt)
 				expectCode(t, err, dialtone.CodeInvalidArgument)
 				if nc.Stats().OutMsgs != out {
 					t.Fatal("an invalid call sent a message")
@@ -178,7 +178,7 @@ func TestNoResponders(t *testing.T) {
 		c := rpc.NewClient(nc)
 		for _, opt := range []rpc.CallOption{rpc.Balanced(), rpc.LowestLatency(), rpc.Available(), rpc.Direct("x")} {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			_, err := rpc.Call[helloReq, helloResp](ctx, c, sayHello, &helloReq{Name: "Ada"}, opt)
+			_, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "Ada"}, opt)
 			de := expectCode(t, err, dialtone.CodeUnavailable)
 			if ctx.Err() != nil {
 				t.Fatalf("%T: waited for the deadline; no responders must fail at once", opt)

@@ -23,7 +23,7 @@ type helloResp struct {
 	From     string `json:"from"`
 }
 
-var sayHello = rpc.Endpoint{Service: "greeter", Name: "SayHello", Subject: "greeter.SayHello"}
+var sayHello = rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "greeter", Name: "SayHello", Subject: "greeter.SayHello"})
 
 // greet is the greeter's SayHello written against the wire contract.
 func greet(_ context.Context, inst *instance, m *nats.Msg) *nats.Msg {
@@ -43,11 +43,11 @@ func expectCode(t *testing.T, err error, code dialtone.Code) *dialtone.Error {
 	if !errors.As(err, &de) {
 		t.Fatalf("err = %T %v, want *dialtone.Error", err, err)
 	}
-	if de.Code != code {
-		t.Fatalf("code = %v (%v), want %v", de.Code, err, code)
+	if de.Code() != code {
+		t.Fatalf("code = %v (%v), want %v", de.Code(), err, code)
 	}
-	if !errors.Is(err, &dialtone.Error{Code: code}) {
-		t.Fatalf("errors.Is(err, sentinel %v) = false", code)
+	if dialtone.CodeOf(err) != code {
+		t.Fatalf("CodeOf(err) = %v, want %v", dialtone.CodeOf(err), code)
 	}
 	return de
 }
@@ -61,7 +61,7 @@ func TestBalanced(t *testing.T) {
 
 		from := map[string]int{}
 		for i := 0; i < 64; i++ {
-			resp, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"})
+			resp, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Ada"})
 			if err != nil {
 				t.Fatalf("call %d: %v", i, err)
 			}
@@ -97,8 +97,8 @@ func TestDefaultSubject(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		nc := connect(t, b.clientURL())
 		startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, greet)
-		ep := rpc.Endpoint{Service: "greeter", Name: "SayHello"}
-		resp, err := rpc.Call[helloReq, helloResp](context.Background(), rpc.NewClient(nc), ep, &helloReq{Name: "Bo"})
+		ep := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "greeter", Name: "SayHello"})
+		resp, err := rpc.Call(context.Background(), rpc.NewClient(nc), ep, &helloReq{Name: "Bo"})
 		if err != nil || resp.Greeting != "hello Bo" {
 			t.Fatalf("resp, err = %+v, %v", resp, err)
 		}
@@ -122,7 +122,7 @@ func TestLowestLatency(t *testing.T) {
 		fast := startInstance(t, b.instanceURL(2), nc, "greeter", []string{"greeter.SayHello"}, greet)
 		c := rpc.NewClient(nc)
 
-		resp, err := rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.LowestLatency())
+		resp, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Ada"}, rpc.LowestLatency())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +140,7 @@ func TestLowestLatency(t *testing.T) {
 		s1.wg.Wait()
 		s2.wg.Wait()
 		// A later call through the same response mux still gets its own reply.
-		resp, err = rpc.Call[helloReq, helloResp](context.Background(), c, sayHello, &helloReq{Name: "Bo"})
+		resp, err = rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "Bo"})
 		if err != nil || resp.Greeting != "hello Bo" {
 			t.Fatalf("next call: %+v, %v", resp, err)
 		}
@@ -158,12 +158,12 @@ func TestLowestLatencyDropsLateReplies(t *testing.T) {
 				func(inst *instance) { inst.replied, inst.seen = replied, nil })
 		}
 		c := rpc.NewClient(nc)
-		ep := rpc.Endpoint{Service: "echo", Name: "Echo", Subject: "echo.Echo"}
 		type msg struct {
 			N int `json:"n"`
 		}
+		ep := rpc.NewEndpoint[msg, msg](rpc.Spec{Service: "echo", Name: "Echo", Subject: "echo.Echo"})
 		call := func(i int) {
-			resp, err := rpc.Call[msg, msg](context.Background(), c, ep, &msg{N: i}, rpc.LowestLatency())
+			resp, err := rpc.Call(context.Background(), c, ep, &msg{N: i}, rpc.LowestLatency())
 			if err != nil {
 				t.Fatalf("call %d: %v", i, err)
 			}

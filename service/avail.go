@@ -6,12 +6,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialtone-dev/dialtone/internal/wire"
 	"github.com/nats-io/nats.go"
 )
 
 // reservationTTL is how long a slot promised to an availability probe stays
 // reserved if the direct request does not come.
-const reservationTTL = time.Second
+const reservationTTL = wire.ReservationTTL
 
 // availability answers the probe on _DT.<svc>.avail: only when a concurrency slot
 // is free, and then it takes that slot (a token in the semaphore) for the caller
@@ -31,24 +32,13 @@ type reservation struct {
 	timer *time.Timer
 }
 
-// availMsg is a probe's payload ({"key": ...}) or, on a message without a reply
-// subject, a release ({"key": ..., "keep": <instance id>}): the caller picked
-// instance keep, so every other instance frees the slot it reserved for key.
-type availMsg struct {
-	Key  string `json:"key,omitempty"`
-	Keep string `json:"keep,omitempty"`
-}
-
 func (a *availability) init(s *Service) {
 	a.s = s
-	a.reply, _ = json.Marshal(struct {
-		ID    string `json:"id"`
-		Inbox string `json:"inbox"`
-	}{s.id, s.inbox})
+	a.reply, _ = json.Marshal(wire.AvailReply{ID: s.id, Inbox: s.inbox})
 }
 
 func (a *availability) onProbe(m *nats.Msg) {
-	var am availMsg
+	var am wire.AvailProbe
 	if len(m.Data) > 0 {
 		_ = json.Unmarshal(m.Data, &am) // an empty or foreign payload is a probe without a key
 	}

@@ -6,7 +6,12 @@
 //	err = service.Handle(svc, "SayHello", func(ctx context.Context, req *HelloRequest) (*HelloReply, error) {
 //		return &HelloReply{Message: "hello " + req.Name}, nil
 //	})
-//	err = svc.Run(ctx) // Start, wait for ctx or SIGINT/SIGTERM, Stop
+//	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+//	defer stop()
+//	err = svc.Run(ctx) // Start, serve until ctx ends, Stop (drain)
+//
+// The package installs no signal handler: Run stops when its context ends, and the
+// program decides which signals end it.
 //
 // # Subjects
 //
@@ -38,13 +43,16 @@
 // leaves requests queued (WithQueueLength, then the client drops them as a slow
 // consumer) instead of piling up goroutines. A returned error reaches
 // the caller as Nats-Service-Error-Code and Nats-Service-Error (plus
-// Dialtone-Error-Details); a panic answers CodeInternal "internal error" and the
-// instance keeps serving. Handle adds a typed endpoint that decodes with the codec
+// Dialtone-Error-Details) with its code (dialtone.CodeOf: an error that is not a
+// *dialtone.Error is CodeUnknown); a panic answers CodeInternal "internal error"
+// and the instance keeps serving. Handle adds a typed endpoint that decodes with the codec
 // and runs dialtone.Validate on the request.
 //
 // Each request gets an OpenTelemetry server span named <service>.<endpoint>, a child
 // of the W3C trace context in the request headers, from the provider given with
-// WithTracerProvider or else the global one (which may be installed after New).
+// WithTracerProvider or else the global one (which may be installed after New). A
+// failed request's span has status Error and the attribute dialtone.error_code (the
+// code's name), as the rpc client's span does.
 // While the provider cannot record (a no-op provider, or the global one before an
 // SDK is installed) no span is started; the handler's context still carries the
 // caller's trace context.

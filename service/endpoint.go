@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/internal/wire"
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -60,7 +61,10 @@ func (f HandlerFunc) Handle(ctx context.Context, req *Request) (*Response, error
 
 // Registrar is what endpoints are added to: a *Service or a *Group.
 type Registrar interface {
+	// AddEndpoint adds an endpoint served by h.
 	AddEndpoint(name string, h Handler, opts ...EndpointOption) error
+	// Service returns the service instance the endpoints belong to.
+	Service() *Service
 }
 
 var (
@@ -73,7 +77,7 @@ var (
 // the fields), and the *Resp fn returns is encoded as the reply (nil: empty reply).
 func Handle[Req, Resp any](r Registrar, name string, fn func(ctx context.Context, req *Req) (*Resp, error), opts ...EndpointOption) error {
 	if fn == nil {
-		return dialtone.NewError(dialtone.CodeInvalidArgument, "service: nil handler for endpoint "+name)
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "service: nil handler for endpoint %q", name)
 	}
 	return r.AddEndpoint(name, HandlerFunc(func(ctx context.Context, req *Request) (*Response, error) {
 		in := new(Req)
@@ -146,7 +150,7 @@ func (g *Group) AddGroup(name string, opts ...GroupOption) *Group {
 func newGroup(s *Service, parentPrefix, parentQueue, name string, opts []GroupOption) *Group {
 	var c groupConfig
 	for _, o := range opts {
-		o(&c)
+		o.applyGroup(&c)
 	}
 	g := &Group{s: s, prefix: parentPrefix + "." + name, queue: parentQueue}
 	if c.queue != "" {
@@ -159,6 +163,9 @@ func newGroup(s *Service, parentPrefix, parentQueue, name string, opts []GroupOp
 	}
 	return g
 }
+
+// Service returns the service instance the group belongs to.
+func (g *Group) Service() *Service { return g.s }
 
 // AddEndpoint adds an endpoint to the group.
 func (g *Group) AddEndpoint(name string, h Handler, opts ...EndpointOption) error {
@@ -182,11 +189,11 @@ func (s *Service) addEndpoint(prefix, queue, name string, h Handler, opts []Endp
 		return err
 	}
 	if h == nil {
-		return dialtone.NewError(dialtone.CodeInvalidArgument, "service: nil handler for endpoint "+name)
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "service: nil handler for endpoint %q", name)
 	}
 	c := endpointConfig{subject: prefix + "." + name, queue: queue}
 	for _, o := range opts {
-		o(&c)
+		o.applyEndpoint(&c)
 	}
 	if err := checkSubject("subject", c.subject); err != nil {
 		return err
@@ -217,7 +224,7 @@ func (s *Service) addEndpoint(prefix, queue, name string, h Handler, opts []Endp
 	defer s.mu.Unlock()
 	switch s.state {
 	case stateStopping, stateStopped:
-		return dialtone.NewError(dialtone.CodeFailedPrecondition, "service: stopped")
+		return dialtone.Errorf(dialtone.CodeFailedPrecondition, "service: stopped")
 	}
 	for _, other := range s.endpoints {
 		if other.name == name {
@@ -379,7 +386,7 @@ func (ep *endpoint) serve(m *nats.Msg) {
 	if err != nil {
 		code := dialtone.CodeOf(err)
 		span.SetStatus(codes.Error, err.Error())
-		span.SetAttributes(attribute.Int("dialtone.error_code", int(code)))
+		span.SetAttributes(attribute.String(wire.AttrErrorCode, code.String()))
 		ep.numErrors.Add(1)
 		msg := err.Error()
 		ep.lastError.Store(&msg)
@@ -408,7 +415,7 @@ func (ep *endpoint) call(ctx context.Context, req *Request) (resp *Response, err
 		if r := recover(); r != nil {
 			ep.s.opts.logger.Error("service: handler panic",
 				"service", ep.s.cfg.Name, "endpoint", ep.name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			resp, err = nil, dialtone.NewError(dialtone.CodeInternal, "internal error")
+			resp, err = nil, dialtone.Errorf(dialtone.CodeInternal, "internal error")
 		}
 	}()
 	return ep.handler.Handle(ctx, req)

@@ -117,7 +117,7 @@ func greeter(ctx context.Context, r *helloReq) (*helloResp, error) {
 	case "panic":
 		panic("boom")
 	case "missing":
-		return nil, dialtone.NewError(dialtone.CodeNotFound, "no such person")
+		return nil, dialtone.Errorf(dialtone.CodeNotFound, "no such person")
 	case "plain":
 		return nil, errors.New("plain failure")
 	}

@@ -42,7 +42,7 @@ func TestADR32(t *testing.T) {
 			if err := service.Handle(s, "Hello", greeter, service.WithSchema(`{"type":"object"}`, "")); err != nil {
 				t.Fatal(err)
 			}
-			if err := service.Handle(s.AddGroup("g", service.WithGroupQueueGroup("gq")), "Other", greeter,
+			if err := service.Handle(s.AddGroup("g", service.WithQueueGroup("gq")), "Other", greeter,
 				service.WithMetadata(map[string]string{"k": "v"})); err != nil {
 				t.Fatal(err)
 			}

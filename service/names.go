@@ -5,27 +5,11 @@ import (
 	"strings"
 
 	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/internal/wire"
 )
 
-// validName reports whether s matches [A-Za-z0-9_-]+, the rule for service,
-// endpoint and group names: a single subject token that is safe everywhere.
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 func checkName(kind, s string) error {
-	if !validName(s) {
+	if !wire.ValidName(s) {
 		return dialtone.Errorf(dialtone.CodeInvalidArgument,
 			"service: invalid %s name %q: use letters, digits, '_' and '-' only (it becomes a subject token)", kind, s)
 	}
@@ -35,24 +19,8 @@ func checkName(kind, s string) error {
 // checkSubject validates a literal NATS subject: non-empty tokens separated by
 // dots, no whitespace or control characters and no wildcards.
 func checkSubject(kind, s string) error {
-	bad := func(why string) error {
-		return dialtone.Errorf(dialtone.CodeInvalidArgument, "service: invalid %s %q: %s", kind, s, why)
-	}
-	if s == "" {
-		return bad("empty")
-	}
-	for _, tok := range strings.Split(s, ".") {
-		if tok == "" {
-			return bad("empty token (leading, trailing or double dot)")
-		}
-		if tok == "*" || tok == ">" {
-			return bad("wildcards are not allowed")
-		}
-		for _, r := range tok {
-			if r <= ' ' || r == 0x7f {
-				return bad("whitespace or control character")
-			}
-		}
+	if p := wire.SubjectProblem(s); p != "" {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "service: invalid %s %q: %s", kind, s, p)
 	}
 	return nil
 }

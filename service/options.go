@@ -12,7 +12,7 @@ import (
 // DefaultMaxConcurrent is the default number of handlers an instance runs at once.
 const DefaultMaxConcurrent = 64
 
-// DefaultDrainTimeout bounds the graceful stop Run performs on a signal.
+// DefaultDrainTimeout bounds the graceful stop Run performs when its context ends.
 const DefaultDrainTimeout = 30 * time.Second
 
 // DefaultQueueLength is how many requests may wait for a free slot by default.
@@ -29,48 +29,54 @@ type options struct {
 	queueLen      int
 }
 
-// Option configures a Service.
-type Option func(*options)
+// An Option configures a Service (New).
+type Option interface {
+	applyService(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) applyService(o *options) { f(o) }
 
 // WithMaxConcurrent sets how many handlers of this instance run at once, over all
 // endpoints (default DefaultMaxConcurrent). Requests beyond it wait in the
-// subscription's pending queue. Values below 1 mean 1.
+// instance's request queue (WithQueueLength). Values below 1 mean 1.
 func WithMaxConcurrent(n int) Option {
-	return func(o *options) { o.maxConcurrent = max(n, 1) }
+	return optionFunc(func(o *options) { o.maxConcurrent = max(n, 1) })
 }
 
 // WithHeartbeatInterval sets the heartbeat interval (default 1s).
 func WithHeartbeatInterval(d time.Duration) Option {
-	return func(o *options) { o.hbInterval = d }
+	return optionFunc(func(o *options) { o.hbInterval = d })
 }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option {
-	return func(o *options) {
+	return optionFunc(func(o *options) {
 		if l != nil {
 			o.logger = l
 		}
-	}
+	})
 }
 
 // WithCodec sets the codec typed handlers (Handle) use (default dialtone.JSON).
 func WithCodec(c dialtone.Codec) Option {
-	return func(o *options) {
+	return optionFunc(func(o *options) {
 		if c != nil {
 			o.codec = c
 		}
-	}
+	})
 }
 
 // WithTracerProvider sets where server spans go (default the global provider).
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(o *options) { o.tp = tp }
+	return optionFunc(func(o *options) { o.tp = tp })
 }
 
 // WithPropagator sets how the trace context is read from request headers (default
 // W3C trace context, as rpc's client writes it, so spans link with no setup).
 func WithPropagator(p propagation.TextMapPropagator) Option {
-	return func(o *options) { o.prop = p }
+	return optionFunc(func(o *options) { o.prop = p })
 }
 
 // WithQueueLength sets how many requests may wait for a free slot (default
@@ -79,12 +85,12 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 // (or, with the rpc client's Available pattern, go elsewhere). Values below 1
 // mean 1.
 func WithQueueLength(n int) Option {
-	return func(o *options) { o.queueLen = max(n, 1) }
+	return optionFunc(func(o *options) { o.queueLen = max(n, 1) })
 }
 
 // WithDrainTimeout bounds the graceful stop that Run performs (default 30s).
 func WithDrainTimeout(d time.Duration) Option {
-	return func(o *options) { o.drainTimeout = d }
+	return optionFunc(func(o *options) { o.drainTimeout = d })
 }
 
 type endpointConfig struct {
@@ -93,31 +99,49 @@ type endpointConfig struct {
 	metadata map[string]string
 }
 
-// EndpointOption configures one endpoint.
-type EndpointOption func(*endpointConfig)
+// An EndpointOption configures one endpoint (AddEndpoint, Handle).
+type EndpointOption interface {
+	applyEndpoint(*endpointConfig)
+}
+
+type endpointOptionFunc func(*endpointConfig)
+
+func (f endpointOptionFunc) applyEndpoint(c *endpointConfig) { f(c) }
 
 // WithSubject replaces the endpoint's subject (default <service>.<endpoint>, or
 // <service>.<group>.<endpoint> in a group). The subject is used as given, without a
 // group prefix; it must be a literal subject (no wildcards).
 func WithSubject(subject string) EndpointOption {
-	return func(c *endpointConfig) { c.subject = subject }
+	return endpointOptionFunc(func(c *endpointConfig) { c.subject = subject })
 }
 
-// WithQueueGroup sets the endpoint's queue group (default the group's, else the
-// service's, else the service name).
-func WithQueueGroup(queue string) EndpointOption {
-	return func(c *endpointConfig) { c.queue = queue }
+// A QueueGroupOption is both an EndpointOption and a GroupOption.
+type QueueGroupOption interface {
+	EndpointOption
+	GroupOption
 }
+
+type queueGroupOption string
+
+func (q queueGroupOption) applyEndpoint(c *endpointConfig) { c.queue = string(q) }
+func (q queueGroupOption) applyGroup(c *groupConfig)       { c.queue = string(q) }
+
+// WithQueueGroup sets the queue group of an endpoint, or of every endpoint of a
+// group (default the enclosing group's, else Config.QueueGroup, else the service
+// name).
+func WithQueueGroup(queue string) QueueGroupOption { return queueGroupOption(queue) }
 
 // WithMetadata adds metadata shown for the endpoint in $SRV.INFO.
 func WithMetadata(md map[string]string) EndpointOption {
-	return func(c *endpointConfig) {
-		if c.metadata == nil {
-			c.metadata = make(map[string]string, len(md))
-		}
-		for k, v := range md {
-			c.metadata[k] = v
-		}
+	return endpointOptionFunc(func(c *endpointConfig) { c.addMetadata(md) })
+}
+
+func (c *endpointConfig) addMetadata(md map[string]string) {
+	if c.metadata == nil {
+		c.metadata = make(map[string]string, len(md))
+	}
+	for k, v := range md {
+		c.metadata[k] = v
 	}
 }
 
@@ -131,7 +155,7 @@ const (
 // endpoint's ADR-32 metadata (MetadataRequestSchema, MetadataResponseSchema). An
 // empty string leaves that one out.
 func WithSchema(request, response string) EndpointOption {
-	return func(c *endpointConfig) {
+	return endpointOptionFunc(func(c *endpointConfig) {
 		md := map[string]string{}
 		if request != "" {
 			md[MetadataRequestSchema] = request
@@ -139,19 +163,15 @@ func WithSchema(request, response string) EndpointOption {
 		if response != "" {
 			md[MetadataResponseSchema] = response
 		}
-		WithMetadata(md)(c)
-	}
+		c.addMetadata(md)
+	})
 }
 
 type groupConfig struct {
 	queue string
 }
 
-// GroupOption configures a Group.
-type GroupOption func(*groupConfig)
-
-// WithGroupQueueGroup sets the queue group of the group's endpoints (default the
-// service's).
-func WithGroupQueueGroup(queue string) GroupOption {
-	return func(c *groupConfig) { c.queue = queue }
+// A GroupOption configures a Group (AddGroup). WithQueueGroup is one.
+type GroupOption interface {
+	applyGroup(*groupConfig)
 }

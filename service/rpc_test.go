@@ -31,7 +31,7 @@ func TestWithRPCClient(t *testing.T) {
 		e.start(service.Config{Name: "greeter", Version: "1.0.0"}, setup)
 
 		c := rpc.NewClient(e.client)
-		ep := rpc.Endpoint{Service: "greeter", Name: "SayHello", Subject: "greeter.SayHello"}
+		ep := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "greeter", Name: "SayHello", Subject: "greeter.SayHello"})
 		for name, opt := range map[string]rpc.CallOption{
 			"balanced":       rpc.Balanced(),
 			"lowest-latency": rpc.LowestLatency(),
@@ -39,7 +39,7 @@ func TestWithRPCClient(t *testing.T) {
 			"direct":         rpc.Direct(a.ID()),
 		} {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			resp, err := rpc.Call[helloReq, helloResp](ctx, c, ep, &helloReq{Name: "ann"}, opt)
+			resp, err := rpc.Call(ctx, c, ep, &helloReq{Name: "ann"}, opt)
 			cancel()
 			if err != nil || resp.Message != "hello ann" {
 				t.Fatalf("%s: %+v %v", name, resp, err)
@@ -59,15 +59,15 @@ func TestWithRPCClient(t *testing.T) {
 			<-deadlines
 		}
 
-		_, err := rpc.Call[helloReq, helloResp](context.Background(), c, ep, &helloReq{Name: "missing"})
+		_, err := rpc.Call(context.Background(), c, ep, &helloReq{Name: "missing"})
 		if !errors.Is(err, dialtone.ErrNotFound) {
 			t.Fatalf("not found: %v", err)
 		}
-		_, err = rpc.Call[helloReq, helloResp](context.Background(), c, ep, &helloReq{Name: "panic"})
-		if de := (*dialtone.Error)(nil); !errors.As(err, &de) || de.Code != dialtone.CodeInternal || de.Message != "internal error" {
+		_, err = rpc.Call(context.Background(), c, ep, &helloReq{Name: "panic"})
+		if de := (*dialtone.Error)(nil); !errors.As(err, &de) || de.Code() != dialtone.CodeInternal || de.Message() != "internal error" {
 			t.Fatalf("panic: %v", err)
 		}
-		_, err = rpc.Call[helloReq, helloResp](context.Background(), c, rpc.Endpoint{Service: "greeter", Name: "Nope", Subject: "greeter.Nope"},
+		_, err = rpc.Call(context.Background(), c, rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "greeter", Name: "Nope", Subject: "greeter.Nope"}),
 			&helloReq{Name: "x"}, rpc.LowestLatency())
 		if dialtone.CodeOf(err) != dialtone.CodeUnimplemented {
 			t.Fatalf("unknown endpoint via all: %v", err)
@@ -89,14 +89,14 @@ func TestAvailableRefusesWhenSaturated(t *testing.T) {
 			})
 		}, service.WithMaxConcurrent(1))
 		c := rpc.NewClient(e.client, rpc.WithAvailabilityTimeout(200*time.Millisecond))
-		ep := rpc.Endpoint{Service: "tiny", Name: "Work", Subject: "tiny.Work"}
+		ep := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "tiny", Name: "Work", Subject: "tiny.Work"})
 		done := make(chan error, 1)
 		go func() {
-			_, err := rpc.Call[helloReq, helloResp](context.Background(), c, ep, &helloReq{Name: "a"}, rpc.Available())
+			_, err := rpc.Call(context.Background(), c, ep, &helloReq{Name: "a"}, rpc.Available())
 			done <- err
 		}()
 		<-started
-		_, err := rpc.Call[helloReq, helloResp](context.Background(), c, ep, &helloReq{Name: "b"}, rpc.Available())
+		_, err := rpc.Call(context.Background(), c, ep, &helloReq{Name: "b"}, rpc.Available())
 		if dialtone.CodeOf(err) != dialtone.CodeUnavailable {
 			t.Fatalf("saturated: %v", err)
 		}

@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/heartbeat"
 	"github.com/dialtone-dev/dialtone/internal/tracegate"
+	"github.com/dialtone-dev/dialtone/internal/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 	"go.opentelemetry.io/otel"
@@ -83,7 +81,7 @@ type Service struct {
 // Start.
 func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 	if nc == nil {
-		return nil, dialtone.NewError(dialtone.CodeInvalidArgument, "service: nil connection")
+		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "service: nil connection")
 	}
 	if err := checkName("service", cfg.Name); err != nil {
 		return nil, err
@@ -106,7 +104,7 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		queueLen:      DefaultQueueLength,
 	}
 	for _, opt := range opts {
-		opt(&o)
+		opt.applyService(&o)
 	}
 	if o.tp == nil {
 		o.tp = otel.GetTracerProvider()
@@ -132,8 +130,8 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		reqQ:    &queue{ch: make(chan *nats.Msg, o.queueLen), max: int32(o.maxConcurrent)},
 		directQ: &queue{ch: make(chan *nats.Msg, max(o.queueLen/8, 64)), max: int32(o.maxConcurrent), direct: true},
 	}
-	s.inbox = heartbeat.Inbox(cfg.Name, s.id)
-	s.allPrefix = "_DT." + cfg.Name + ".all."
+	s.inbox = wire.Inbox(cfg.Name, s.id)
+	s.allPrefix = wire.AllPrefix(cfg.Name)
 	s.directPrefix = s.inbox + "."
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	empty := map[string]*endpoint{}
@@ -154,6 +152,9 @@ func (s *Service) Inbox() string { return s.inbox }
 // Name is the service name.
 func (s *Service) Name() string { return s.cfg.Name }
 
+// Service returns s, so that a *Service is a Registrar like a *Group.
+func (s *Service) Service() *Service { return s }
+
 // Start subscribes the endpoints (balanced, lowest-latency and direct subjects),
 // the availability probe, the ADR-32 subjects and "beat now", publishes the first
 // heartbeat, and returns once the server has processed all of it.
@@ -161,7 +162,7 @@ func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
 	if s.state != stateNew {
 		s.mu.Unlock()
-		return dialtone.NewError(dialtone.CodeFailedPrecondition, "service: already started")
+		return dialtone.Errorf(dialtone.CodeFailedPrecondition, "service: already started")
 	}
 	err := s.subscribeLocked()
 	if err == nil {
@@ -199,7 +200,7 @@ func (s *Service) subscribeLocked() error {
 	if _, err = s.chanSubscribeLocked(s.directPrefix+">", "", s.directQ.ch); err != nil {
 		return err
 	}
-	subj := "_DT." + s.cfg.Name + ".avail"
+	subj := wire.AvailSubject(s.cfg.Name)
 	sub, err := s.nc.Subscribe(subj, s.avail.onProbe)
 	if err != nil {
 		return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, subj, err)
@@ -394,17 +395,20 @@ func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) erro
 	return errors.Join(errs...)
 }
 
-// Run starts the service, waits until ctx ends or the process gets SIGINT or
-// SIGTERM, then stops it gracefully within the drain timeout (WithDrainTimeout).
+// Run starts the service, serves until ctx ends, then stops it gracefully (Stop)
+// within the drain timeout (WithDrainTimeout) and returns Stop's result.
+//
+// Run does not catch signals itself: a program that should drain on SIGINT or
+// SIGTERM gives Run a context that ends on them, as the scaffolded main does:
+//
+//	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+//	defer stop()
+//	err := svc.Run(ctx)
 func (s *Service) Run(ctx context.Context) error {
-	// Catch the signals first, so that one arriving during Start stops the service
-	// gracefully too.
-	sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
-	<-sctx.Done()
+	<-ctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.drainTimeout)
 	defer cancel()
 	return s.Stop(stopCtx)

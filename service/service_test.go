@@ -92,30 +92,31 @@ func TestEndpoints(t *testing.T) {
 		}
 
 		_, derr := call(t, e.client, "greeter.SayHello", helloReq{}, nil)
-		if derr == nil || derr.Code != dialtone.CodeInvalidArgument {
+		if derr == nil || derr.Code() != dialtone.CodeInvalidArgument {
 			t.Fatalf("validation: %v", derr)
 		}
-		if f, _ := derr.Details["fields"].(map[string]any); f["Name"] != "required" {
-			t.Fatalf("validation details: %v", derr.Details)
+		if f, _ := derr.Details()["fields"].(map[string]any); f["Name"] != "required" {
+			t.Fatalf("validation details: %v", derr.Details())
 		}
 		m, err := e.client.Request("greeter.SayHello", []byte("{not json"), 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if de := dialtone.ErrorFromHeader(m.Header); de == nil || de.Code != dialtone.CodeInvalidArgument || len(m.Data) != 0 {
+		if de := dialtone.ErrorFromHeader(m.Header); de == nil || de.Code() != dialtone.CodeInvalidArgument || len(m.Data) != 0 {
 			t.Fatalf("bad payload: %v %q", de, m.Data)
 		}
 		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "missing"}, nil); derr == nil ||
-			derr.Code != dialtone.CodeNotFound || derr.Message != "no such person" {
+			derr.Code() != dialtone.CodeNotFound || derr.Message() != "no such person" {
 			t.Fatalf("handler error: %v", derr)
 		}
+		// An error that is not a *dialtone.Error is unknown, with its text as the message.
 		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "plain"}, nil); derr == nil ||
-			derr.Code != dialtone.CodeInternal || derr.Message != "plain failure" {
+			derr.Code() != dialtone.CodeUnknown || derr.Message() != "plain failure" {
 			t.Fatalf("plain error: %v", derr)
 		}
 		// A panic answers internal error and the instance keeps serving.
 		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "panic"}, nil); derr == nil ||
-			derr.Code != dialtone.CodeInternal || derr.Message != "internal error" {
+			derr.Code() != dialtone.CodeInternal || derr.Message() != "internal error" {
 			t.Fatalf("panic: %v", derr)
 		}
 		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "bob"}, nil); derr != nil {
@@ -123,10 +124,10 @@ func TestEndpoints(t *testing.T) {
 		}
 		hdr := nats.Header{}
 		hdr.Set(dialtone.HeaderContentType, "application/protobuf")
-		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "bob"}, hdr); derr == nil || derr.Code != dialtone.CodeInvalidArgument {
+		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "bob"}, hdr); derr == nil || derr.Code() != dialtone.CodeInvalidArgument {
 			t.Fatalf("foreign content type: %v", derr)
 		}
-		if _, derr := call(t, e.client, "_DT.greeter.all.nope", helloReq{Name: "bob"}, nil); derr == nil || derr.Code != dialtone.CodeUnimplemented {
+		if _, derr := call(t, e.client, "_DT.greeter.all.nope", helloReq{Name: "bob"}, nil); derr == nil || derr.Code() != dialtone.CodeUnimplemented {
 			t.Fatalf("unknown subject: %v", derr)
 		}
 	})
@@ -299,7 +300,7 @@ func TestDeadlineFromHeader(t *testing.T) {
 		if d := <-got; d <= 0 || d > 300*time.Millisecond {
 			t.Fatalf("deadline = %v, want within 300ms", d)
 		}
-		if derr == nil || derr.Code != dialtone.CodeDeadlineExceeded {
+		if derr == nil || derr.Code() != dialtone.CodeDeadlineExceeded {
 			t.Fatalf("reply = %v, want deadline_exceeded", derr)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,8 +18,9 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// TestRunStopsOnSIGTERM runs a service in a child process (this test binary) and
-// sends it SIGTERM: Run drains, publishes "stopped" and returns nil.
+// TestRunStopsOnSIGTERM runs a service in a child process (this test binary) the
+// way the scaffolded main does (Run under signal.NotifyContext) and sends it
+// SIGTERM: Run drains, publishes "stopped" and returns nil.
 func TestRunStopsOnSIGTERM(t *testing.T) {
 	if os.Getenv("DIALTONE_SIGNAL_CHILD") != "" {
 		t.Skip("child")
@@ -85,14 +87,16 @@ func TestSignalChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = service.Handle(s, "Hello", greeter)
-	// Ready once Run's signal handler is in place: Run installs it before Start,
-	// and the first periodic heartbeat (seq 2) comes after Start returned.
+	// Ready once the service has started: the first periodic heartbeat (seq 2)
+	// comes after Start returned. The signal handler is in place before that.
 	sub, err := nc.SubscribeSync(heartbeat.Subject("sigterm"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- s.Run(context.Background()) }()
+	go func() { done <- s.Run(ctx) }()
 	for {
 		m, err := sub.NextMsg(10 * time.Second)
 		if err != nil {

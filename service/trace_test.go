@@ -27,7 +27,7 @@ func TestServerSpanIsChildOfCaller(t *testing.T) {
 			_ = service.Handle(s, "Hello", func(ctx context.Context, r *helloReq) (*helloResp, error) {
 				seen <- trace.SpanContextFromContext(ctx)
 				if r.Name == "missing" {
-					return nil, dialtone.NewError(dialtone.CodeNotFound, "nobody")
+					return nil, dialtone.Errorf(dialtone.CodeNotFound, "nobody")
 				}
 				return &helloResp{}, nil
 			})
@@ -74,6 +74,17 @@ func TestServerSpanIsChildOfCaller(t *testing.T) {
 		}
 		if server[1].Status.Code.String() != "Error" {
 			t.Fatalf("error span status %v", server[1].Status)
+		}
+		// The code is named by the same attribute, with the same value, as on the
+		// client's span (rpc's TestTracing).
+		code := ""
+		for _, kv := range server[1].Attributes {
+			if kv.Key == "dialtone.error_code" {
+				code = kv.Value.AsString()
+			}
+		}
+		if code != "not_found" {
+			t.Fatalf("error span: dialtone.error_code = %q, want not_found (attributes %v)", code, server[1].Attributes)
 		}
 	})
 }

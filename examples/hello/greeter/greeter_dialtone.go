@@ -5,8 +5,8 @@ package greeter
 
 import (
 	"context"
-	"errors"
 
+	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/rpc"
 	"github.com/dialtone-dev/dialtone/service"
 )
@@ -20,10 +20,11 @@ const (
 	GreeterSayHelloSubject = "greeter.SayHello"
 )
 
-// Endpoints of the Greeter service, for rpc.Call.
-var (
-	GreeterSayHelloEndpoint = rpc.Endpoint{Service: GreeterServiceName, Name: "SayHello", Subject: GreeterSayHelloSubject}
-)
+// GreeterSayHelloEndpoint returns the SayHello endpoint of the Greeter service, for
+// rpc.Call, which infers the request and response types from it.
+func GreeterSayHelloEndpoint() rpc.Endpoint[HelloRequest, HelloReply] {
+	return rpc.NewEndpoint[HelloRequest, HelloReply](rpc.Spec{Service: GreeterServiceName, Name: "SayHello", Subject: GreeterSayHelloSubject})
+}
 
 // JSON Schemas of the request and response types, published in the ADR-32 endpoint
 // metadata (`nats micro info greeter`): one per type, whichever endpoints use it.
@@ -85,20 +86,28 @@ func NewGreeterClient(c *rpc.Client) *GreeterClient {
 
 // SayHello replies with a greeting for req.Name.
 func (c *GreeterClient) SayHello(ctx context.Context, req *HelloRequest) (*HelloReply, error) {
-	return rpc.Call[HelloRequest, HelloReply](ctx, c.client, GreeterSayHelloEndpoint, req)
+	return rpc.Call(ctx, c.client, GreeterSayHelloEndpoint(), req)
 }
 
-// RegisterGreeter adds the Greeter endpoints to svc, each served by the method of
-// impl with its name, on the subjects above, in svc's queue group, with the request and
-// response JSON Schemas in the endpoint metadata. Requests are validated (their
-// `validate` tags) before impl sees them. Start svc (or Run it) afterwards.
-func RegisterGreeter(svc *service.Service, impl Greeter) error {
+// RegisterGreeter adds the Greeter endpoints to r (the service, or one of its
+// groups), each served by the method of impl with its name, on the subjects above,
+// in r's queue group, with the request and response JSON Schemas in the endpoint
+// metadata; opts apply to every endpoint after those. Requests are validated (their
+// `validate` tags) before impl sees them. Start the service (or Run it) afterwards.
+//
+// The service must be named GreeterServiceName: callers address it by that name.
+func RegisterGreeter(r service.Registrar, impl Greeter, opts ...service.EndpointOption) error {
 	if impl == nil {
-		return errors.New("RegisterGreeter: nil Greeter implementation")
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "RegisterGreeter: nil Greeter implementation")
 	}
-	if err := service.Handle(svc, "SayHello", impl.SayHello,
+	if name := r.Service().Name(); name != GreeterServiceName {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument,
+			"RegisterGreeter: service %q cannot serve Greeter: GreeterClient calls service %q (name the service so, or generate with -service %s)", name, GreeterServiceName, name)
+	}
+	if err := service.Handle(r, "SayHello", impl.SayHello, append([]service.EndpointOption{
 		service.WithSubject(GreeterSayHelloSubject),
-		service.WithSchema(greeterHelloRequestSchema, greeterHelloReplySchema)); err != nil {
+		service.WithSchema(greeterHelloRequestSchema, greeterHelloReplySchema),
+	}, opts...)...); err != nil {
 		return err
 	}
 	return nil

@@ -5,8 +5,8 @@ package quote
 
 import (
 	"context"
-	"errors"
 
+	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/rpc"
 	"github.com/dialtone-dev/dialtone/service"
 )
@@ -20,10 +20,11 @@ const (
 	QuoterQuoteSubject = "quote.Quote"
 )
 
-// Endpoints of the Quoter service, for rpc.Call.
-var (
-	QuoterQuoteEndpoint = rpc.Endpoint{Service: QuoterServiceName, Name: "Quote", Subject: QuoterQuoteSubject}
-)
+// QuoterQuoteEndpoint returns the Quote endpoint of the Quoter service, for
+// rpc.Call, which infers the request and response types from it.
+func QuoterQuoteEndpoint() rpc.Endpoint[QuoteRequest, QuoteReply] {
+	return rpc.NewEndpoint[QuoteRequest, QuoteReply](rpc.Spec{Service: QuoterServiceName, Name: "Quote", Subject: QuoterQuoteSubject})
+}
 
 // JSON Schemas of the request and response types, published in the ADR-32 endpoint
 // metadata (`nats micro info quote`): one per type, whichever endpoints use it.
@@ -91,20 +92,28 @@ func NewQuoterClient(c *rpc.Client) *QuoterClient {
 
 // Quote returns the price of a symbol and which instance answered.
 func (c *QuoterClient) Quote(ctx context.Context, req *QuoteRequest) (*QuoteReply, error) {
-	return rpc.Call[QuoteRequest, QuoteReply](ctx, c.client, QuoterQuoteEndpoint, req)
+	return rpc.Call(ctx, c.client, QuoterQuoteEndpoint(), req)
 }
 
-// RegisterQuoter adds the Quoter endpoints to svc, each served by the method of
-// impl with its name, on the subjects above, in svc's queue group, with the request and
-// response JSON Schemas in the endpoint metadata. Requests are validated (their
-// `validate` tags) before impl sees them. Start svc (or Run it) afterwards.
-func RegisterQuoter(svc *service.Service, impl Quoter) error {
+// RegisterQuoter adds the Quoter endpoints to r (the service, or one of its
+// groups), each served by the method of impl with its name, on the subjects above,
+// in r's queue group, with the request and response JSON Schemas in the endpoint
+// metadata; opts apply to every endpoint after those. Requests are validated (their
+// `validate` tags) before impl sees them. Start the service (or Run it) afterwards.
+//
+// The service must be named QuoterServiceName: callers address it by that name.
+func RegisterQuoter(r service.Registrar, impl Quoter, opts ...service.EndpointOption) error {
 	if impl == nil {
-		return errors.New("RegisterQuoter: nil Quoter implementation")
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "RegisterQuoter: nil Quoter implementation")
 	}
-	if err := service.Handle(svc, "Quote", impl.Quote,
+	if name := r.Service().Name(); name != QuoterServiceName {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument,
+			"RegisterQuoter: service %q cannot serve Quoter: QuoterClient calls service %q (name the service so, or generate with -service %s)", name, QuoterServiceName, name)
+	}
+	if err := service.Handle(r, "Quote", impl.Quote, append([]service.EndpointOption{
 		service.WithSubject(QuoterQuoteSubject),
-		service.WithSchema(quoterQuoteRequestSchema, quoterQuoteReplySchema)); err != nil {
+		service.WithSchema(quoterQuoteRequestSchema, quoterQuoteReplySchema),
+	}, opts...)...); err != nil {
 		return err
 	}
 	return nil

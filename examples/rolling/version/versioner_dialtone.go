@@ -5,8 +5,8 @@ package version
 
 import (
 	"context"
-	"errors"
 
+	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/rpc"
 	"github.com/dialtone-dev/dialtone/service"
 )
@@ -20,10 +20,11 @@ const (
 	VersionerGetSubject = "version.Get"
 )
 
-// Endpoints of the Versioner service, for rpc.Call.
-var (
-	VersionerGetEndpoint = rpc.Endpoint{Service: VersionerServiceName, Name: "Get", Subject: VersionerGetSubject}
-)
+// VersionerGetEndpoint returns the Get endpoint of the Versioner service, for
+// rpc.Call, which infers the request and response types from it.
+func VersionerGetEndpoint() rpc.Endpoint[GetRequest, GetReply] {
+	return rpc.NewEndpoint[GetRequest, GetReply](rpc.Spec{Service: VersionerServiceName, Name: "Get", Subject: VersionerGetSubject})
+}
 
 // JSON Schemas of the request and response types, published in the ADR-32 endpoint
 // metadata (`nats micro info version`): one per type, whichever endpoints use it.
@@ -86,20 +87,28 @@ func NewVersionerClient(c *rpc.Client) *VersionerClient {
 
 // Get echoes the request's sequence number with the serving instance's version.
 func (c *VersionerClient) Get(ctx context.Context, req *GetRequest) (*GetReply, error) {
-	return rpc.Call[GetRequest, GetReply](ctx, c.client, VersionerGetEndpoint, req)
+	return rpc.Call(ctx, c.client, VersionerGetEndpoint(), req)
 }
 
-// RegisterVersioner adds the Versioner endpoints to svc, each served by the method of
-// impl with its name, on the subjects above, in svc's queue group, with the request and
-// response JSON Schemas in the endpoint metadata. Requests are validated (their
-// `validate` tags) before impl sees them. Start svc (or Run it) afterwards.
-func RegisterVersioner(svc *service.Service, impl Versioner) error {
+// RegisterVersioner adds the Versioner endpoints to r (the service, or one of its
+// groups), each served by the method of impl with its name, on the subjects above,
+// in r's queue group, with the request and response JSON Schemas in the endpoint
+// metadata; opts apply to every endpoint after those. Requests are validated (their
+// `validate` tags) before impl sees them. Start the service (or Run it) afterwards.
+//
+// The service must be named VersionerServiceName: callers address it by that name.
+func RegisterVersioner(r service.Registrar, impl Versioner, opts ...service.EndpointOption) error {
 	if impl == nil {
-		return errors.New("RegisterVersioner: nil Versioner implementation")
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "RegisterVersioner: nil Versioner implementation")
 	}
-	if err := service.Handle(svc, "Get", impl.Get,
+	if name := r.Service().Name(); name != VersionerServiceName {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument,
+			"RegisterVersioner: service %q cannot serve Versioner: VersionerClient calls service %q (name the service so, or generate with -service %s)", name, VersionerServiceName, name)
+	}
+	if err := service.Handle(r, "Get", impl.Get, append([]service.EndpointOption{
 		service.WithSubject(VersionerGetSubject),
-		service.WithSchema(versionerGetRequestSchema, versionerGetReplySchema)); err != nil {
+		service.WithSchema(versionerGetRequestSchema, versionerGetReplySchema),
+	}, opts...)...); err != nil {
 		return err
 	}
 	return nil

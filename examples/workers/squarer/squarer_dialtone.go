@@ -5,8 +5,8 @@ package squarer
 
 import (
 	"context"
-	"errors"
 
+	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/rpc"
 	"github.com/dialtone-dev/dialtone/service"
 )
@@ -20,10 +20,11 @@ const (
 	SquarerSquareSubject = "squarer.Square"
 )
 
-// Endpoints of the Squarer service, for rpc.Call.
-var (
-	SquarerSquareEndpoint = rpc.Endpoint{Service: SquarerServiceName, Name: "Square", Subject: SquarerSquareSubject}
-)
+// SquarerSquareEndpoint returns the Square endpoint of the Squarer service, for
+// rpc.Call, which infers the request and response types from it.
+func SquarerSquareEndpoint() rpc.Endpoint[SquareRequest, SquareReply] {
+	return rpc.NewEndpoint[SquareRequest, SquareReply](rpc.Spec{Service: SquarerServiceName, Name: "Square", Subject: SquarerSquareSubject})
+}
 
 // JSON Schemas of the request and response types, published in the ADR-32 endpoint
 // metadata (`nats micro info squarer`): one per type, whichever endpoints use it.
@@ -88,20 +89,28 @@ func NewSquarerClient(c *rpc.Client) *SquarerClient {
 
 // Square returns N*N and which worker computed it.
 func (c *SquarerClient) Square(ctx context.Context, req *SquareRequest) (*SquareReply, error) {
-	return rpc.Call[SquareRequest, SquareReply](ctx, c.client, SquarerSquareEndpoint, req)
+	return rpc.Call(ctx, c.client, SquarerSquareEndpoint(), req)
 }
 
-// RegisterSquarer adds the Squarer endpoints to svc, each served by the method of
-// impl with its name, on the subjects above, in svc's queue group, with the request and
-// response JSON Schemas in the endpoint metadata. Requests are validated (their
-// `validate` tags) before impl sees them. Start svc (or Run it) afterwards.
-func RegisterSquarer(svc *service.Service, impl Squarer) error {
+// RegisterSquarer adds the Squarer endpoints to r (the service, or one of its
+// groups), each served by the method of impl with its name, on the subjects above,
+// in r's queue group, with the request and response JSON Schemas in the endpoint
+// metadata; opts apply to every endpoint after those. Requests are validated (their
+// `validate` tags) before impl sees them. Start the service (or Run it) afterwards.
+//
+// The service must be named SquarerServiceName: callers address it by that name.
+func RegisterSquarer(r service.Registrar, impl Squarer, opts ...service.EndpointOption) error {
 	if impl == nil {
-		return errors.New("RegisterSquarer: nil Squarer implementation")
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "RegisterSquarer: nil Squarer implementation")
 	}
-	if err := service.Handle(svc, "Square", impl.Square,
+	if name := r.Service().Name(); name != SquarerServiceName {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument,
+			"RegisterSquarer: service %q cannot serve Squarer: SquarerClient calls service %q (name the service so, or generate with -service %s)", name, SquarerServiceName, name)
+	}
+	if err := service.Handle(r, "Square", impl.Square, append([]service.EndpointOption{
 		service.WithSubject(SquarerSquareSubject),
-		service.WithSchema(squarerSquareRequestSchema, squarerSquareReplySchema)); err != nil {
+		service.WithSchema(squarerSquareRequestSchema, squarerSquareReplySchema),
+	}, opts...)...); err != nil {
 		return err
 	}
 	return nil

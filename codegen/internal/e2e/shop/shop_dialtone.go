@@ -5,8 +5,8 @@ package shop
 
 import (
 	"context"
-	"errors"
 
+	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/rpc"
 	"github.com/dialtone-dev/dialtone/service"
 )
@@ -22,12 +22,23 @@ const (
 	ShopWhoamiSubject     = "shop.Whoami"
 )
 
-// Endpoints of the Shop service, for rpc.Call.
-var (
-	ShopPlaceOrderEndpoint = rpc.Endpoint{Service: ShopServiceName, Name: "PlaceOrder", Subject: ShopPlaceOrderSubject}
-	ShopGetOrderEndpoint   = rpc.Endpoint{Service: ShopServiceName, Name: "GetOrder", Subject: ShopGetOrderSubject}
-	ShopWhoamiEndpoint     = rpc.Endpoint{Service: ShopServiceName, Name: "Whoami", Subject: ShopWhoamiSubject}
-)
+// ShopPlaceOrderEndpoint returns the PlaceOrder endpoint of the Shop service, for
+// rpc.Call, which infers the request and response types from it.
+func ShopPlaceOrderEndpoint() rpc.Endpoint[Order, Receipt] {
+	return rpc.NewEndpoint[Order, Receipt](rpc.Spec{Service: ShopServiceName, Name: "PlaceOrder", Subject: ShopPlaceOrderSubject})
+}
+
+// ShopGetOrderEndpoint returns the GetOrder endpoint of the Shop service, for
+// rpc.Call, which infers the request and response types from it.
+func ShopGetOrderEndpoint() rpc.Endpoint[OrderRef, Order] {
+	return rpc.NewEndpoint[OrderRef, Order](rpc.Spec{Service: ShopServiceName, Name: "GetOrder", Subject: ShopGetOrderSubject})
+}
+
+// ShopWhoamiEndpoint returns the Whoami endpoint of the Shop service, for
+// rpc.Call, which infers the request and response types from it.
+func ShopWhoamiEndpoint() rpc.Endpoint[Empty, Instance] {
+	return rpc.NewEndpoint[Empty, Instance](rpc.Spec{Service: ShopServiceName, Name: "Whoami", Subject: ShopWhoamiSubject})
+}
 
 // JSON Schemas of the request and response types, published in the ADR-32 endpoint
 // metadata (`nats micro info shop`): one per type, whichever endpoints use it.
@@ -218,40 +229,50 @@ func NewShopClient(c *rpc.Client) *ShopClient {
 
 // PlaceOrder stores an order and returns its receipt.
 func (c *ShopClient) PlaceOrder(ctx context.Context, req *Order) (*Receipt, error) {
-	return rpc.Call[Order, Receipt](ctx, c.client, ShopPlaceOrderEndpoint, req)
+	return rpc.Call(ctx, c.client, ShopPlaceOrderEndpoint(), req)
 }
 
 // GetOrder returns a stored order, or not_found.
 func (c *ShopClient) GetOrder(ctx context.Context, req *OrderRef) (*Order, error) {
-	return rpc.Call[OrderRef, Order](ctx, c.client, ShopGetOrderEndpoint, req)
+	return rpc.Call(ctx, c.client, ShopGetOrderEndpoint(), req)
 }
 
 // Whoami says which instance answered.
 func (c *ShopClient) Whoami(ctx context.Context, req *Empty) (*Instance, error) {
-	return rpc.Call[Empty, Instance](ctx, c.client, ShopWhoamiEndpoint, req)
+	return rpc.Call(ctx, c.client, ShopWhoamiEndpoint(), req)
 }
 
-// RegisterShop adds the Shop endpoints to svc, each served by the method of
-// impl with its name, on the subjects above, in svc's queue group, with the request and
-// response JSON Schemas in the endpoint metadata. Requests are validated (their
-// `validate` tags) before impl sees them. Start svc (or Run it) afterwards.
-func RegisterShop(svc *service.Service, impl Shop) error {
+// RegisterShop adds the Shop endpoints to r (the service, or one of its
+// groups), each served by the method of impl with its name, on the subjects above,
+// in r's queue group, with the request and response JSON Schemas in the endpoint
+// metadata; opts apply to every endpoint after those. Requests are validated (their
+// `validate` tags) before impl sees them. Start the service (or Run it) afterwards.
+//
+// The service must be named ShopServiceName: callers address it by that name.
+func RegisterShop(r service.Registrar, impl Shop, opts ...service.EndpointOption) error {
 	if impl == nil {
-		return errors.New("RegisterShop: nil Shop implementation")
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "RegisterShop: nil Shop implementation")
 	}
-	if err := service.Handle(svc, "PlaceOrder", impl.PlaceOrder,
+	if name := r.Service().Name(); name != ShopServiceName {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument,
+			"RegisterShop: service %q cannot serve Shop: ShopClient calls service %q (name the service so, or generate with -service %s)", name, ShopServiceName, name)
+	}
+	if err := service.Handle(r, "PlaceOrder", impl.PlaceOrder, append([]service.EndpointOption{
 		service.WithSubject(ShopPlaceOrderSubject),
-		service.WithSchema(shopOrderSchema, shopReceiptSchema)); err != nil {
+		service.WithSchema(shopOrderSchema, shopReceiptSchema),
+	}, opts...)...); err != nil {
 		return err
 	}
-	if err := service.Handle(svc, "GetOrder", impl.GetOrder,
+	if err := service.Handle(r, "GetOrder", impl.GetOrder, append([]service.EndpointOption{
 		service.WithSubject(ShopGetOrderSubject),
-		service.WithSchema(shopOrderRefSchema, shopOrderSchema)); err != nil {
+		service.WithSchema(shopOrderRefSchema, shopOrderSchema),
+	}, opts...)...); err != nil {
 		return err
 	}
-	if err := service.Handle(svc, "Whoami", impl.Whoami,
+	if err := service.Handle(r, "Whoami", impl.Whoami, append([]service.EndpointOption{
 		service.WithSubject(ShopWhoamiSubject),
-		service.WithSchema(shopEmptySchema, shopInstanceSchema)); err != nil {
+		service.WithSchema(shopEmptySchema, shopInstanceSchema),
+	}, opts...)...); err != nil {
 		return err
 	}
 	return nil

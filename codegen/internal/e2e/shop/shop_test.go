@@ -175,18 +175,18 @@ func TestGeneratedServiceOnTheWire(t *testing.T) {
 		t.Fatalf("subjects %q %q", ShopGetOrderSubject, ShopPlaceOrderSubject)
 	}
 	m := request("shop.orders.get", OrderRef{ID: "nope"})
-	if e := dialtone.ErrorFromHeader(m.Header); e == nil || e.Code != dialtone.CodeNotFound {
+	if e := dialtone.ErrorFromHeader(m.Header); e == nil || e.Code() != dialtone.CodeNotFound {
 		t.Errorf("GetOrder(nope) over the wire: %v, want not_found", e)
 	}
 
 	// The service validates what it receives, whoever sent it.
 	m = request(ShopPlaceOrderSubject, map[string]any{"id": "x", "lines": []any{}})
 	e := dialtone.ErrorFromHeader(m.Header)
-	if e == nil || e.Code != dialtone.CodeInvalidArgument {
+	if e == nil || e.Code() != dialtone.CodeInvalidArgument {
 		t.Fatalf("invalid order over the wire: %v, want invalid_argument", e)
 	}
-	if fields, _ := e.Details["fields"].(map[string]any); fields["Lines"] != "min" || fields["Customer.Email"] != "required" {
-		t.Errorf("invalid order: details %v", e.Details)
+	if fields, _ := e.Details()["fields"].(map[string]any); fields["Lines"] != "min" || fields["Customer.Email"] != "required" {
+		t.Errorf("invalid order: details %v", e.Details())
 	}
 
 	// $SRV.INFO lists every endpoint with its subject, queue group and schemas.
@@ -258,5 +258,58 @@ func TestClientAndFakeAreInterchangeable(t *testing.T) {
 	}
 	if err := RegisterShop(svc, nil); err == nil {
 		t.Error("RegisterShop(svc, nil) succeeded")
+	}
+}
+
+// RegisterShop takes a service.Registrar: mounted in a group, the endpoints keep
+// the subjects the generated client calls and take the group's queue group, and
+// the options given apply to every endpoint. A service of another name is
+// refused, because the client addresses the service by its name.
+func TestRegisterInGroup(t *testing.T) {
+	url := bustest.Busd(t)
+	nc := bustest.Connect(t, url)
+	svc, err := service.New(nc, service.Config{Name: ShopServiceName, Version: "1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	impl := &store{id: svc.ID(), orders: map[string]Order{}}
+	group := svc.AddGroup("v1", service.WithQueueGroup("shop-v1"))
+	if err := RegisterShop(group, impl, service.WithMetadata(map[string]string{"tier": "gold"})); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+	info := svc.Info()
+	if len(info.Endpoints) != 3 {
+		t.Fatalf("endpoints = %+v", info.Endpoints)
+	}
+	for _, ep := range info.Endpoints {
+		if ep.QueueGroup != "shop-v1" || ep.Metadata["tier"] != "gold" || ep.Metadata[service.MetadataRequestSchema] == "" {
+			t.Errorf("endpoint %s: queue %q, metadata %v", ep.Name, ep.QueueGroup, ep.Metadata)
+		}
+	}
+	if info.Endpoints[0].Subject != ShopPlaceOrderSubject {
+		t.Errorf("subject %q, want %q", info.Endpoints[0].Subject, ShopPlaceOrderSubject)
+	}
+	client := NewShopClient(rpc.NewClient(nc))
+	for _, opt := range []rpc.CallOption{rpc.Balanced(), rpc.LowestLatency(), rpc.Available(), rpc.Direct(svc.ID())} {
+		if who, err := client.Whoami(rpc.WithCallOptions(t.Context(), opt), &Empty{}); err != nil || who.ID != svc.ID() {
+			t.Fatalf("Whoami: %+v %v", who, err)
+		}
+	}
+
+	other, err := service.New(nc, service.Config{Name: "warehouse", Version: "1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = RegisterShop(other.AddGroup("shop"), impl)
+	if dialtone.CodeOf(err) != dialtone.CodeInvalidArgument || len(other.Info().Endpoints) != 0 {
+		t.Fatalf("RegisterShop into service warehouse: %v, endpoints %v", err, other.Info().Endpoints)
+	}
+	t.Log(err)
+	if err := RegisterShop(svc, nil); dialtone.CodeOf(err) != dialtone.CodeInvalidArgument {
+		t.Fatalf("RegisterShop(nil impl) = %v", err)
 	}
 }

@@ -45,7 +45,7 @@ func TestScaffoldBuildsTestsAndRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module: not in -short mode")
 	}
-	root, err := filepath.Abs("../..")
+	root, err := filepath.Abs("../../..")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dialtone-dev/dialtone/templates"
+	"github.com/dialtone-dev/dialtone/codegen/internal/templates"
 )
 
 // pkg is the user's package, parsed and type-checked from source. Its imports are

@@ -9,13 +9,13 @@ import (
 	"go/types"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/dialtone-dev/dialtone/templates"
+	"github.com/dialtone-dev/dialtone/codegen/internal/templates"
+	"github.com/dialtone-dev/dialtone/internal/wire"
 )
 
 // Config says what to generate.
@@ -39,11 +39,6 @@ type Result struct {
 // gives the method's endpoint that subject instead of "<service>.<Method>".
 const Directive = "//dialtone:"
 
-var (
-	nameRE    = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	subjectRE = regexp.MustCompile(`^[^.*>\s]+(\.[^.*>\s]+)*$`)
-)
-
 // Generate loads the package in cfg.Dir, checks the interface cfg.Type and renders
 // its client and server wiring. Problems with the input are returned as Diagnostics.
 func Generate(cfg Config) (*Result, error) {
@@ -56,7 +51,7 @@ func Generate(cfg Config) (*Result, error) {
 	if cfg.Service == "" {
 		cfg.Service = strings.ToLower(cfg.Type)
 	}
-	if !nameRE.MatchString(cfg.Service) {
+	if !wire.ValidName(cfg.Service) {
 		return nil, Diagnostics{{Msg: fmt.Sprintf("-service %q: a service name is letters, digits, '_' and '-' only", cfg.Service)}}
 	}
 	if cfg.Output == "" {
@@ -194,7 +189,7 @@ func (g *gen) file() *templates.File {
 	// The generated file's imports: the names must not collide with the package's
 	// declarations or the generated identifiers.
 	f.Context = g.importName("context", "context")
-	f.Errors = g.importName("errors", "errors")
+	f.Dialtone = g.importName("github.com/dialtone-dev/dialtone", "dialtone")
 	f.RPC = g.importName("github.com/dialtone-dev/dialtone/rpc", "rpc")
 	f.ServicePkg = g.importName("github.com/dialtone-dev/dialtone/service", "service")
 	qual := func(pkg *types.Package) string {
@@ -346,7 +341,7 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 	}
 	if !m.Exported() {
 		bad(m.Pos(), "unexported; every method of a service interface is an endpoint and must be exported")
-	} else if !nameRE.MatchString(m.Name()) {
+	} else if !wire.ValidName(m.Name()) {
 		bad(m.Pos(), "endpoint names are ASCII letters, digits, '_' and '-' only")
 	}
 	want := "want (ctx context.Context, req *Request) (*Response, error)"
@@ -384,7 +379,7 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 		Name:         m.Name(),
 		Subject:      g.cfg.Service + "." + m.Name(),
 		SubjectConst: f.Interface + m.Name() + "Subject",
-		EndpointVar:  f.Interface + m.Name() + "Endpoint",
+		EndpointFunc: f.Interface + m.Name() + "Endpoint",
 	}
 	if field != nil {
 		if field.Doc != nil {
@@ -398,7 +393,7 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 			val = strings.TrimSpace(val)
 			switch key {
 			case "subject":
-				if !subjectRE.MatchString(val) {
+				if !wire.ValidSubject(val) {
 					bad(c.Pos(), "%ssubject %q: want a NATS subject without wildcards, e.g. %s.%s", Directive, val, g.cfg.Service, m.Name())
 					continue
 				}
@@ -414,7 +409,7 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 		subjects[mm.Subject] = m
 	}
 	if ok {
-		g.declare(m.Pos(), mm.SubjectConst, mm.EndpointVar)
+		g.declare(m.Pos(), mm.SubjectConst, mm.EndpointFunc)
 	}
 	return mm, ok
 }

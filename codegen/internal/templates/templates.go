@@ -56,9 +56,10 @@ type File struct {
 	Interface  string   // interface type name, e.g. "Greeter"
 	Service    string   // service name, e.g. "greeter"
 
-	// Qualifiers of the packages the generated code uses; usually "context", "rpc" and
-	// "service", renamed when the package already uses those names.
-	Context, Errors, RPC, ServicePkg string
+	// Qualifiers of the packages the generated code uses; usually "context",
+	// "dialtone", "rpc" and "service", renamed when the package already uses those
+	// names.
+	Context, Dialtone, RPC, ServicePkg string
 
 	// Generated identifiers.
 	ServiceNameConst string // GreeterServiceName
@@ -98,7 +99,7 @@ type Method struct {
 	Response string // response type, e.g. "HelloReply"
 
 	SubjectConst        string // GreeterSayHelloSubject
-	EndpointVar         string // GreeterSayHelloEndpoint
+	EndpointFunc        string // GreeterSayHelloEndpoint
 	RequestSchemaConst  string // the Schema.Const of the request type, e.g. greeterHelloRequestSchema
 	ResponseSchemaConst string // the Schema.Const of the response type, e.g. greeterHelloReplySchema
 }

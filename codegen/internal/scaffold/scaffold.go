@@ -22,8 +22,8 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/dialtone-dev/dialtone/codegen/generator"
-	"github.com/dialtone-dev/dialtone/templates"
+	"github.com/dialtone-dev/dialtone/codegen/internal/generator"
+	"github.com/dialtone-dev/dialtone/codegen/internal/templates"
 )
 
 // Module is the dialtone module path, which scaffolded modules require.

@@ -3,7 +3,7 @@ package scaffold_test
 import (
 	"fmt"
 
-	"github.com/dialtone-dev/dialtone/codegen/scaffold"
+	"github.com/dialtone-dev/dialtone/codegen/internal/scaffold"
 )
 
 // The service name decides the package and interface names of a new service.

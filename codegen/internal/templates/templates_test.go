@@ -52,12 +52,12 @@ func TestScaffoldRendersGo(t *testing.T) {
 
 func TestCodegenTemplateIsGo(t *testing.T) {
 	f := &File{Header: Header, Source: "x.go", Command: "c", Package: "x", Interface: "X", Service: "x",
-		StdImports: []Import{{Path: "context"}, {Path: "errors"}},
-		Imports:    []Import{{Name: "rpc2", Path: "github.com/dialtone-dev/dialtone/rpc"}, {Path: "github.com/dialtone-dev/dialtone/service"}},
-		Context:    "context", Errors: "errors", RPC: "rpc2", ServicePkg: "service",
+		StdImports: []Import{{Path: "context"}},
+		Imports:    []Import{{Path: "github.com/dialtone-dev/dialtone"}, {Name: "rpc2", Path: "github.com/dialtone-dev/dialtone/rpc"}, {Path: "github.com/dialtone-dev/dialtone/service"}},
+		Context:    "context", Dialtone: "dialtone", RPC: "rpc2", ServicePkg: "service",
 		ServiceNameConst: "XServiceName", ClientType: "XClient", NewClient: "NewXClient", Register: "RegisterX",
 		Methods: []Method{{Name: "Do", Doc: "Do does.\n\nIt really does.", Subject: "x.Do", Request: "Req", Response: "Resp",
-			SubjectConst: "XDoSubject", EndpointVar: "XDoEndpoint", RequestSchemaConst: "xReqSchema", ResponseSchemaConst: "xRespSchema"}},
+			SubjectConst: "XDoSubject", EndpointFunc: "XDoEndpoint", RequestSchemaConst: "xReqSchema", ResponseSchemaConst: "xRespSchema"}},
 		Schemas: []Schema{{Const: "xReqSchema", Type: "Req", Uses: "the request of Do", JSON: "{}"},
 			{Const: "xRespSchema", Type: "Resp", Uses: "the response of Do", JSON: "{\"a\":\"`\"}"}},
 	}

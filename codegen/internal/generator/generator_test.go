@@ -11,7 +11,7 @@ import (
 )
 
 func TestConfigErrors(t *testing.T) {
-	dir := "../testdata/golden/greeter"
+	dir := "../../testdata/golden/greeter"
 	for _, tc := range []struct {
 		cfg  Config
 		want string
@@ -36,7 +36,7 @@ func TestConfigErrors(t *testing.T) {
 // the output's name is never overwritten.
 func TestRegenerateOverBrokenOutput(t *testing.T) {
 	dir := t.TempDir()
-	src, err := os.ReadFile("../testdata/golden/greeter/greeter.go")
+	src, err := os.ReadFile("../../testdata/golden/greeter/greeter.go")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestRegenerateOverBrokenOutput(t *testing.T) {
 	if res.Path != filepath.Join(dir, "greeter_dialtone.go") {
 		t.Errorf("Path = %s", res.Path)
 	}
-	want, err := os.ReadFile("../testdata/golden/greeter/greeter_dialtone.go.golden")
+	want, err := os.ReadFile("../../testdata/golden/greeter/greeter_dialtone.go.golden")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestRegenerateOverBrokenOutput(t *testing.T) {
 }
 
 func TestSchemasAreJSON(t *testing.T) {
-	res, err := Generate(Config{Dir: "../testdata/golden/catalog", Type: "Catalog", Service: "shop-catalog"})
+	res, err := Generate(Config{Dir: "../../testdata/golden/catalog", Type: "Catalog", Service: "shop-catalog"})
 	if err != nil {
 		t.Fatal(err)
 	}

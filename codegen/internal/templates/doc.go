@@ -1,5 +1,6 @@
-// Package templates holds the text the dialtone tools render, as text/template files
-// embedded in the binary.
+// Package templates holds the text codegen renders, as text/template files
+// embedded in the binary. It is internal to codegen: the generated code and the
+// scaffolded files are the product, not this API.
 //
 // Every Go file the tools write comes from a file named *.go.tmpl in this directory
 // tree, so what the generated code looks like can be read as (templated) Go:
