@@ -19,7 +19,8 @@
 //	started      string  RFC 3339 time the instance started (UTC, milliseconds)
 //	seq          number  1 for the first document, +1 for every document after it
 //	status       string  "up", "draining" (graceful stop in progress) or "stopped" (the last)
-//	load         object  {"in_flight": handlers running, "capacity": concurrency limit}
+//	load         object  {"in_flight": handlers running, "capacity": concurrency limit,
+//	                     "queued": requests received and waiting for a slot}
 //	interval_ms  number  the promised interval: the next document comes within it
 //
 // Readers ignore fields they do not know, so minor versions (dialtone.heartbeat.v1.x)
@@ -75,6 +76,10 @@ type Endpoint struct {
 type Load struct {
 	InFlight int `json:"in_flight"`
 	Capacity int `json:"capacity"`
+	// Queued counts requests the instance has received that wait for a free slot.
+	// Added in v1 without a schema change: a reader that predates it ignores it,
+	// and a document without it reads as 0.
+	Queued int `json:"queued"`
 }
 
 // Heartbeat is the heartbeat document.

@@ -325,9 +325,12 @@ func (s *Service) work(q *queue) {
 			select {
 			case s.sem <- struct{}{}:
 			default:
+				s.waiting.Add(1)
 				select {
 				case s.sem <- struct{}{}:
+					s.waiting.Add(-1)
 				case <-s.baseCtx.Done():
+					s.waiting.Add(-1)
 					s.replyError(m, dialtone.Errorf(dialtone.CodeUnavailable, "service %s: stopping", s.cfg.Name))
 					continue
 				}
@@ -336,6 +339,13 @@ func (s *Service) work(q *queue) {
 		s.inFlight.Add(1)
 		ep.serve(m)
 	}
+}
+
+// queued counts the requests received but not yet given a slot: those in the
+// request channels and those a worker holds while every slot is taken. Requests
+// still in the connection's buffers are not counted.
+func (s *Service) queued() int {
+	return len(s.reqQ.ch) + len(s.directQ.ch) + int(s.waiting.Load())
 }
 
 // lookup finds the endpoint a request is for: by subject for an endpoint

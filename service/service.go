@@ -52,6 +52,7 @@ type Service struct {
 
 	sem       chan struct{} // one token per running handler or reserved slot
 	inFlight  atomic.Int64
+	waiting   atomic.Int64   // workers holding a request while every slot is taken
 	reqQ      *queue         // endpoint subjects and _DT.<svc>.all.>
 	directQ   *queue         // _DT.<svc>.<id>.>, apart so reservations are never stuck behind
 	wg        sync.WaitGroup // workers
@@ -431,7 +432,7 @@ func (s *Service) heartbeatSource() heartbeat.Heartbeat {
 		Endpoints:   eps,
 		Inbox:       s.inbox,
 		Started:     s.started,
-		Load:        heartbeat.Load{InFlight: int(s.inFlight.Load()), Capacity: cap(s.sem)},
+		Load:        heartbeat.Load{InFlight: int(s.inFlight.Load()), Capacity: cap(s.sem), Queued: s.queued()},
 	}
 }
 

@@ -205,17 +205,29 @@ func TestConcurrencyLimit(t *testing.T) {
 				t.Fatalf("only %d handlers running, want %d", running.Load(), limit)
 			}
 		}
-		// The rest wait for a slot: check the in-flight count the instance reports.
-		m, err := e.client.Request("_DT.beat", nil, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hb, err := heartbeat.Decode(m.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hb.Load.InFlight != limit || hb.Load.Capacity != limit {
-			t.Fatalf("load = %+v", hb.Load)
+		// The rest wait for a slot: check the load the instance reports. The
+		// waiting requests reach the instance in their own time, so ask until all
+		// of them are counted as queued.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			m, err := e.client.Request("_DT.beat", nil, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hb, err := heartbeat.Decode(m.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hb.Load.InFlight != limit || hb.Load.Capacity != limit || hb.Load.Queued > total-limit {
+				t.Fatalf("load = %+v, want %d in flight of %d, at most %d queued", hb.Load, limit, limit, total-limit)
+			}
+			if hb.Load.Queued == total-limit {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("load = %+v after 10s, want %d queued", hb.Load, total-limit)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 		close(release)
 		wg.Wait()
