@@ -22,7 +22,7 @@ func TestEncodeDecode(t *testing.T) {
 		Metadata:  map[string]string{"k": "v"},
 		Endpoints: []heartbeat.Endpoint{{Name: "SayHello", Subject: "greeter.SayHello", QueueGroup: "greeter"}},
 		Inbox:     "_DT.greeter.abc", Started: started, Seq: 42, Status: heartbeat.StatusUp,
-		Load: heartbeat.Load{InFlight: 3, Capacity: 64}, IntervalMS: 1000,
+		Load: heartbeat.Load{InFlight: 3, Capacity: 64, Queued: 5}, IntervalMS: 1000,
 	}
 	data, err := heartbeat.Encode(in)
 	if err != nil {
@@ -31,7 +31,7 @@ func TestEncodeDecode(t *testing.T) {
 	want := `{"schema":"dialtone.heartbeat.v1","id":"abc","name":"greeter","version":"1.2.0","description":"d",` +
 		`"metadata":{"k":"v"},"endpoints":[{"name":"SayHello","subject":"greeter.SayHello","queue_group":"greeter"}],` +
 		`"inbox":"_DT.greeter.abc","started":"2026-11-21T09:00:00.123Z","seq":42,"status":"up",` +
-		`"load":{"in_flight":3,"capacity":64},"interval_ms":1000}`
+		`"load":{"in_flight":3,"capacity":64,"queued":5},"interval_ms":1000}`
 	if string(data) != want {
 		t.Fatalf("encoded\n%s\nwant\n%s", data, want)
 	}
@@ -39,8 +39,13 @@ func TestEncodeDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Interval() != time.Second || out.Seq != 42 || !out.Started.Equal(started.Truncate(time.Millisecond)) || out.Endpoints[0].QueueGroup != "greeter" {
+	if out.Interval() != time.Second || out.Seq != 42 || !out.Started.Equal(started.Truncate(time.Millisecond)) || out.Endpoints[0].QueueGroup != "greeter" || out.Load.Queued != 5 {
 		t.Fatalf("decoded %+v", out)
+	}
+	// A document from before "queued" existed still reads, as 0 queued.
+	old, err := heartbeat.Decode([]byte(`{"schema":"dialtone.heartbeat.v1","id":"a","name":"n","status":"up","load":{"in_flight":1,"capacity":2}}`))
+	if err != nil || old.Load != (heartbeat.Load{InFlight: 1, Capacity: 2}) {
+		t.Fatalf("decoded %+v, %v", old, err)
 	}
 }
 
