@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) infoCommand() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "info SERVICE",
+		Short: "Show a service's endpoints, subjects, queue groups, metadata and JSON Schemas",
+		Long: `info asks every instance of a service for its ADR-32 description ($SRV.INFO) and
+shows each endpoint: its subject, queue group, metadata and the JSON Schemas of its
+request and response.`,
+		Example: "  dialtone info greeter\n  dialtone info greeter --json | jq '.endpoints[].request_schema'",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, done, err := a.open(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			si, err := f.Info(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, si)
+			}
+			w := a.stdout
+			fmt.Fprintf(w, "%s", si.Name)
+			if si.Description != "" {
+				fmt.Fprintf(w, ": %s", si.Description)
+			}
+			fmt.Fprintf(w, "\n  version%s   %s\n", plural(len(si.Versions)), strings.Join(si.Versions, ", "))
+			fmt.Fprintf(w, "  instances  %s\n", strings.Join(si.Instances, ", "))
+			for _, ep := range si.Endpoints {
+				fmt.Fprintf(w, "\nendpoint %s\n", ep.Name)
+				fmt.Fprintf(w, "  subject      %s\n", ep.Subject)
+				fmt.Fprintf(w, "  queue group  %s\n", ep.QueueGroup)
+				if ep.Instances != len(si.Instances) {
+					fmt.Fprintf(w, "  served by    %d of %d instances\n", ep.Instances, len(si.Instances))
+				}
+				for _, k := range slices.Sorted(maps.Keys(ep.Metadata)) {
+					fmt.Fprintf(w, "  metadata     %s = %s\n", k, ep.Metadata[k])
+				}
+				if len(ep.RequestSchema) > 0 {
+					fmt.Fprintf(w, "  request      %s\n", prettyJSON(ep.RequestSchema, "  "))
+				} else {
+					fmt.Fprintf(w, "  request      (no schema published)\n")
+				}
+				if len(ep.ResponseSchema) > 0 {
+					fmt.Fprintf(w, "  response     %s\n", prettyJSON(ep.ResponseSchema, "  "))
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON, for scripts")
+	return c
+}
