@@ -43,19 +43,24 @@ func runBench(ctx context.Context, c *fleet.Caller, body []byte, clients int, ca
 	res := &benchResult{byCode: map[string]int64{}}
 	var wg sync.WaitGroup
 	start := time.Now()
+	// A call cut short by the end of the run is not counted. The context's
+	// deadline can pass a moment before ctx.Err() says so, and calls fail at once
+	// in that moment, so look at the clock too.
+	deadline, hasDeadline := ctx.Deadline()
+	over := func() bool { return ctx.Err() != nil || hasDeadline && !time.Now().Before(deadline) }
 	for range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			lat := make([]time.Duration, 0, 1024)
 			codes := map[string]int64{}
-			for ctx.Err() == nil {
+			for !over() {
 				if calls > 0 && issued.Add(1) > calls {
 					break
 				}
 				reply, err := c.Call(ctx, body)
 				if err != nil {
-					if ctx.Err() != nil {
+					if over() {
 						break // the run ended during this call: not the service's error
 					}
 					failed.Add(1)
@@ -73,9 +78,10 @@ func runBench(ctx context.Context, c *fleet.Caller, body []byte, clients int, ca
 			mu.Unlock()
 		}()
 	}
-	stop := make(chan struct{})
+	stop, stopped := make(chan struct{}), make(chan struct{})
 	if progress != nil {
 		go func() {
+			defer close(stopped)
 			t := time.NewTicker(100 * time.Millisecond)
 			defer t.Stop()
 			for {
@@ -90,6 +96,10 @@ func runBench(ctx context.Context, c *fleet.Caller, body []byte, clients int, ca
 	}
 	wg.Wait()
 	close(stop)
+	if progress != nil {
+		<-stopped
+		progress(finished.Load(), failed.Load(), time.Since(start)) // the bar at its end
+	}
 	res.elapsed = time.Since(start)
 	res.calls = finished.Load()
 	res.errors = failed.Load()

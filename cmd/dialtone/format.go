@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +14,7 @@ import (
 func human(d time.Duration) string {
 	switch {
 	case d <= 0:
-		return "0"
+		return "0s"
 	case d < time.Microsecond:
 		return fmt.Sprintf("%dns", d.Nanoseconds())
 	case d < time.Millisecond:
@@ -71,19 +72,15 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// prettyJSON indents data when it is JSON, and returns it as text otherwise.
+// prettyJSON indents data when it is JSON, keeping its key order, and returns
+// it as text otherwise.
 func prettyJSON(data []byte, indent string) string {
-	var v any
 	if len(data) == 0 {
 		return "(empty reply)"
 	}
-	if json.Unmarshal(data, &v) != nil {
+	var b bytes.Buffer
+	if json.Indent(&b, data, indent, "  ") != nil {
 		return string(data)
 	}
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetIndent(indent, "  ")
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-	return strings.TrimRight(b.String(), "\n")
+	return b.String()
 }

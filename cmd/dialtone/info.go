@@ -37,8 +37,8 @@ request and response.`,
 			if si.Description != "" {
 				fmt.Fprintf(w, ": %s", si.Description)
 			}
-			fmt.Fprintf(w, "\n  version%s   %s\n", plural(len(si.Versions)), strings.Join(si.Versions, ", "))
-			fmt.Fprintf(w, "  instances  %s\n", strings.Join(si.Instances, ", "))
+			fmt.Fprintf(w, "\n  versions   %s\n", strings.Join(si.Versions, ", "))
+			fmt.Fprintf(w, "  instances  %d: %s\n", len(si.Instances), strings.Join(si.Instances, ", "))
 			for _, ep := range si.Endpoints {
 				fmt.Fprintf(w, "\nendpoint %s\n", ep.Name)
 				fmt.Fprintf(w, "  subject      %s\n", ep.Subject)

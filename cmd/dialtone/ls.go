@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -51,7 +52,7 @@ capacity), requests queued for a slot, uptime and endpoints.`,
 						eps[i] = ep.Name
 					}
 					fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d\t%d\t%s\t%s\n", in.ID, in.Version, in.Status,
-						in.InFlight, in.Capacity, in.Queued, human(in.Uptime()), strings.Join(eps, " "))
+						in.InFlight, in.Capacity, in.Queued, human(in.Uptime().Truncate(time.Second)), strings.Join(eps, " "))
 				}
 				if err := tw.Flush(); err != nil {
 					return err

@@ -33,7 +33,8 @@ every instance already running, unless --new.`,
 						skip[in.ID] = true
 					}
 				}
-			} else if !asJSON {
+			}
+			if !asJSON {
 				fmt.Fprintf(a.stdout, "watching %s (Ctrl-C stops)\n", f.URL())
 			}
 			enc := json.NewEncoder(a.stdout)

@@ -244,16 +244,70 @@ func (s *Schema) Validate(body []byte) error {
 			}
 			return
 		}
-		msg := l.ErrorKind.LocalizedString(printer)
-		if field != "" {
-			msg = strings.TrimPrefix(msg, "value ")
+		if ap, ok := l.ErrorKind.(*kind.AdditionalProperties); ok {
+			for _, p := range ap.Properties {
+				se.Fields = append(se.Fields, FieldError{Field: joinField(field, p), Message: "is not in the schema"})
+			}
+			return
 		}
-		se.Fields = append(se.Fields, FieldError{Field: field, Message: msg})
+		se.Fields = append(se.Fields, FieldError{Field: field, Message: describe(l.ErrorKind)})
 	})
 	return se
 }
 
 var printer = message.NewPrinter(language.English)
+
+// describe says what is wrong with a value in words that follow its field name:
+// `field "name" is 65 characters; want at most 64`.
+func describe(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Type:
+		return fmt.Sprintf("is %s %s; want %s", article(k.Got), k.Got, strings.Join(k.Want, " or "))
+	case *kind.MinLength:
+		return fmt.Sprintf("is %d characters; want at least %d", k.Got, k.Want)
+	case *kind.MaxLength:
+		return fmt.Sprintf("is %d characters; want at most %d", k.Got, k.Want)
+	case *kind.Minimum:
+		return fmt.Sprintf("is %s; want at least %s", k.Got.FloatString(precision(k.Got)), k.Want.FloatString(precision(k.Want)))
+	case *kind.Maximum:
+		return fmt.Sprintf("is %s; want at most %s", k.Got.FloatString(precision(k.Got)), k.Want.FloatString(precision(k.Want)))
+	case *kind.MinItems:
+		return fmt.Sprintf("has %d items; want at least %d", k.Got, k.Want)
+	case *kind.MaxItems:
+		return fmt.Sprintf("has %d items; want at most %d", k.Got, k.Want)
+	case *kind.Enum:
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			b, _ := json.Marshal(w)
+			want[i] = string(b)
+		}
+		got, _ := json.Marshal(k.Got)
+		return fmt.Sprintf("is %s; want one of %s", got, strings.Join(want, ", "))
+	case *kind.Format:
+		return fmt.Sprintf("is not a valid %s", k.Want)
+	case *kind.Pattern:
+		return fmt.Sprintf("does not match the pattern %s", k.Want)
+	}
+	return strings.TrimPrefix(k.LocalizedString(printer), "value ")
+}
+
+func article(typ string) string {
+	switch typ {
+	case "array", "object", "integer":
+		return "an"
+	case "null":
+		return ""
+	}
+	return "a"
+}
+
+// precision is how many decimals a number needs, up to 6.
+func precision(r interface{ IsInt() bool }) int {
+	if r.IsInt() {
+		return 0
+	}
+	return 6
+}
 
 func leaves(e *jsonschema.ValidationError, fn func(*jsonschema.ValidationError)) {
 	if len(e.Causes) == 0 {

@@ -98,7 +98,6 @@ function chart(lines, fmt) {
     }
   }
   add("text", { x: 2, y: 9 }, fmt(ymax));
-  add("text", { x: W - 2, y: 9, "text-anchor": "end" }, Math.round(span / 60000) + " min");
   svg.dataset.max = String(peak);
   return svg;
 }
@@ -145,7 +144,8 @@ function renderInstances(box, insts) {
         el("div", { class: "id", title: in_.id, text: in_.id }),
         el("div", { class: "meta" }, el("span", { class: "pill version" }), el("span", { class: "pill status" })),
         el("div", { class: "load", title: "in flight / capacity" }, el("span")),
-        el("div", { class: "nums" }, el("span", { class: "inflight" }), el("span", { class: "queued" }), el("span", { class: "uptime" })));
+        el("div", { class: "nums" }, el("span", { class: "inflight", title: "handlers in flight / capacity" }),
+          el("span", { class: "queued", title: "requests waiting for a slot" }), el("span", { class: "uptime" })));
       box.append(card);
     }
     card.dataset.status = in_.status;
@@ -159,7 +159,7 @@ function renderInstances(box, insts) {
     load.querySelector("span").style.width = Math.min(100, frac * 100).toFixed(1) + "%";
     load.classList.toggle("hot", frac >= 0.75 && frac < 1);
     load.classList.toggle("full", frac >= 1);
-    card.querySelector(".inflight").textContent = `${in_.in_flight}/${in_.capacity} in flight`;
+    card.querySelector(".inflight").textContent = `load ${in_.in_flight}/${in_.capacity}`;
     card.querySelector(".queued").textContent = `${in_.queued || 0} queued`;
     card.querySelector(".uptime").textContent = "up " + fmtUptime(in_.uptime_s + (Date.now() - state.now) / 1000);
   }
@@ -359,6 +359,7 @@ function typeOf(s) {
 function buildField(root, s, name, required, depth) {
   s = deref(root, s, depth);
   const t = typeOf(s);
+  const desc = (s.description || "").replace(/\.$/, "");
   const label = (txt) => el("span", { title: s.description || "" }, txt, required ? el("span", { class: "req", text: " *" }) : null);
   const wrap = (input, hint) => el("label", { class: "field", "data-field": name }, label(name || "(request)"), input, hint ? el("small", { text: hint }) : null);
   if (t === "object" && s.properties && depth < 4) {
@@ -383,28 +384,29 @@ function buildField(root, s, name, required, depth) {
   if (s.enum) {
     const sel = el("select", { name }, el("option", { value: "", text: required ? "choose…" : "(none)" }),
       ...s.enum.map((v, i) => el("option", { value: String(i), text: JSON.stringify(v) })));
-    return { el: wrap(sel, s.description), get: () => (sel.value === "" ? undefined : s.enum[Number(sel.value)]) };
+    return { el: wrap(sel, desc), get: () => (sel.value === "" ? undefined : s.enum[Number(sel.value)]) };
   }
   if (t === "boolean") {
     const cb = el("input", { type: "checkbox", name });
-    return { el: wrap(cb, s.description), get: () => (cb.checked ? true : required ? false : undefined) };
+    return { el: wrap(cb, desc), get: () => (cb.checked ? true : required ? false : undefined) };
   }
   if (t === "integer" || t === "number") {
     const inp = el("input", { type: "number", name, step: t === "integer" ? "1" : "any", min: s.minimum, max: s.maximum });
-    const hint = [s.description, s.minimum != null || s.maximum != null ? `${s.minimum ?? "…"} to ${s.maximum ?? "…"}` : null].filter(Boolean).join("; ");
+    const hint = [desc, s.minimum != null || s.maximum != null ? `${s.minimum ?? "…"} to ${s.maximum ?? "…"}` : null].filter(Boolean).join("; ");
     return { el: wrap(inp, hint), get: () => (inp.value === "" ? undefined : Number(inp.value)) };
   }
   if (t === "string") {
     const ph = s.format === "date-time" ? "2006-01-02T15:04:05Z" : s.format || "";
     const inp = el("input", { type: "text", name, placeholder: ph, maxlength: s.maxLength });
-    const lim = s.minLength != null || s.maxLength != null ? `${s.minLength ?? 0} to ${s.maxLength ?? "…"} characters` : null;
-    const hint = [s.description, lim].filter(Boolean).join("; ");
+    const lim = s.minLength != null && s.maxLength != null ? `${s.minLength} to ${s.maxLength} characters`
+      : s.maxLength != null ? `at most ${s.maxLength} characters` : s.minLength != null ? `at least ${s.minLength} characters` : null;
+    const hint = [desc, lim, s.format].filter(Boolean).join("; ");
     return { el: wrap(inp, hint), get: () => (inp.value === "" && !required ? undefined : inp.value) };
   }
   // Arrays, maps, deeper objects and anything else: JSON.
   const ta = el("textarea", { name, rows: 2, spellcheck: "false", placeholder: t === "array" ? "[ ]" : t === "object" ? "{ }" : "JSON" });
   return {
-    el: wrap(ta, (s.description ? s.description + "; " : "") + "JSON"),
+    el: wrap(ta, (desc ? desc + "; " : "") + "JSON"),
     get() {
       if (ta.value.trim() === "") return undefined;
       try { ta.parentElement.classList.remove("invalid"); return JSON.parse(ta.value); } catch { ta.parentElement.classList.add("invalid"); return undefined; }
