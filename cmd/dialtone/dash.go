@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,6 +12,7 @@ import (
 
 func (a *app) dashCommand() *cobra.Command {
 	var listen string
+	var interval, history time.Duration
 	c := &cobra.Command{
 		Use:   "dash",
 		Short: "Serve a live dashboard of the fleet, with an endpoint explorer",
@@ -26,6 +28,9 @@ loopback only on a network you trust.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if interval < 10*time.Millisecond || history < interval {
+				return usagef("--interval must be at least 10ms, and --history at least one interval")
+			}
 			l, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w (pick another with --listen)", listen, err)
@@ -41,9 +46,11 @@ loopback only on a network you trust.`,
 				fmt.Fprintf(a.stderr, "dialtone: warning: %s is reachable from other machines, and the explorer calls services on %s\n", listen, f.URL())
 			}
 			fmt.Fprintf(a.stdout, "dashboard for %s on http://%s (Ctrl-C stops it)\n", f.URL(), l.Addr())
-			return dash.New(f, dash.Options{}).Serve(ctx, l)
+			return dash.New(f, dash.Options{Interval: interval, Window: int(history / interval)}).Serve(ctx, l)
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve the dashboard on")
+	c.Flags().DurationVar(&interval, "interval", dash.DefaultInterval, "how often to poll the instances' counters ($SRV.STATS)")
+	c.Flags().DurationVar(&history, "history", 5*time.Minute, "how far back the charts go")
 	return c
 }

@@ -160,11 +160,16 @@ func (s *Server) poll(ctx context.Context) {
 }
 
 func (s *Server) tick(ctx context.Context) {
-	stats, err := s.f.Stats(ctx, "")
-	if err != nil && ctx.Err() != nil {
+	// The counters are read when the instances get the request, so that is the
+	// sample's time: a slow straggler must not shrink the next interval.
+	now := time.Now()
+	stats, err := s.f.StatsWithin(ctx, "", max(s.interval*3/4, 10*time.Millisecond))
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("dash: poll $SRV.STATS", "err", err)
+		}
 		return
 	}
-	now := time.Now()
 	services := s.f.Services()
 	s.mu.Lock()
 	samples := s.sampler.add(stats, now)

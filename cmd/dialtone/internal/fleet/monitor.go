@@ -23,7 +23,7 @@ const GatherWait = 750 * time.Millisecond
 // gather sends an ADR-32 request on subject and collects the replies: until want
 // instances have answered (want > 0), until the bus says nobody listens, or until
 // GatherWait has passed.
-func (f *Fleet) gather(ctx context.Context, subject string, want int) ([][]byte, error) {
+func (f *Fleet) gather(ctx context.Context, subject string, want int, wait time.Duration) ([][]byte, error) {
 	inbox := f.nc.NewInbox()
 	ch := make(chan *nats.Msg, 256)
 	sub, err := f.nc.ChanSubscribe(inbox, ch)
@@ -34,7 +34,7 @@ func (f *Fleet) gather(ctx context.Context, subject string, want int) ([][]byte,
 	if err := f.nc.PublishRequest(subject, inbox, nil); err != nil {
 		return nil, fmt.Errorf("request %s: %w", subject, err)
 	}
-	t := time.NewTimer(GatherWait)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	var out [][]byte
 	for want <= 0 || len(out) < want {
@@ -81,7 +81,7 @@ func (f *Fleet) Info(ctx context.Context, name string) (*ServiceInfo, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	replies, err := f.gather(ctx, "$SRV.INFO."+name, len(f.reg.Instances(name)))
+	replies, err := f.gather(ctx, "$SRV.INFO."+name, len(f.reg.Instances(name)), GatherWait)
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +211,12 @@ type EndpointStats struct {
 // Stats asks the instances of service name (every service when name is empty)
 // for their counters.
 func (f *Fleet) Stats(ctx context.Context, name string) ([]InstanceStats, error) {
+	return f.StatsWithin(ctx, name, GatherWait)
+}
+
+// StatsWithin is Stats that waits at most wait for instances that are slow to
+// answer (a dashboard polling every second cannot wait longer).
+func (f *Fleet) StatsWithin(ctx context.Context, name string, wait time.Duration) ([]InstanceStats, error) {
 	subject, want := "$SRV.STATS", 0
 	if name != "" {
 		if err := checkName(name); err != nil {
@@ -223,7 +229,7 @@ func (f *Fleet) Stats(ctx context.Context, name string) ([]InstanceStats, error)
 			want += s.Instances
 		}
 	}
-	replies, err := f.gather(ctx, subject, want)
+	replies, err := f.gather(ctx, subject, want, wait)
 	if err != nil {
 		return nil, err
 	}

@@ -16,13 +16,22 @@ function fmtRate(v) {
   if (v < 10) return v.toFixed(1);
   return Math.round(v).toLocaleString("en-US");
 }
+function trim(s) { return s.includes(".") ? s.replace(/\.?0+$/, "") : s; }
 function fmtMS(v) {
   if (v == null) return "–";
   if (v < 1) return Math.round(v * 1000) + "µs";
-  if (v < 10) return v.toFixed(2) + "ms";
+  if (v < 10) return trim(v.toFixed(2)) + "ms";
   if (v < 1000) return v.toFixed(0) + "ms";
-  return (v / 1000).toFixed(2) + "s";
+  return trim((v / 1000).toFixed(2)) + "s";
 }
+function fmtSpan(ms) {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return s + " s";
+  if (s < 7200) return Math.round(s / 60) + " min";
+  return Math.round(s / 3600) + " h";
+}
+// shortID keeps both ends of an instance id: ids from one process share a prefix.
+function shortID(id) { return id.length > 14 ? id.slice(0, 5) + "…" + id.slice(-7) : id; }
 function fmtUptime(s) {
   s = Math.max(0, Math.floor(s));
   if (s < 60) return s + "s";
@@ -118,6 +127,9 @@ function renderFleet() {
       art.querySelector(".name").textContent = svc.name;
       root.append(art);
     }
+    const span = fmtSpan(state.window * state.interval);
+    art.querySelector(".h-rate").textContent = `requests / s, last ${span}`;
+    art.querySelector(".h-lat").textContent = `latency, last ${span}`;
     const insts = svc.instances || [];
     art.querySelector(".versions").textContent = "version " + (svc.versions || []).join(", ");
     art.querySelector(".count").textContent = insts.length + (insts.length === 1 ? " instance" : " instances");
@@ -220,7 +232,8 @@ function renderEvents() {
     el("li", { "data-event": ev.type, "data-instance": ev.instance.id },
       el("time", { text: fmtTime(Date.parse(ev.time)) }),
       el("span", {}, el("span", { class: "pill " + ev.type, text: ev.type })),
-      el("span", { class: "who", title: ev.instance.id, text: `${ev.instance.service} ${ev.instance.id} v${ev.instance.version}` }))));
+      el("span", { class: "who", title: ev.instance.id },
+        el("b", { text: ev.instance.service }), " ", el("span", { class: "mono", text: shortID(ev.instance.id) }), " v" + ev.instance.version))));
 }
 
 // ---- stream ----
@@ -401,7 +414,8 @@ function buildField(root, s, name, required, depth) {
     const lim = s.minLength != null && s.maxLength != null ? `${s.minLength} to ${s.maxLength} characters`
       : s.maxLength != null ? `at most ${s.maxLength} characters` : s.minLength != null ? `at least ${s.minLength} characters` : null;
     const hint = [desc, lim, s.format].filter(Boolean).join("; ");
-    return { el: wrap(inp, hint), get: () => (inp.value === "" && !required ? undefined : inp.value) };
+    // An empty box means "not given"; send "" through the JSON below if you mean it.
+    return { el: wrap(inp, hint), get: () => (inp.value === "" ? undefined : inp.value) };
   }
   // Arrays, maps, deeper objects and anything else: JSON.
   const ta = el("textarea", { name, rows: 2, spellcheck: "false", placeholder: t === "array" ? "[ ]" : t === "object" ? "{ }" : "JSON" });
