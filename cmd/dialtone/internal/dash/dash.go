@@ -389,6 +389,10 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if _, err := fleet.ParsePattern(req.Pattern); err != nil {
+		writeJSON(w, http.StatusOK, callResult{Message: err.Error()})
+		return
+	}
 	ep, err := s.f.Endpoint(ctx, req.Service, req.Endpoint)
 	if err != nil {
 		writeJSON(w, http.StatusOK, callResult{Message: err.Error()})
