@@ -95,7 +95,7 @@ func startInventory(t *testing.T, url string) {
 	err = service.Handle(svc, "Reserve", func(ctx context.Context, r *reserve) (*reserved, error) {
 		time.Sleep(time.Duration(200+rand.IntN(600)) * time.Microsecond)
 		if n.Add(1)%10 == 0 {
-			return nil, dialtone.NewError(dialtone.CodeResourceExhausted, "out of stock: "+r.SKU)
+			return nil, dialtone.Errorf(dialtone.CodeResourceExhausted, "out of stock: %s", r.SKU)
 		}
 		return &reserved{Left: 41}, nil
 	}, service.WithSchema(`{"type":"object","properties":{"sku":{"type":"string","minLength":1,"description":"Stock keeping unit."},`+
@@ -124,9 +124,9 @@ func load(t *testing.T, url string) (stop func()) {
 		defer cancel()
 		switch {
 		case i%20 == 0:
-			_, _ = rc.CallRaw(ctx, rpc.Endpoint{Service: "greeter", Name: "Fail"}, []byte("{}"), nil)
+			_, _ = rc.CallRaw(ctx, rpc.Spec{Service: "greeter", Name: "Fail"}, []byte("{}"), nil)
 		case i%4 == 1:
-			_, _ = rc.CallRaw(ctx, rpc.Endpoint{Service: "inventory", Name: "Reserve"}, []byte(`{"sku":"A-1","quantity":2}`), nil)
+			_, _ = rc.CallRaw(ctx, rpc.Spec{Service: "inventory", Name: "Reserve"}, []byte(`{"sku":"A-1","quantity":2}`), nil)
 		default:
 			_, _ = c.SayHello(ctx, &greeter.HelloRequest{Name: "load"})
 		}

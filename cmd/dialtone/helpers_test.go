@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -54,9 +55,7 @@ func startGreeter(t testing.TB, url, version string) *instance {
 		t.Fatal(err)
 	}
 	err = service.Handle(svc, "Fail", func(ctx context.Context, _ *empty) (*empty, error) {
-		e := dialtone.NewError(dialtone.CodeNotFound, "nobody is here")
-		e.Details = map[string]any{"who": "nobody"}
-		return nil, e
+		return nil, dialtone.NewError(dialtone.CodeNotFound, errors.New("nobody is here")).WithDetail("who", "nobody")
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -219,3 +218,24 @@ func backends(t *testing.T, fn func(t *testing.T, cliURL string, svcURL func(i i
 
 // startBus starts a busd for the tests that need only one backend.
 func startBus(t testing.TB) string { return bustest.Busd(t) }
+
+// reachable waits until every instance answers $SRV.PING through url. On a
+// cluster, an instance started on one node is reachable from another only once
+// its subscriptions have crossed the routes.
+func reachable(t testing.TB, url string, ins ...*instance) {
+	t.Helper()
+	nc := bustest.Connect(t, url)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, in := range ins {
+		subject := "$SRV.PING.greeter." + in.svc.ID()
+		for {
+			if _, err := nc.Request(subject, nil, 200*time.Millisecond); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %s not reachable through %s within 10s", in.svc.ID(), url)
+			}
+			time.Sleep(10 * time.Millisecond) // no responders comes back at once: do not spin
+		}
+	}
+}

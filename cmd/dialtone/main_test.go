@@ -18,6 +18,7 @@ func TestLs(t *testing.T) {
 		}
 		a := startGreeter(t, svcURL(0), "1.0.0")
 		b := startGreeter(t, svcURL(1), "1.1.0")
+		reachable(t, url, a, b)
 		out, errOut, code = cli(t, url, "ls")
 		if code != 0 {
 			t.Fatalf("status %d: %s", code, errOut)
@@ -53,6 +54,7 @@ func TestLs(t *testing.T) {
 func TestInfo(t *testing.T) {
 	backends(t, func(t *testing.T, url string, svcURL func(int) string) {
 		a := startGreeter(t, svcURL(0), "1.0.0")
+		reachable(t, url, a)
 		out, errOut, code := cli(t, url, "info", "greeter")
 		if code != 0 {
 			t.Fatalf("status %d: %s", code, errOut)
@@ -83,7 +85,7 @@ func TestInfo(t *testing.T) {
 func TestCall(t *testing.T) {
 	backends(t, func(t *testing.T, url string, svcURL func(int) string) {
 		a := startGreeter(t, svcURL(0), "1.0.0")
-		startGreeter(t, svcURL(1), "1.0.0")
+		reachable(t, url, a, startGreeter(t, svcURL(1), "1.0.0"))
 		for _, pattern := range []string{"balanced", "lowest-latency", "available"} {
 			out, errOut, code := cli(t, url, "call", "greeter.SayHello", `{"name":"Ada"}`, "--pattern", pattern)
 			if code != 0 || out != "{\n  \"message\": \"Hello, Ada!\"\n}\n" || !strings.Contains(errOut, "answered in") {
@@ -112,7 +114,7 @@ func TestCall(t *testing.T) {
 // command line and 1 for the bus or the service, and never a hang.
 func TestBadInput(t *testing.T) {
 	backends(t, func(t *testing.T, url string, svcURL func(int) string) {
-		startGreeter(t, svcURL(0), "1.0.0")
+		reachable(t, url, startGreeter(t, svcURL(0), "1.0.0"))
 		cases := []struct {
 			args []string
 			code int
@@ -188,6 +190,7 @@ func TestNoBus(t *testing.T) {
 func TestWatch(t *testing.T) {
 	backends(t, func(t *testing.T, url string, svcURL func(int) string) {
 		a := startGreeter(t, svcURL(0), "1.0.0")
+		reachable(t, url, a)
 		w := startCLI(t, url, "watch", "greeter")
 		w.expect(t, 5*time.Second, "joined", "greeter "+a.svc.ID(), "version 1.0.0", "up")
 		b := startGreeter(t, svcURL(1), "2.0.0")
@@ -236,8 +239,7 @@ func TestWatchJSON(t *testing.T) {
 
 func TestStats(t *testing.T) {
 	backends(t, func(t *testing.T, url string, svcURL func(int) string) {
-		startGreeter(t, svcURL(0), "1.0.0")
-		startGreeter(t, svcURL(1), "1.0.0")
+		reachable(t, url, startGreeter(t, svcURL(0), "1.0.0"), startGreeter(t, svcURL(1), "1.0.0"))
 		for range 3 {
 			if _, errOut, code := cli(t, url, "call", "greeter.SayHello", `{"name":"x"}`); code != 0 {
 				t.Fatal(errOut)
@@ -282,8 +284,7 @@ func TestStats(t *testing.T) {
 
 func TestBench(t *testing.T) {
 	backends(t, func(t *testing.T, url string, svcURL func(int) string) {
-		startGreeter(t, svcURL(0), "1.0.0")
-		startGreeter(t, svcURL(1), "1.0.0")
+		reachable(t, url, startGreeter(t, svcURL(0), "1.0.0"), startGreeter(t, svcURL(1), "1.0.0"))
 		out, errOut, code := cli(t, url, "bench", "greeter.SayHello", `{"name":"x"}`, "--calls", "400", "--clients", "4", "--progress", "always")
 		if code != 0 {
 			t.Fatalf("status %d: %s", code, errOut)

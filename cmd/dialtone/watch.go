@@ -53,6 +53,9 @@ every instance already running, unless --new.`,
 					continue
 				}
 				in := ev.Instance
+				if ev.Dropped > 0 {
+					fmt.Fprintf(a.stdout, "(%d events dropped: this terminal did not keep up)\n", ev.Dropped)
+				}
 				fmt.Fprintf(a.stdout, "%s  %-8s  %s %s  version %s  %s  load %d/%d\n",
 					ev.Time.Format("15:04:05.000"), ev.Type, in.Service, in.ID, in.Version, in.Status, in.InFlight, in.Capacity)
 			}

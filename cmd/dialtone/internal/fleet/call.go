@@ -73,7 +73,7 @@ func callOptions(o CallOptions) ([]rpc.CallOption, error) {
 // Caller makes raw calls to one endpoint; Bench shares one between clients.
 type Caller struct {
 	client *rpc.Client
-	ep     rpc.Endpoint
+	ep     rpc.Spec
 	opts   []rpc.CallOption
 	hdr    nats.Header
 	tmo    time.Duration
@@ -85,7 +85,7 @@ func (f *Fleet) Caller(ep *EndpointInfo, o CallOptions) (*Caller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Caller{client: f.client, ep: rpc.Endpoint{Service: ep.Service, Name: ep.Name, Subject: ep.Subject},
+	return &Caller{client: f.client, ep: rpc.Spec{Service: ep.Service, Name: ep.Name, Subject: ep.Subject},
 		opts: opts, hdr: o.Header, tmo: o.Timeout}, nil
 }
 
@@ -125,7 +125,7 @@ type CallError struct {
 func CallErrorOf(err error) CallError {
 	var de *dialtone.Error
 	if errors.As(err, &de) {
-		return CallError{Code: int(de.Code), Name: de.Code.String(), Message: de.Message, Details: de.Details}
+		return CallError{Code: int(de.Code()), Name: de.Code().String(), Message: de.Message(), Details: de.Details()}
 	}
 	c := dialtone.CodeOf(err)
 	return CallError{Code: int(c), Name: c.String(), Message: err.Error()}

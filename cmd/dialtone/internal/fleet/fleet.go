@@ -136,6 +136,9 @@ type Event struct {
 	Type     string    `json:"type"` // joined, changed, draining, left, expired
 	Time     time.Time `json:"time"`
 	Instance Instance  `json:"instance"`
+	// Dropped counts events lost just before this one because the reader was
+	// too slow.
+	Dropped int `json:"dropped,omitempty"`
 }
 
 // Watch returns the fleet's events: first a "joined" for every instance known
@@ -147,7 +150,7 @@ func (f *Fleet) Watch(ctx context.Context) <-chan Event {
 		defer close(out)
 		for ev := range in {
 			now := time.Now()
-			e := Event{Type: ev.Type.String(), Time: now, Instance: instanceOf(ev.Instance, now)}
+			e := Event{Type: ev.Type.String(), Time: now, Instance: instanceOf(ev.Instance, now), Dropped: ev.Dropped}
 			if ev.Type == discovery.Left {
 				e.Instance.Status = "stopped"
 			}
