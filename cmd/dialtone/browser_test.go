@@ -22,7 +22,7 @@ import (
 	"github.com/dialtone-dev/dialtone/service"
 )
 
-var screenshotPath = flag.String("screenshot", "", "also save the dashboard screenshot here (docs/dashboard.png updates the README's)")
+var screenshotPath = flag.String("screenshot", "", "also save the dashboard screenshot here, relative to the module root (docs/dashboard.png updates the README's)")
 
 // findChromium looks for a Chromium to drive: $DIALTONE_CHROMIUM, then the
 // names Debian and others install it under. Without one the test skips, except
@@ -303,6 +303,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "dashboard.png")
 	if *screenshotPath != "" {
 		out = *screenshotPath
+		if !filepath.IsAbs(out) {
+			out = filepath.Join("..", "..", out) // tests run in cmd/dialtone
+		}
 	}
 	if err := os.WriteFile(out, png, 0o644); err != nil {
 		t.Fatal(err)
