@@ -45,7 +45,11 @@
 // the caller as Nats-Service-Error-Code and Nats-Service-Error (plus
 // Dialtone-Error-Details) with its code (dialtone.CodeOf: an error that is not a
 // *dialtone.Error is CodeUnknown); a panic answers CodeInternal "internal error"
-// and the instance keeps serving. Handle adds a typed endpoint that decodes with the codec
+// and the instance keeps serving. A reply the bus cannot carry (larger than its
+// max_payload) is answered with CodeResourceExhausted naming both sizes, so the
+// caller does not wait for its deadline. Failures a caller may not see (a reply
+// not sent, a panic) are counted in the endpoint's errors, logged, and given to
+// the handler set with WithErrorHandler. Handle adds a typed endpoint that decodes with the codec
 // and runs dialtone.Validate on the request.
 //
 // Each request gets an OpenTelemetry server span named <service>.<endpoint>, a child

@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -394,12 +396,7 @@ func (ep *endpoint) serve(m *nats.Msg) {
 	<-s.sem
 
 	if err != nil {
-		code := dialtone.CodeOf(err)
-		span.SetStatus(codes.Error, err.Error())
-		span.SetAttributes(attribute.String(wire.AttrErrorCode, code.String()))
-		ep.numErrors.Add(1)
-		msg := err.Error()
-		ep.lastError.Store(&msg)
+		ep.failed(span, err)
 		s.replyError(m, err)
 		return
 	}
@@ -415,8 +412,79 @@ func (ep *endpoint) serve(m *nats.Msg) {
 		perr = s.nc.PublishMsg(&nats.Msg{Subject: m.Reply, Data: resp.Data, Header: resp.Header})
 	}
 	if perr != nil {
-		s.opts.logger.Debug("service: reply", "service", s.cfg.Name, "endpoint", ep.name, "err", perr)
+		ep.replyFailed(ctx, span, m, resp, perr)
 	}
+}
+
+// failed records a request that failed: the span's status and code, and the
+// endpoint's error count and last error.
+func (ep *endpoint) failed(span trace.Span, err error) {
+	span.SetStatus(codes.Error, err.Error())
+	span.SetAttributes(attribute.String(wire.AttrErrorCode, dialtone.CodeOf(err).String()))
+	ep.numErrors.Add(1)
+	msg := err.Error()
+	ep.lastError.Store(&msg)
+}
+
+// replyFailed handles a reply the connection refused to send. A reply over the
+// bus's max_payload becomes a ResourceExhausted error reply, which is small, so
+// the caller learns at once instead of waiting for its deadline; any other
+// failure (the connection is closed or its buffer full) leaves the caller
+// without an answer. Either way the endpoint counts an error, it is logged at
+// Warn and the error handler sees it.
+func (ep *endpoint) replyFailed(ctx context.Context, span trace.Span, m *nats.Msg, resp *Response, perr error) {
+	s := ep.s
+	var err *dialtone.Error
+	if errors.Is(perr, nats.ErrMaxPayload) {
+		size := len(resp.Data) + headerSize(resp.Header)
+		err = dialtone.Errorf(dialtone.CodeResourceExhausted, "service %s: %s: reply of %s bytes exceeds the bus's max_payload of %s",
+			s.cfg.Name, ep.name, thousands(int64(size)), thousands(s.nc.MaxPayload()))
+		s.replyError(m, err)
+	} else {
+		err = dialtone.Errorf(dialtone.CodeUnavailable, "service %s: %s: reply not sent: %w", s.cfg.Name, ep.name, perr)
+	}
+	ep.failed(span, err)
+	s.opts.logger.Warn("service: reply not sent", "service", s.cfg.Name, "endpoint", ep.name, "subject", m.Subject, "err", err.Error())
+	s.reportError(ctx, ErrorEvent{Endpoint: ep.name, Subject: m.Subject, Err: err})
+}
+
+// reportError hands ev to the error handler, if there is one.
+func (s *Service) reportError(ctx context.Context, ev ErrorEvent) {
+	if s.opts.onError != nil {
+		s.opts.onError(ctx, ev)
+	}
+}
+
+// headerSize is the length of h as nats.go writes it on the wire.
+func headerSize(h nats.Header) int {
+	if len(h) == 0 {
+		return 0
+	}
+	n := len("NATS/1.0\r\n\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return n
+}
+
+// thousands formats n with commas between groups of three digits: 1,048,576.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // call runs the handler, turning a panic into CodeInternal "internal error".
@@ -425,6 +493,8 @@ func (ep *endpoint) call(ctx context.Context, req *Request) (resp *Response, err
 		if r := recover(); r != nil {
 			ep.s.opts.logger.Error("service: handler panic",
 				"service", ep.s.cfg.Name, "endpoint", ep.name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			ep.s.reportError(ctx, ErrorEvent{Endpoint: ep.name, Subject: req.Subject,
+				Err: dialtone.Errorf(dialtone.CodeInternal, "service %s: %s: handler panic: %v", ep.s.cfg.Name, ep.name, r)})
 			resp, err = nil, dialtone.Errorf(dialtone.CodeInternal, "internal error")
 		}
 	}()

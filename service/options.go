@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -19,6 +20,7 @@ const DefaultDrainTimeout = 30 * time.Second
 const DefaultQueueLength = 16 * 1024
 
 type options struct {
+	onError       ErrorHandler
 	maxConcurrent int
 	hbInterval    time.Duration
 	logger        *slog.Logger
@@ -91,6 +93,26 @@ func WithQueueLength(n int) Option {
 // WithDrainTimeout bounds the graceful stop that Run performs (default 30s).
 func WithDrainTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.drainTimeout = d })
+}
+
+// ErrorEvent is a failure of the instance that its callers may not see, or not
+// see in full: a reply that could not be sent, a handler that panicked.
+type ErrorEvent struct {
+	Endpoint string // endpoint name
+	Subject  string // the subject the request arrived on
+	Err      error  // what went wrong, a *dialtone.Error
+}
+
+// An ErrorHandler is told about every ErrorEvent of an instance, as nats micro's
+// ErrorHandler is. It runs on the goroutine that served the request, so it must
+// not block for long.
+type ErrorHandler func(ctx context.Context, ev ErrorEvent)
+
+// WithErrorHandler sets the function told about failures callers may not see
+// (default none: they are logged, at Warn or Error, and counted in the endpoint's
+// errors).
+func WithErrorHandler(h ErrorHandler) Option {
+	return optionFunc(func(o *options) { o.onError = h })
 }
 
 type endpointConfig struct {

@@ -1,0 +1,131 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/rpc"
+	"github.com/dialtone-dev/dialtone/service"
+)
+
+// syncBuffer is a bytes.Buffer for a logger written from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) records(t *testing.T) []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(b.buf.Bytes()), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// A reply larger than the bus's max_payload cannot be sent. The caller must learn
+// that at once (ResourceExhausted, naming both sizes), not wait out its deadline;
+// the endpoint counts the error, it is logged at Warn and the service's error
+// handler sees it.
+func TestOversizedReply(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var logs syncBuffer
+		var mu sync.Mutex
+		var events []service.ErrorEvent
+		s := e.start(service.Config{Name: "big", Version: "1.0.0"}, func(s *service.Service) {
+			if err := s.AddEndpoint("Blob", service.HandlerFunc(func(ctx context.Context, _ *service.Request) (*service.Response, error) {
+				return &service.Response{Data: bytes.Repeat([]byte("x"), 2<<20)}, nil
+			})); err != nil {
+				t.Fatal(err)
+			}
+		},
+			service.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
+			service.WithErrorHandler(func(ctx context.Context, ev service.ErrorEvent) {
+				mu.Lock()
+				events = append(events, ev)
+				mu.Unlock()
+			}))
+
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		msg, err := rpc.NewClient(e.client).CallRaw(ctx, rpc.Spec{Service: "big", Name: "Blob"}, nil, nil)
+		took := time.Since(start)
+		if err == nil {
+			t.Fatalf("got a reply of %d bytes", len(msg.Data))
+		}
+		if dialtone.CodeOf(err) != dialtone.CodeResourceExhausted || took > 2*time.Second {
+			t.Fatalf("after %v: %v; want resource_exhausted at once", took, err)
+		}
+		for _, want := range []string{"2,097,152 bytes", "max_payload of 1,048,576"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+
+		st := s.Stats()
+		if len(st.Endpoints) != 1 || st.Endpoints[0].NumRequests != 1 || st.Endpoints[0].NumErrors != 1 ||
+			!strings.Contains(st.Endpoints[0].LastError, "max_payload") {
+			t.Errorf("stats = %+v, want the failed reply counted as an error", st.Endpoints)
+		}
+
+		mu.Lock()
+		got := append([]service.ErrorEvent(nil), events...)
+		mu.Unlock()
+		if len(got) != 1 || got[0].Endpoint != "Blob" || got[0].Subject != "big.Blob" || dialtone.CodeOf(got[0].Err) != dialtone.CodeResourceExhausted {
+			t.Errorf("error handler saw %+v, want one resource_exhausted event for Blob", got)
+		}
+
+		warned := false
+		for _, rec := range logs.records(t) {
+			if rec["level"] == "WARN" && strings.Contains(rec["err"].(string), "max_payload") && rec["endpoint"] == "Blob" {
+				warned = true
+			}
+		}
+		if !warned {
+			t.Errorf("no Warn record about the reply; logs: %v", logs.records(t))
+		}
+	})
+}
+
+// A handler panic answers internal error; the error handler sees what panicked.
+func TestErrorHandlerSeesPanics(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		got := make(chan service.ErrorEvent, 1)
+		e.start(service.Config{Name: "greeter", Version: "1.0.0"}, func(s *service.Service) {
+			_ = service.Handle(s, "SayHello", greeter)
+		}, service.WithErrorHandler(func(ctx context.Context, ev service.ErrorEvent) { got <- ev }))
+		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "panic"}, nil); derr == nil || derr.Message() != "internal error" {
+			t.Fatalf("panic answered %v", derr)
+		}
+		select {
+		case ev := <-got:
+			if ev.Endpoint != "SayHello" || dialtone.CodeOf(ev.Err) != dialtone.CodeInternal || !strings.Contains(ev.Err.Error(), "panic: boom") {
+				t.Fatalf("event %+v", ev)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the error handler was not called")
+		}
+	})
+}
