@@ -269,19 +269,28 @@ func (c *Client) call(ctx context.Context, ep Spec, data []byte, sc *callScratch
 	return msg, err
 }
 
+// minAttemptTime is the least time a retry must have left, after its wait, to be
+// started at all: less is not enough for a request and its reply.
+const minAttemptTime = 10 * time.Millisecond
+
 func (c *Client) attempts(inv *invocation) (*nats.Msg, error) {
-	msg, err := c.attempt(inv)
-	if err == nil || !inv.cfg.retrySet {
-		return msg, err
+	if !inv.cfg.retrySet {
+		return c.attempt(inv)
 	}
+	start := time.Now()
+	msg, err := c.attempt(inv)
+	if err == nil {
+		return msg, nil
+	}
+	longest := time.Since(start) // how long an attempt may need, as far as we know
 	policy := inv.cfg.retry.withDefaults()
 	for n := 1; n < policy.MaxAttempts; n++ {
 		if dialtone.CodeOf(err) != dialtone.CodeUnavailable {
 			return nil, err
 		}
 		wait := policy.backoff(n, rand.Float64())
-		if time.Until(inv.deadline) <= wait {
-			return nil, err // the next attempt could not start in time
+		if time.Until(inv.deadline)-wait < max(minAttemptTime, longest) {
+			return nil, err // the next attempt could not finish in time: stop now
 		}
 		if inv.recording {
 			inv.span.AddEvent("retry", trace.WithAttributes(
@@ -297,10 +306,21 @@ func (c *Client) attempts(inv *invocation) (*nats.Msg, error) {
 			return nil, contextError(inv.ctx, inv.ep)
 		case <-t.C:
 		}
-		msg, err = c.attempt(inv)
-		if err == nil {
-			return msg, nil
+		start = time.Now()
+		m, aerr := c.attempt(inv)
+		longest = max(longest, time.Since(start))
+		if aerr == nil {
+			return m, nil
 		}
+		if dialtone.CodeOf(aerr) == dialtone.CodeDeadlineExceeded && !time.Now().Before(inv.deadline) {
+			// The retry ran out of the call's time: why the call failed is still
+			// the last real error, not the deadline the retry used up.
+			if inv.recording {
+				inv.span.AddEvent("retry ran out of time", trace.WithAttributes(attribute.Int("attempt", n+1)))
+			}
+			return nil, err
+		}
+		err = aerr
 	}
 	return nil, err
 }

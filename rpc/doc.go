@@ -65,8 +65,10 @@
 //     endpoint, the content type and the Go type, and wrapping the codec's error.
 //
 // Retries are opt-in, for idempotent calls only: Retry(RetryPolicy{...}) repeats a call
-// that failed with CodeUnavailable, with exponential backoff and jitter, never past the
-// deadline.
+// that failed with CodeUnavailable, with exponential backoff and jitter. A retry starts
+// only with time to finish before the deadline (see RetryPolicy); when the time is
+// spent the call returns the last real error (CodeUnavailable), not
+// CodeDeadlineExceeded.
 //
 // # Encoding
 //

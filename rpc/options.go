@@ -135,8 +135,11 @@ func callOptionsFrom(ctx context.Context) []CallOption {
 // CodeUnavailable. Zero fields take the defaults given with each field. The wait before
 // attempt n+1 is min(InitialBackoff*Multiplier^(n-1), MaxBackoff), of which a random
 // part up to Jitter is taken off, so callers that failed together do not retry together.
-// No attempt starts when the wait would end past the call's deadline; the call then
-// returns the last error.
+// No attempt starts unless, after its wait, the call's deadline leaves it at least
+// 10ms or the time the longest attempt so far took, whichever is more; the call
+// then returns at once with the last error. A retry that runs out of the call's
+// time returns the error of the attempt before it (CodeUnavailable), not
+// CodeDeadlineExceeded.
 type RetryPolicy struct {
 	MaxAttempts    int           // attempts in all, the first included (default 3)
 	InitialBackoff time.Duration // wait before the second attempt (default 10ms)

@@ -89,6 +89,11 @@ func TestRetryNoResponders(t *testing.T) {
 	})
 }
 
+// The retries stop when the next attempt could not start with time to spare: with
+// a 1s deadline and 300ms waits the attempts start at about 0, 300, 600 and 900ms,
+// and the caller sees the last Unavailable before its deadline. The margins are
+// wide (the 4th attempt starts with ~100ms left, a 5th would start past the
+// deadline), so the count does not depend on scheduling.
 func TestRetryWithinDeadline(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		nc := connect(t, b.clientURL())
@@ -97,15 +102,63 @@ func TestRetryWithinDeadline(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_, err := rpc.Call(ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
-			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 1000, InitialBackoff: 150 * time.Millisecond, MaxBackoff: 150 * time.Millisecond, Jitter: -1}))
-		// The retries stop when the next wait would end past the deadline: the
-		// caller sees the last Unavailable, before its deadline.
+			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 1000, InitialBackoff: 300 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, Jitter: -1}))
 		expectCode(t, err, dialtone.CodeUnavailable)
 		if ctx.Err() != nil {
 			t.Fatal("retried until the deadline passed")
 		}
-		if n := inst.requests.Load(); n < 2 || n > 7 {
-			t.Fatalf("%d attempts in 1s with 150ms waits, want 2..7", n)
+		if n := inst.requests.Load(); n != 4 {
+			t.Fatalf("%d attempts in 1s with 300ms waits, want 4", n)
+		}
+	})
+}
+
+// No attempt starts without a floor of time left: after a fast failure with 100ms
+// to go, a 95ms wait would leave ~4ms for the next attempt, too little to be worth
+// it, so the call fails at once with the Unavailable it has.
+func TestRetryNeedsTimeLeft(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		var calls atomic.Int64
+		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, flaky(1<<40, &calls, dialtone.CodeUnavailable))
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := rpc.Call(ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
+			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 5, InitialBackoff: 95 * time.Millisecond, MaxBackoff: 95 * time.Millisecond, Jitter: -1}))
+		expectCode(t, err, dialtone.CodeUnavailable)
+		if n := inst.requests.Load(); n != 1 {
+			t.Fatalf("%d attempts, want 1: the second would start with ~4ms left", n)
+		}
+		if took := time.Since(start); took >= 95*time.Millisecond {
+			t.Fatalf("took %v: waited for a retry it then did not make", took)
+		}
+	})
+}
+
+// When a retry runs out of time, the caller gets the last real error (why the
+// call failed: Unavailable), not DeadlineExceeded.
+func TestRetryOutOfTimeReturnsLastError(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		var n atomic.Int64
+		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"},
+			func(ctx context.Context, _ *instance, m *nats.Msg) *nats.Msg {
+				if n.Add(1) == 1 {
+					return replyError(dialtone.Errorf(dialtone.CodeUnavailable, "overloaded"))
+				}
+				<-ctx.Done() // the second attempt hangs past the caller's deadline
+				return nil
+			})
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := rpc.Call(ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
+			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 3, InitialBackoff: 10 * time.Millisecond, Jitter: -1}))
+		if de := expectCode(t, err, dialtone.CodeUnavailable); de.Message() != "overloaded" {
+			t.Fatalf("message = %q, want the first attempt's", de.Message())
+		}
+		if got := inst.requests.Load(); got != 2 {
+			t.Fatalf("%d attempts, want 2", got)
 		}
 	})
 }
