@@ -86,10 +86,7 @@ func Validate(v any) error {
 	fields := make(map[string]string, len(verrs))
 	names := make([]string, 0, len(verrs))
 	for _, fe := range verrs {
-		name := fe.Namespace()
-		if i := strings.IndexByte(name, '.'); i >= 0 {
-			name = name[i+1:]
-		}
+		name := jsonPath(rv.Type(), fe.StructNamespace())
 		if _, dup := fields[name]; !dup {
 			names = append(names, name)
 		}
@@ -112,4 +109,58 @@ func Validate(v any) error {
 		err:     errors.New(b.String()),
 		details: map[string]any{"fields": fields},
 	}
+}
+
+// jsonPath turns the Go namespace of a field ("createUser.Address.City",
+// "order.Lines[0].SKU") into its path as encoding/json names it ("address.city",
+// "lines[0].sku"), starting below the top-level type t: each field by its json
+// tag name, or its Go name without one; an embedded struct without a tag name
+// adds no segment, as its fields are promoted.
+func jsonPath(t reflect.Type, ns string) string {
+	_, rest, ok := strings.Cut(ns, ".")
+	if !ok {
+		return ns
+	}
+	var out []string
+	for seg := range strings.SplitSeq(rest, ".") {
+		name, index, _ := strings.Cut(seg, "[")
+		if index != "" {
+			index = "[" + index
+		}
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		var f reflect.StructField
+		found := false
+		if t != nil && t.Kind() == reflect.Struct {
+			f, found = t.FieldByName(name)
+		}
+		if !found {
+			out = append(out, seg) // not a struct field we can see: as the validator says
+			t = nil
+			continue
+		}
+		tagName, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case f.Anonymous && tagName == "" && index == "":
+			// promoted fields: no segment of its own
+		case tagName == "" || tagName == "-":
+			out = append(out, f.Name+index)
+		default:
+			out = append(out, tagName+index)
+		}
+		t = f.Type
+		for n := strings.Count(index, "["); n > 0 && t != nil; n-- {
+			for t.Kind() == reflect.Pointer {
+				t = t.Elem()
+			}
+			switch t.Kind() {
+			case reflect.Slice, reflect.Array, reflect.Map:
+				t = t.Elem()
+			default:
+				t = nil
+			}
+		}
+	}
+	return strings.Join(out, ".")
 }

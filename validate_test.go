@@ -9,14 +9,17 @@ import (
 )
 
 type address struct {
-	City string `validate:"required"`
+	City string `json:"city" validate:"required"`
 }
 
+// createUser names its fields on the wire with json tags; Validate reports those
+// names, and the Go name of a field without one (as encoding/json does).
 type createUser struct {
-	Name    string `validate:"required"`
-	Email   string `validate:"required,email"`
-	Age     int    `validate:"gte=0,lte=150"`
-	Address address
+	Name    string  `json:"name" validate:"required"`
+	Email   string  `json:"email,omitempty" validate:"required,email"`
+	Age     int     `json:",omitempty" validate:"gte=0,lte=150"`
+	Address address `json:"home"`
+	Nick    string  `validate:"max=3"`
 }
 
 func TestValidate(t *testing.T) {
@@ -32,31 +35,31 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Validate(%#v) = %v, want nil", v, err)
 		}
 	}
-	err := dialtone.Validate(&createUser{Email: "nope", Age: 200})
+	err := dialtone.Validate(&createUser{Email: "nope", Age: 200, Nick: "toolong"})
 	var de *dialtone.Error
 	if !errors.As(err, &de) || de.Code() != dialtone.CodeInvalidArgument {
 		t.Fatalf("err = %v", err)
 	}
 	fields, _ := de.Details()["fields"].(map[string]string)
-	want := map[string]string{"Name": "required", "Email": "email", "Age": "lte", "Address.City": "required"}
+	want := map[string]string{"name": "required", "email": "email", "Age": "lte", "home.city": "required", "Nick": "max"}
 	if fmt.Sprint(fields) != fmt.Sprint(want) {
 		t.Fatalf("fields = %v, want %v", fields, want)
 	}
-	if de.Message() != "invalid request: Address.City (required), Age (lte), Email (email), Name (required)" {
+	if de.Message() != "invalid request: Age (lte), Nick (max), email (email), home.city (required), name (required)" {
 		t.Fatalf("message = %q", de.Message())
 	}
 }
 
 func ExampleValidate() {
 	type Greet struct {
-		Name string `validate:"required"`
+		Name string `json:"name" validate:"required"`
 	}
 	err := dialtone.Validate(&Greet{})
 	fmt.Println(err)
 	fmt.Println(err.(*dialtone.Error).Details()["fields"])
 	// Output:
-	// invalid_argument: invalid request: Name (required)
-	// map[Name:required]
+	// invalid_argument: invalid request: name (required)
+	// map[name:required]
 }
 
 func TestValidateWithoutRules(t *testing.T) {
@@ -86,5 +89,32 @@ func TestValidateWithoutRules(t *testing.T) {
 	}
 	if err := dialtone.Validate(&self{}); dialtone.CodeOf(err) != dialtone.CodeInvalidArgument {
 		t.Fatalf("recursive type without value: %v", err)
+	}
+}
+
+// Paths follow encoding/json through embedded structs (promoted fields), slices,
+// maps and pointers.
+func TestValidateJSONPaths(t *testing.T) {
+	type audit struct {
+		By string `json:"by" validate:"required"`
+	}
+	type line struct {
+		SKU string `json:"sku" validate:"required"`
+	}
+	type order struct {
+		audit
+		Lines []line            `json:"lines" validate:"min=1,dive"`
+		Ship  *address          `json:"ship,omitempty"`
+		Tags  map[string]string `json:"tags" validate:"dive,max=2"`
+	}
+	err := dialtone.Validate(&order{Lines: []line{{SKU: "a"}, {}}, Ship: &address{}, Tags: map[string]string{"k": "long"}})
+	var de *dialtone.Error
+	if !errors.As(err, &de) {
+		t.Fatalf("err = %v", err)
+	}
+	fields, _ := de.Details()["fields"].(map[string]string)
+	want := map[string]string{"by": "required", "lines[1].sku": "required", "ship.city": "required", "tags[k]": "max"}
+	if fmt.Sprint(fields) != fmt.Sprint(want) {
+		t.Fatalf("fields = %v, want %v", fields, want)
 	}
 }

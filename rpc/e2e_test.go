@@ -168,8 +168,8 @@ func TestServiceErrorsAndValidation(t *testing.T) {
 		_, err = c.CallRaw(context.Background(), sayHello.Spec(), []byte(`{"age":200}`), nil)
 		de := expectCode(t, err, dialtone.CodeInvalidArgument)
 		fields, _ := de.Details()["fields"].(map[string]any)
-		if fields["Name"] != "required" || fields["Age"] != "lte" {
-			t.Fatalf("details = %v, want Name: required and Age: lte", de.Details())
+		if fields["name"] != "required" || fields["age"] != "lte" {
+			t.Fatalf("details = %v, want name: required and age: lte", de.Details())
 		}
 	})
 }

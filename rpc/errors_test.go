@@ -193,11 +193,11 @@ func TestClientValidation(t *testing.T) {
 			_, err := rpc.Call(context.Background(), c, sayHello, req)
 			de := expectCode(t, err, dialtone.CodeInvalidArgument)
 			fields, _ := de.Details()["fields"].(map[string]string)
-			if fields["Name"] != "required" {
-				t.Fatalf("details = %v, want Name: required", de.Details())
+			if fields["name"] != "required" {
+				t.Fatalf("details = %v, want name: required", de.Details())
 			}
-			if req != nil && fields["Age"] != "lte" {
-				t.Fatalf("details = %v, want Age: lte", de.Details())
+			if req != nil && fields["age"] != "lte" {
+				t.Fatalf("details = %v, want age: lte", de.Details())
 			}
 		}
 		if nc.Stats().OutMsgs != out || inst.requests.Load() != 0 {

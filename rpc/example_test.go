@@ -99,7 +99,7 @@ func Example() {
 	// Output:
 	// hello Ada
 	// true not_found: nobody is not here
-	// invalid_argument map[Name:required]
+	// invalid_argument map[name:required]
 }
 
 // Per-call patterns travel in the context, so generated clients, whose methods take

@@ -58,7 +58,7 @@ func Example() {
 	fmt.Println(msg.Header.Get(dialtone.HeaderErrorCode), msg.Header.Get(dialtone.HeaderError))
 	// Output:
 	// {"message":"hello Ada"}
-	// 400 invalid request: Name (required)
+	// 400 invalid request: name (required)
 }
 
 func ExampleService_Stop() {

@@ -95,7 +95,7 @@ func TestEndpoints(t *testing.T) {
 		if derr == nil || derr.Code() != dialtone.CodeInvalidArgument {
 			t.Fatalf("validation: %v", derr)
 		}
-		if f, _ := derr.Details()["fields"].(map[string]any); f["Name"] != "required" {
+		if f, _ := derr.Details()["fields"].(map[string]any); f["name"] != "required" {
 			t.Fatalf("validation details: %v", derr.Details())
 		}
 		m, err := e.client.Request("greeter.SayHello", []byte("{not json"), 5*time.Second)

@@ -16,7 +16,7 @@ func TestHello(t *testing.T) {
 	want := `greeter is up: endpoint SayHello on greeter.SayHello
 SayHello(world): Hello, world!
 SayHello(Ada), lowest latency: Hello, Ada!
-SayHello(""): invalid_argument: invalid request: Name (required) (code 400)
+SayHello(""): invalid_argument: invalid request: name (required) (code 400)
 `
 	if out.String() != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out.String(), want)

@@ -185,7 +185,7 @@ func TestGeneratedServiceOnTheWire(t *testing.T) {
 	if e == nil || e.Code() != dialtone.CodeInvalidArgument {
 		t.Fatalf("invalid order over the wire: %v, want invalid_argument", e)
 	}
-	if fields, _ := e.Details()["fields"].(map[string]any); fields["Lines"] != "min" || fields["Customer.Email"] != "required" {
+	if fields, _ := e.Details()["fields"].(map[string]any); fields["lines"] != "min" || fields["customer.email"] != "required" {
 		t.Errorf("invalid order: details %v", e.Details())
 	}
 
