@@ -49,8 +49,12 @@
 //	-module M    module path of the new module (required)
 //	-name N      service name; the package is N, the interface N capitalised
 //	-replace D   add `replace github.com/dialtone-dev/dialtone => D` (a local checkout)
-//	-tidy=false  do not complete go.mod (by default: `go get github.com/dialtone-dev/dialtone@latest`
-//	             unless -replace is given, then `go mod tidy`)
+//	-tidy=false  do not complete go.mod (by default: require the latest released
+//	             dialtone unless -replace is given, then run `go mod tidy`)
+//
+// When no release can be found (and -replace is not given), new writes nothing and
+// says so; when a later step fails it removes what it wrote. Either way it can be
+// run again as it is.
 //
 // With -replace the new module uses that dialtone checkout, which is how to try a
 // service from a clone of this repository:
@@ -150,7 +154,7 @@ func runNew(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Module, "module", "", "module `path` of the new module (required)")
 	fs.StringVar(&opts.Name, "name", "", "service `name` (required)")
 	fs.StringVar(&opts.Replace, "replace", "", "replace the dialtone module with this local `directory`")
-	fs.BoolVar(&opts.Tidy, "tidy", true, "complete the new module's go.mod (go get dialtone@latest unless -replace, go mod tidy)")
+	fs.BoolVar(&opts.Tidy, "tidy", true, "complete the new module's go.mod (require the latest dialtone release unless -replace, go mod tidy)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: codegen new -module path -name service [-replace dir] [-tidy=false] dir")
 		fs.PrintDefaults()

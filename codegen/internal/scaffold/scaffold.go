@@ -1,13 +1,14 @@
-// Package scaffold creates a new dialtone service module: the interface with its
-// go:generate line, the generated code, an implementation, a test against an
-// in-process busd and a main that serves until SIGTERM and drains. It is what
-// `go run github.com/dialtone-dev/dialtone/codegen new` runs.
+// Package scaffold creates a new dialtone service module: the interface (with the
+// line that runs codegen), the generated code, an implementation, a test against
+// an in-process busd and a main that serves until SIGINT or SIGTERM and drains. It
+// is what `go run github.com/dialtone-dev/dialtone/codegen new` runs.
 //
 // The new module requires github.com/dialtone-dev/dialtone: at the version of the
-// running codegen when it was built from a released module, else (with Options.Tidy)
-// at the latest version, which `go get` resolves. With Options.Replace it uses a local
-// checkout instead (a replace directive), which is how this repository tests the
-// scaffold and how to try it from a clone. Options.Tidy then runs `go mod tidy`.
+// running codegen when it was built from a released module, else (with
+// Options.Tidy) at the latest release, which the go command finds before anything
+// is written. With Options.Replace it uses a local checkout instead (a replace
+// directive), which is how this repository tests the scaffold and how to try it
+// from a clone. Options.Tidy then runs `go mod tidy`.
 package scaffold
 
 import (
@@ -96,8 +97,11 @@ func goVersion() string {
 	return "1.26.0"
 }
 
-// Create writes the new module and generates its code.
-func Create(opts Options) error {
+// Create writes the new module and generates its code. It writes nothing when the
+// directory is not empty or, with Tidy and without Replace, no released dialtone
+// can be found; when a step fails after it has begun writing, it removes what it
+// wrote, so it can simply be run again.
+func Create(opts Options) (err error) {
 	p, err := Project(opts)
 	if err != nil {
 		return err
@@ -107,9 +111,49 @@ func Create(opts Options) error {
 			fmt.Fprintf(opts.Log, format, args...)
 		}
 	}
-	if entries, err := os.ReadDir(opts.Dir); err == nil && len(entries) > 0 {
+	entries, statErr := os.ReadDir(opts.Dir)
+	if statErr == nil && len(entries) > 0 {
 		return fmt.Errorf("%s exists and is not empty", opts.Dir)
 	}
+	dirExisted := statErr == nil
+	goCmd := func(dir string, args ...string) error {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), opts.Env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, bytes.TrimSpace(out))
+		}
+		if dir == opts.Dir {
+			logf("ran go %s\n", strings.Join(args, " "))
+		}
+		return nil
+	}
+	if p.Version == "" && opts.Tidy {
+		// Find the release to require before writing anything.
+		v, err := latestRelease(opts.Env)
+		if err != nil {
+			return fmt.Errorf("%v\nno released %s could be found, and nothing was written. To use a local checkout instead, pass -replace /path/to/dialtone; or pass -tidy=false to write the module and complete go.mod later", err, Module)
+		}
+		p.Version = v
+		logf("requiring %s %s\n", Module, v)
+	}
+
+	// From here on a failure removes what was written.
+	defer func() {
+		if err == nil {
+			return
+		}
+		if dirExisted {
+			if entries, rerr := os.ReadDir(opts.Dir); rerr == nil {
+				for _, e := range entries {
+					_ = os.RemoveAll(filepath.Join(opts.Dir, e.Name()))
+				}
+			}
+		} else {
+			_ = os.RemoveAll(opts.Dir)
+		}
+		err = fmt.Errorf("%w\n(nothing was left in %s; fix the cause and run again)", err, opts.Dir)
+	}()
 	for _, f := range templates.ScaffoldFiles {
 		var buf bytes.Buffer
 		if err := templates.Scaffold.ExecuteTemplate(&buf, f.Template, p); err != nil {
@@ -139,34 +183,43 @@ func Create(opts Options) error {
 	}
 	rel, _ := filepath.Rel(opts.Dir, res.Path)
 	logf("generated %s\n", filepath.ToSlash(rel))
-	goCmd := func(args ...string) error {
-		cmd := exec.Command("go", args...)
-		cmd.Dir = opts.Dir
-		cmd.Env = append(os.Environ(), opts.Env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go %s in %s: %v\n%s", strings.Join(args, " "), opts.Dir, err, out)
-		}
-		logf("ran go %s\n", strings.Join(args, " "))
-		return nil
-	}
-	getLatest := []string{"get", Module + "@latest"}
 	switch {
 	case opts.Tidy:
-		if p.Version == "" {
-			// Require the latest released dialtone.
-			if err := goCmd(getLatest...); err != nil {
-				return fmt.Errorf("%v\n(to use a local dialtone checkout instead, pass -replace /path/to/dialtone)", err)
-			}
-		}
-		if err := goCmd(append([]string{"mod", "tidy"}, opts.TidyFlags...)...); err != nil {
+		if err := goCmd(opts.Dir, append([]string{"mod", "tidy"}, opts.TidyFlags...)...); err != nil {
 			return err
 		}
 	case p.Version == "":
-		logf("go.mod does not require %s yet: run `go %s && go mod tidy` in %s\n", Module, strings.Join(getLatest, " "), opts.Dir)
+		logf("go.mod does not require %s yet: run `go get %s@latest && go mod tidy` in %s\n", Module, Module, opts.Dir)
 	default:
 		logf("run `go mod tidy` in %s to complete go.mod and go.sum\n", opts.Dir)
 	}
 	logf("next:\n\tcd %s\n\tgo test ./...\n\tgo run ./cmd/%[2]s           # an instance; needs a bus: go run ./busd in a dialtone checkout, or $NATS_URL\n\tgo run ./cmd/%[2]s -list     # the running instances\n\tgo run ./cmd/%[2]s -call Ada # a call\n",
 		opts.Dir, p.Package)
 	return nil
+}
+
+// latestRelease asks the go command for the latest released version of dialtone,
+// outside any module (in a scratch directory), so nothing is written yet.
+func latestRelease(env []string) (string, error) {
+	scratch, err := os.MkdirTemp("", "dialtone-scaffold-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(scratch)
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Version}}", Module+"@latest")
+	cmd.Dir = scratch
+	cmd.Env = append(append(os.Environ(), env...), "GOWORK=off", "GOFLAGS=-mod=mod")
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = bytes.TrimSpace(ee.Stderr)
+		}
+		return "", fmt.Errorf("go list -m %s@latest: %v: %s", Module, err, stderr)
+	}
+	v := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(v, "v") {
+		return "", fmt.Errorf("go list -m %s@latest: unexpected version %q", Module, v)
+	}
+	return v, nil
 }

@@ -116,6 +116,26 @@ func TestScaffoldBuildsTestsAndRuns(t *testing.T) {
 		t.Errorf("-call printed %q, want %q", out, want)
 	}
 
+	// -call "" calls with an empty name (which the service refuses); it must not
+	// start a second server.
+	empty := exec.CommandContext(ctx, bin, "-call", "")
+	empty.Env = server.Env
+	empty.WaitDelay = time.Second
+	done := make(chan struct{})
+	timer := time.AfterFunc(10*time.Second, func() {
+		select {
+		case <-done:
+		default:
+			_ = empty.Process.Kill() // it serves instead of calling
+		}
+	})
+	out, err = empty.CombinedOutput()
+	close(done)
+	timer.Stop()
+	if err == nil || !strings.Contains(string(out), "invalid_argument") || strings.Contains(string(out), "serving") {
+		t.Errorf("-call \"\": %v\n%s\nwant a failed call (invalid_argument: name required), not a server", err, out)
+	}
+
 	list := exec.CommandContext(ctx, bin, "-list")
 	list.Env = server.Env
 	out, err = list.CombinedOutput()
@@ -171,13 +191,35 @@ func TestProjectNames(t *testing.T) {
 }
 
 // Without -replace the scaffold requires the latest released dialtone; when that
-// cannot be fetched the error says how to use a local checkout instead.
+// cannot be fetched, Create says what to do and writes nothing, so running it
+// again (here with -replace) in the same directory works.
 func TestCreateWithoutReplaceNeedsARelease(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "orders")
 	var log bytes.Buffer
 	err := Create(Options{Dir: dir, Module: "example.com/shop", Name: "orders", Tidy: true, Log: &log, Env: offline})
-	if err == nil || !strings.Contains(err.Error(), "go get github.com/dialtone-dev/dialtone@latest") || !strings.Contains(err.Error(), "pass -replace") {
+	if err == nil || !strings.Contains(err.Error(), "github.com/dialtone-dev/dialtone@latest") ||
+		!strings.Contains(err.Error(), "-replace") || !strings.Contains(err.Error(), "-tidy=false") {
 		t.Fatalf("Create offline without -replace: %v", err)
+	}
+	if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
+		t.Fatalf("Create failed but left %s behind (%v)", dir, serr)
+	}
+	root, _ := filepath.Abs("../../..")
+	if err := Create(Options{Dir: dir, Module: "example.com/shop", Name: "orders", Replace: root, Env: offline}); err != nil {
+		t.Fatalf("second Create in the same directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "orders", "orders_dialtone.go")); err != nil {
+		t.Error(err)
+	}
+}
+
+// Without -tidy the module is written without a dialtone requirement, and the log
+// says how to add it.
+func TestCreateWithoutTidy(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "orders")
+	var log bytes.Buffer
+	if err := Create(Options{Dir: dir, Module: "example.com/shop", Name: "orders", Log: &log, Env: offline}); err != nil {
+		t.Fatal(err)
 	}
 	gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil {
@@ -186,9 +228,34 @@ func TestCreateWithoutReplaceNeedsARelease(t *testing.T) {
 	if string(gomod) != "module example.com/shop\n\ngo "+goVersion()+"\n" {
 		t.Errorf("go.mod:\n%s", gomod)
 	}
-	// The code is written and generated all the same.
-	if _, err := os.Stat(filepath.Join(dir, "orders", "orders_dialtone.go")); err != nil {
-		t.Error(err)
+	if !strings.Contains(log.String(), "go get github.com/dialtone-dev/dialtone@latest") {
+		t.Errorf("log does not say how to complete go.mod:\n%s", log.String())
+	}
+}
+
+// A failure after Create has begun writing (here go mod tidy, with a -replace
+// that is not a dialtone checkout) removes what it wrote: the directory it made,
+// or the contents of the empty directory it was given.
+func TestCreateCleansUpOnFailure(t *testing.T) {
+	notDialtone := t.TempDir()
+	for _, existed := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "orders")
+		if existed {
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := Create(Options{Dir: dir, Module: "example.com/shop", Name: "orders", Replace: notDialtone, Tidy: true, Env: offline})
+		if err == nil || !strings.Contains(err.Error(), "go mod tidy") || !strings.Contains(err.Error(), "nothing was left") {
+			t.Fatalf("Create with a bad -replace: %v", err)
+		}
+		entries, serr := os.ReadDir(dir)
+		switch {
+		case existed && (serr != nil || len(entries) != 0):
+			t.Errorf("the given directory is not left empty: %v %v", entries, serr)
+		case !existed && !os.IsNotExist(serr):
+			t.Errorf("the directory Create made is left behind: %v", serr)
+		}
 	}
 }
 
