@@ -352,10 +352,11 @@ func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 		}
 		subject = wire.DirectSubject(ep.Service, inv.cfg.instance, subject)
 	case patternAvailable:
-		id, inbox, err := c.probe(inv)
+		id, inbox, key, err := c.probe(inv)
 		if err != nil {
 			return nil, err
 		}
+		inv.sc.hdr[wire.HeaderReservation] = []string{key} // the slot id reserved for this call
 		if inv.recording {
 			inv.span.AddEvent("available", trace.WithAttributes(attribute.String("dialtone.instance", id)))
 		}
@@ -382,40 +383,41 @@ func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 	return msg, nil
 }
 
-// probe asks the service who has a free slot and returns the first volunteer.
-func (c *Client) probe(inv *invocation) (id, inbox string, err error) {
+// probe asks the service who has a free slot and returns the first volunteer and
+// the probe's key, which names the slot it reserved.
+func (c *Client) probe(inv *invocation) (id, inbox, key string, err error) {
 	ep := inv.ep
 	subject := wire.AvailSubject(ep.Service)
 	wait := c.availTimeout
 	remaining := time.Until(inv.deadline)
 	if remaining <= 0 {
-		return "", "", dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
+		return "", "", "", dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
 	}
 	bounded := remaining > wait // the probe, not the call, may run out of time
 	if !bounded {
 		wait = remaining
 	}
-	key := nuid.Next()
+	key = nuid.Next()
 	probe, _ := json.Marshal(wire.AvailProbe{Key: key})
 	msg, err := c.request(inv, &nats.Msg{Subject: subject, Data: probe}, wait)
 	if err != nil {
 		if bounded && inv.ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
-			return "", "", dialtone.Errorf(dialtone.CodeUnavailable,
+			return "", "", "", dialtone.Errorf(dialtone.CodeUnavailable,
 				"rpc: %s: no instance of %q has free capacity (no answer on %s within %v)",
 				ep, ep.Service, subject, c.availTimeout)
 		}
-		return "", "", c.transportError(inv, subject, err)
+		return "", "", "", c.transportError(inv, subject, err)
 	}
 	if e := dialtone.ErrorFromHeader(msg.Header); e != nil {
-		return "", "", e
+		return "", "", "", e
 	}
 	var r wire.AvailReply
 	if err := json.Unmarshal(msg.Data, &r); err != nil {
-		return "", "", dialtone.Errorf(dialtone.CodeInternal,
+		return "", "", "", dialtone.Errorf(dialtone.CodeInternal,
 			"rpc: %s: decode availability reply (%d bytes) from %s into %T: %w", ep, len(msg.Data), subject, &r, err)
 	}
 	if !wire.ValidSubject(r.Inbox) {
-		return "", "", dialtone.Errorf(dialtone.CodeInternal,
+		return "", "", "", dialtone.Errorf(dialtone.CodeInternal,
 			"rpc: %s: availability reply from instance %q has invalid inbox %q", ep, r.ID, r.Inbox)
 	}
 	// Other volunteers reserved a slot for this call too: let them go at once.
@@ -423,7 +425,7 @@ func (c *Client) probe(inv *invocation) (id, inbox string, err error) {
 	// order with the probes that follow.
 	release, _ := json.Marshal(wire.AvailProbe{Key: key, Keep: r.ID})
 	_ = c.nc.Publish(subject, release)
-	return r.ID, r.Inbox, nil
+	return r.ID, r.Inbox, key, nil
 }
 
 // transportError turns an error of nats.go's request into an *dialtone.Error.

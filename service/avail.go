@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"sync/atomic"
@@ -17,13 +18,18 @@ const reservationTTL = wire.ReservationTTL
 // availability answers the probe on _DT.<svc>.avail: only when a concurrency slot
 // is free, and then it takes that slot (a token in the semaphore) for the caller
 // for up to reservationTTL, so two callers are not both sent to the last slot. The
-// next direct request uses the oldest live reservation.
+// caller's request names the reservation (wire.HeaderReservation) and gets its
+// slot; the caller's release frees the slots other instances reserved for it.
 type availability struct {
 	s     *Service
 	reply []byte // {"id": ..., "inbox": ...}, the same for every probe
 
-	mu    sync.Mutex
-	queue []*reservation // oldest first; all have the same TTL
+	live    atomic.Int64  // reservations not yet claimed, released or expired
+	settled chan struct{} // a reservation ended with live at 0
+
+	mu       sync.Mutex
+	draining bool           // volunteer no more (Stop)
+	queue    []*reservation // oldest first; all have the same TTL
 }
 
 type reservation struct {
@@ -34,6 +40,7 @@ type reservation struct {
 
 func (a *availability) init(s *Service) {
 	a.s = s
+	a.settled = make(chan struct{}, 1)
 	a.reply, _ = json.Marshal(wire.AvailReply{ID: s.id, Inbox: s.inbox})
 }
 
@@ -48,41 +55,82 @@ func (a *availability) onProbe(m *nats.Msg) {
 		}
 		return
 	}
+	a.mu.Lock()
+	if a.draining {
+		a.mu.Unlock()
+		return // stopping: promise nothing new
+	}
 	select {
 	case a.s.sem <- struct{}{}:
 	default:
+		a.mu.Unlock()
 		return // busy: stay silent, someone else answers
 	}
 	r := &reservation{key: am.Key}
-	a.mu.Lock()
 	for len(a.queue) > 0 && a.queue[0].done.Load() {
 		a.queue[0] = nil
 		a.queue = a.queue[1:]
 	}
 	a.queue = append(a.queue, r)
+	a.live.Add(1)
 	r.timer = time.AfterFunc(reservationTTL, func() {
 		if r.done.CompareAndSwap(false, true) {
 			<-a.s.sem
+			a.ended()
 		}
 	})
 	a.mu.Unlock()
 	if err := a.s.nc.Publish(m.Reply, a.reply); err != nil && r.done.CompareAndSwap(false, true) {
 		r.timer.Stop()
 		<-a.s.sem
+		a.ended()
 	}
 }
 
-// claim takes the oldest live reservation; true means the caller now owns its
-// semaphore token.
-func (a *availability) claim() bool {
+// ended accounts for a reservation that was claimed, released or expired.
+func (a *availability) ended() {
+	if a.live.Add(-1) == 0 {
+		select {
+		case a.settled <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// stopVolunteering makes the instance ignore probes from now on; releases are
+// still handled.
+func (a *availability) stopVolunteering() {
+	a.mu.Lock()
+	a.draining = true
+	a.mu.Unlock()
+}
+
+// waitSettled returns once no reservation is live (after stopVolunteering, none
+// is made again), or with ctx's error.
+func (a *availability) waitSettled(ctx context.Context) error {
+	for a.live.Load() > 0 {
+		select {
+		case <-a.settled:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// claim takes the live reservation made for key (the Dialtone-Reservation header
+// of a direct request); true means the caller now owns its semaphore token. A
+// request without a key, or whose reservation is gone, claims nothing.
+func (a *availability) claim(key string) bool {
+	if key == "" {
+		return false
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for len(a.queue) > 0 {
-		r := a.queue[0]
-		a.queue[0] = nil
-		a.queue = a.queue[1:]
-		if r.done.CompareAndSwap(false, true) {
+	for _, r := range a.queue {
+		if r.key == key && r.done.CompareAndSwap(false, true) {
 			r.timer.Stop()
+			a.ended()
 			return true
 		}
 	}
@@ -97,6 +145,7 @@ func (a *availability) release(key string) {
 		if r.key == key && r.done.CompareAndSwap(false, true) {
 			r.timer.Stop()
 			<-a.s.sem
+			a.ended()
 		}
 	}
 }

@@ -22,7 +22,7 @@
 // instance answers, the caller takes the first), on _DT.<service>.<id>.<endpoint
 // subject> (direct calls), on _DT.<service>.avail (availability probe: an instance
 // answers only with a free slot, which it then reserves for one second or until the
-// direct request arrives), on _DT.beat (reply with the current heartbeat) and on the
+// caller's request, naming the probe's key, claims it), on _DT.beat (reply with the current heartbeat) and on the
 // ADR-32 subjects $SRV.PING, $SRV.INFO and $SRV.STATS, bare, .<name> and
 // .<name>.<id>, so `nats micro ls` and friends list and inspect Dialtone services.
 // The wire contract is docs/design/sdk.md.
@@ -73,8 +73,12 @@
 //
 // # Graceful stop
 //
-// Stop announces "draining" in a heartbeat, drains the serving subscriptions
-// (UNSUB, then a PING/PONG proves the server has processed it, and requests that
-// reached the client before that still run), waits for running handlers, sends the
-// final "stopped" heartbeat and leaves. A rolling restart therefore loses no request.
+// Stop announces "draining" in a heartbeat and stops volunteering for availability
+// probes, drains the serving subscriptions (UNSUB, then a PING/PONG proves the
+// server has processed it, and requests that reached the client before that still
+// run), keeps the direct subscription until every slot it promised to a probe is
+// served, released or expired (and, while callers address it by id, for one
+// heartbeat interval), waits for running handlers, sends the final "stopped"
+// heartbeat and leaves. A rolling restart therefore fails no call, whatever its
+// pattern (TestRollingDrainLosesNoCall).
 package service

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -299,6 +300,73 @@ func TestStopAnswersRequestsAlreadyRouted(t *testing.T) {
 		t.Logf("%d served before the stop, %d refused by the server after it", ok.Load(), unavailable.Load())
 		if ok.Load() == 0 {
 			t.Fatal("nothing served")
+		}
+	})
+}
+
+// A slot promised to an availability probe is honoured through a drain: the
+// instance stops volunteering at once, but its direct subscription stays until the
+// caller's request (naming the probe's key) has been served. A slot whose caller
+// went elsewhere (its release) does not hold the drain up.
+func TestDrainHonoursReservations(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		s := e.start(service.Config{Name: "promise", Version: "1.0.0"}, func(s *service.Service) {
+			_ = service.Handle(s, "SayHello", greeter)
+		})
+		beats, err := e.client.SubscribeSync(heartbeat.Subject("promise"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.client.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		probe := func(key string) {
+			t.Helper()
+			m, err := e.client.Request("_DT.promise.avail", []byte(`{"key":"`+key+`"}`), 5*time.Second)
+			if err != nil {
+				t.Fatalf("probe %s: %v", key, err)
+			}
+			var r struct{ ID, Inbox string }
+			if err := json.Unmarshal(m.Data, &r); err != nil || r.ID != s.ID() || r.Inbox != s.Inbox() {
+				t.Fatalf("probe %s answered %q (%v)", key, m.Data, err)
+			}
+		}
+		probe("kept")
+		probe("elsewhere")
+		// The caller of "elsewhere" chose another instance.
+		if err := e.client.Publish("_DT.promise.avail", []byte(`{"key":"elsewhere","keep":"other"}`)); err != nil {
+			t.Fatal(err)
+		}
+
+		stopped := make(chan error, 1)
+		go func() { stopped <- s.Stop(context.Background()) }()
+		waitStatus(t, beats, s.ID(), heartbeat.StatusDraining)
+
+		// Draining: no new promises.
+		if _, err := e.client.Request("_DT.promise.avail", []byte(`{"key":"late"}`), 200*time.Millisecond); err == nil {
+			t.Fatal("a draining instance volunteered")
+		}
+		select {
+		case err := <-stopped:
+			t.Fatalf("Stop returned (%v) with a promised slot not yet served", err)
+		default:
+		}
+		req := &nats.Msg{Subject: s.Inbox() + ".promise.SayHello", Data: []byte(`{"name":"Ada"}`),
+			Header: nats.Header{"Dialtone-Reservation": {"kept"}}}
+		m, err := e.client.RequestMsg(req, 5*time.Second)
+		if err != nil {
+			t.Fatalf("the promised request: %v", err)
+		}
+		if string(m.Data) != `{"message":"hello Ada"}` {
+			t.Fatalf("reply %q", m.Data)
+		}
+		select {
+		case err := <-stopped:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Stop did not return once the promised slot was served")
 		}
 	})
 }

@@ -323,7 +323,11 @@ func (s *Service) work(q *queue) {
 			s.replyError(m, dialtone.Errorf(dialtone.CodeUnimplemented, "service %s: no endpoint at %s", s.cfg.Name, rest))
 			continue
 		}
-		if !(q.direct && s.avail.claim()) {
+		claimed := q.direct && m.Header != nil && s.avail.claim(m.Header.Get(wire.HeaderReservation))
+		if q.direct && !claimed {
+			s.lastDirect.Store(time.Now().UnixNano()) // a caller chose this instance by id
+		}
+		if !claimed {
 			select {
 			case s.sem <- struct{}{}:
 			default:

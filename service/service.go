@@ -50,22 +50,25 @@ type Service struct {
 	tracer  trace.Tracer
 	trace   tracegate.Gate // whether starting a server span is worth it
 
-	sem       chan struct{} // one token per running handler or reserved slot
-	inFlight  atomic.Int64
-	waiting   atomic.Int64   // workers holding a request while every slot is taken
-	reqQ      *queue         // endpoint subjects and _DT.<svc>.all.>
-	directQ   *queue         // _DT.<svc>.<id>.>, apart so reservations are never stuck behind
-	wg        sync.WaitGroup // workers
-	closeOnce sync.Once
-	allSub    *nats.Subscription
-	baseCtx   context.Context
-	cancel    context.CancelFunc
+	sem        chan struct{} // one token per running handler or reserved slot
+	inFlight   atomic.Int64
+	waiting    atomic.Int64       // workers holding a request while every slot is taken
+	lastDirect atomic.Int64       // when the last direct request without a reservation arrived, unix ns
+	reqQ       *queue             // endpoint subjects and _DT.<svc>.all.>
+	directQ    *queue             // _DT.<svc>.<id>.>, apart so reservations are never stuck behind
+	wg         sync.WaitGroup     // workers
+	closeOnce  sync.Once
+	allSub     *nats.Subscription // _DT.<svc>.all.>, among servSubs
+	directSub  *nats.Subscription // _DT.<svc>.<id>.>: drained after the promised slots are served
+	availSub   *nats.Subscription // _DT.<svc>.avail: removed with directSub
+	baseCtx    context.Context
+	cancel     context.CancelFunc
 
 	mu        sync.Mutex
 	state     state
 	endpoints []*endpoint
 	bySubject atomic.Pointer[map[string]*endpoint] // endpoint subject -> endpoint, copy on write
-	servSubs  []*nats.Subscription                 // endpoint subjects, all, direct, avail: drained at Stop
+	servSubs  []*nats.Subscription                 // endpoint subjects and all: drained first at Stop
 	monSubs   []*nats.Subscription                 // $SRV.*: removed last
 	stopDone  chan struct{}
 	stopErr   error
@@ -198,15 +201,13 @@ func (s *Service) subscribeLocked() error {
 	if s.allSub, err = s.chanSubscribeLocked(s.allPrefix+">", "", s.reqQ.ch); err != nil {
 		return err
 	}
-	if _, err = s.chanSubscribeLocked(s.directPrefix+">", "", s.directQ.ch); err != nil {
-		return err
+	if s.directSub, err = s.nc.ChanSubscribe(s.directPrefix+">", s.directQ.ch); err != nil {
+		return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s>: %w", s.cfg.Name, s.directPrefix, err)
 	}
 	subj := wire.AvailSubject(s.cfg.Name)
-	sub, err := s.nc.Subscribe(subj, s.avail.onProbe)
-	if err != nil {
+	if s.availSub, err = s.nc.Subscribe(subj, s.avail.onProbe); err != nil {
 		return dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, subj, err)
 	}
-	s.servSubs = append(s.servSubs, sub)
 	if err := s.subscribeMonitorLocked(); err != nil {
 		return err
 	}
@@ -251,23 +252,34 @@ func (s *Service) closeQueues() {
 func (s *Service) unsubscribeAll() {
 	s.mu.Lock()
 	subs := append(append([]*nats.Subscription(nil), s.servSubs...), s.monSubs...)
+	subs = append(subs, s.directSub, s.availSub)
 	s.servSubs, s.monSubs = nil, nil
 	s.mu.Unlock()
 	for _, sub := range subs {
-		_ = sub.Unsubscribe()
+		if sub != nil {
+			_ = sub.Unsubscribe()
+		}
 	}
 }
 
 // Stop takes the instance out gracefully and blocks until it is out:
 //
-//  1. publish a "draining" heartbeat, so registries and clients stop choosing it;
-//  2. drain the endpoint, lowest-latency, direct and availability subscriptions:
-//     unsubscribe, flush so the server has processed that (PING/PONG), and let the
-//     requests that reached the client before it do so go through dispatch;
-//  3. wait for the running handlers, including those requests;
-//  4. publish the final "stopped" heartbeat and remove the monitoring subscriptions.
+//  1. publish a "draining" heartbeat, so registries and clients stop choosing it,
+//     and stop volunteering for availability probes;
+//  2. drain the endpoint and lowest-latency subscriptions: unsubscribe, flush so
+//     the server has processed that (PING/PONG), and let the requests that reached
+//     the client before it do so go through dispatch;
+//  3. keep the direct subscription until every slot the instance promised to an
+//     availability probe is claimed by its request, released by its caller or
+//     expired (at most a second) and, when callers address the instance by id,
+//     until one heartbeat interval has passed since the announcement (callers that
+//     chose it from discovery just before still reach it); then drain it too;
+//  4. wait for the running handlers, including those requests;
+//  5. publish the final "stopped" heartbeat and remove the monitoring subscriptions.
 //
-// ctx bounds steps 2 and 3: when it ends first, the handlers' contexts are
+// So a drain fails no call: balanced and lowest-latency callers are served by the
+// other instances from step 2, and a caller this instance volunteered for still
+// finds it. ctx bounds steps 2 to 4: when it ends first, the handlers' contexts are
 // cancelled, the "stopped" heartbeat is still sent, and Stop returns an error with
 // CodeDeadlineExceeded. Stop does not close the connection; on a connection closed
 // already it just releases the instance and returns nil. Calling Stop again
@@ -314,43 +326,32 @@ func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) erro
 	if err := s.hb.SetStatus(ctx, heartbeat.StatusDraining); err != nil {
 		errs = append(errs, err)
 	}
+	announced := time.Now()
+	s.avail.stopVolunteering()
 
 	// Drain: the client keeps delivering what the server sent before it processed
 	// the UNSUB (the PING/PONG after it proves that) into the request channels, then
 	// reports the subscription closed. Once all are closed nothing more arrives:
 	// closing the channels lets the workers finish what is queued and exit, and
 	// when they have, every request that reached this instance has been answered.
-	closed := make([]<-chan nats.SubStatus, 0, len(servSubs))
-	for _, sub := range servSubs {
-		ch := sub.StatusChanged(nats.SubscriptionClosed)
-		if err := sub.Drain(); err != nil {
-			_ = sub.Unsubscribe()
-		}
-		closed = append(closed, ch)
+	timedOut := !s.drainSubs(ctx, servSubs)
+	if !timedOut && !s.nc.IsClosed() && s.avail.waitSettled(ctx) != nil {
+		timedOut = true
 	}
-	ncClosed := s.nc.StatusChanged(nats.CLOSED)
-	defer s.nc.RemoveStatusListener(ncClosed)
-	timedOut := false
-	for _, ch := range closed {
-		if s.nc.IsClosed() {
-			break // the client closed every subscription with the connection
-		}
-		select {
-		case <-ch:
-		case <-ncClosed:
-		case <-ctx.Done():
-			timedOut = true
-		}
-		if timedOut {
-			break
-		}
+	if !timedOut && !s.nc.IsClosed() {
+		timedOut = !s.directGrace(ctx, announced)
 	}
+	if !timedOut {
+		timedOut = !s.drainSubs(ctx, []*nats.Subscription{s.directSub})
+	}
+	_ = s.availSub.Unsubscribe()
 	if timedOut {
 		// Give up on the drain: remove the subscriptions outright, which stops
 		// delivery into the queues at once, so they can be closed.
 		for _, sub := range servSubs {
 			_ = sub.Unsubscribe()
 		}
+		_ = s.directSub.Unsubscribe()
 		s.cancel()
 	}
 	s.closeQueues()
@@ -394,6 +395,58 @@ func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) erro
 	}
 	_ = s.nc.FlushWithContext(hctx)
 	return errors.Join(errs...)
+}
+
+// directGrace keeps the direct subscription for one heartbeat interval after the
+// "draining" announcement when callers address this instance by id (it had a
+// direct request within the last interval): one that chose it from discovery just
+// before the announcement still reaches it. discovery is never staler than one
+// interval. An instance nobody calls directly does not wait. false means ctx
+// ended first.
+func (s *Service) directGrace(ctx context.Context, announced time.Time) bool {
+	last := s.lastDirect.Load()
+	if last == 0 || time.Since(time.Unix(0, last)) >= s.opts.hbInterval {
+		return true
+	}
+	wait := time.Until(announced.Add(s.opts.hbInterval))
+	if wait <= 0 {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// drainSubs drains subs and waits until each is closed, the connection is closed
+// or ctx ends; false means ctx ended first.
+func (s *Service) drainSubs(ctx context.Context, subs []*nats.Subscription) bool {
+	closed := make([]<-chan nats.SubStatus, 0, len(subs))
+	for _, sub := range subs {
+		ch := sub.StatusChanged(nats.SubscriptionClosed)
+		if err := sub.Drain(); err != nil {
+			_ = sub.Unsubscribe()
+		}
+		closed = append(closed, ch)
+	}
+	ncClosed := s.nc.StatusChanged(nats.CLOSED)
+	defer s.nc.RemoveStatusListener(ncClosed)
+	for _, ch := range closed {
+		if s.nc.IsClosed() {
+			return true // the client closed every subscription with the connection
+		}
+		select {
+		case <-ch:
+		case <-ncClosed:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // Run starts the service, serves until ctx ends, then stops it gracefully (Stop)

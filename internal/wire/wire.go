@@ -64,6 +64,12 @@ type AvailReply struct {
 	Inbox string `json:"inbox"`
 }
 
+// HeaderReservation is the header of the request an availability caller sends to
+// the instance it chose: the key of its probe, so the instance gives the request
+// the slot it reserved for that key. A direct request without it takes a free slot
+// like any other.
+const HeaderReservation = "Dialtone-Reservation"
+
 // AttrErrorCode is the span attribute both ends set on a failed call: the code's
 // name, e.g. "not_found".
 const AttrErrorCode = "dialtone.error_code"
