@@ -84,7 +84,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 }
 
 func TestRegistryKnowsRunningServicesAtOnce(t *testing.T) {
-	for _, b := range bustest.Backends() {
+	for _, b := range bustest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			urls := b.Start(t)
 			// Heartbeats every 10s: only the "beat now" request can make New see them.
@@ -130,7 +130,7 @@ func TestRegistryKnowsRunningServicesAtOnce(t *testing.T) {
 }
 
 func TestRegistryStartsFastWithoutServices(t *testing.T) {
-	for _, b := range bustest.Backends() {
+	for _, b := range bustest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			nc := bustest.Connect(t, b.Start(t)[0])
 			start := time.Now()
@@ -147,7 +147,7 @@ func TestRegistryStartsFastWithoutServices(t *testing.T) {
 }
 
 func TestGracefulStopEvents(t *testing.T) {
-	for _, b := range bustest.Backends() {
+	for _, b := range bustest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			urls := b.Start(t)
 			reg := newRegistry(t, bustest.Connect(t, urls[0]))
@@ -176,7 +176,7 @@ func TestGracefulStopEvents(t *testing.T) {
 // TestKilledInstanceExpires: an instance whose connection drops without a drain
 // disappears from every registry within 3 intervals of its last heartbeat.
 func TestKilledInstanceExpires(t *testing.T) {
-	for _, b := range bustest.Backends() {
+	for _, b := range bustest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			urls := b.Start(t)
 			var regs []*discovery.Registry
@@ -262,7 +262,7 @@ func TestBusdRestartConverges(t *testing.T) {
 // TestClusterNodeKilled: the node an instance and a client are connected to dies;
 // both fail over to the other nodes and calls keep being served.
 func TestClusterNodeKilled(t *testing.T) {
-	if !backendEnabled("nats-cluster") {
+	if !backendEnabled(t, "nats-cluster") {
 		t.Skip("nats-cluster backend not selected")
 	}
 	urls, cluster := bustest.Cluster(t, 3)
@@ -302,8 +302,8 @@ func TestClusterNodeKilled(t *testing.T) {
 	}
 }
 
-func backendEnabled(name string) bool {
-	for _, b := range bustest.Backends() {
+func backendEnabled(t *testing.T, name string) bool {
+	for _, b := range bustest.Backends(t) {
 		if b.Name == name {
 			return true
 		}

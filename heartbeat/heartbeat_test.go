@@ -77,7 +77,7 @@ func TestDecodeRejects(t *testing.T) {
 }
 
 func TestPublisherLifecycle(t *testing.T) {
-	for _, b := range bustest.Backends() {
+	for _, b := range bustest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			urls := b.Start(t)
 			nc := bustest.Connect(t, urls[0])

@@ -22,7 +22,7 @@ func (b backend) instanceURL(i int) string { return b.urls[(i+1)%len(b.urls)] }
 // nats-server cluster; DIALTONE_BACKENDS narrows the list).
 func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	t.Helper()
-	for _, bk := range bustest.Backends() {
+	for _, bk := range bustest.Backends(t) {
 		t.Run(bk.Name, func(t *testing.T) {
 			f(t, backend{name: bk.Name, urls: bk.Start(t)})
 		})

@@ -281,7 +281,6 @@ func TestAvailabilityReleasesUnusedSlots(t *testing.T) {
 		started := make(chan string, 2)
 		release := make(chan struct{})
 		t.Cleanup(func() { close(release) })
-		var svcs []*service.Service
 		for i := 0; i < 2; i++ {
 			var svc *service.Service
 			svc = startGreeter(t, b.instanceURL(i), nc, func(ctx context.Context, req *helloReq) (*helloResp, error) {
@@ -291,7 +290,6 @@ func TestAvailabilityReleasesUnusedSlots(t *testing.T) {
 				}
 				return &helloResp{Greeting: "hello " + req.Name, From: svc.ID()}, nil
 			}, service.WithMaxConcurrent(1))
-			svcs = append(svcs, svc)
 		}
 		// A generous probe bound: only a held reservation, not a slow answer, may fail the call.
 		c := rpc.NewClient(nc, rpc.WithAvailabilityTimeout(2*time.Second))

@@ -337,7 +337,7 @@ func TestClientSpan(t *testing.T) {
 		}
 		attrs := map[string]string{}
 		for _, kv := range cs.Attributes {
-			attrs[string(kv.Key)] = kv.Value.Emit()
+			attrs[string(kv.Key)] = kv.Value.AsString()
 		}
 		if attrs["rpc.service"] != "greeter" || attrs["rpc.method"] != "SayHello" || attrs["dialtone.pattern"] != "balanced" {
 			t.Fatalf("attributes = %v", attrs)

@@ -19,7 +19,7 @@ import (
 // client.
 func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Helper()
-	for _, b := range bustest.Backends() {
+	for _, b := range bustest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			urls := b.Start(t)
 			e := &env{t: t, urls: urls}

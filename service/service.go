@@ -52,11 +52,11 @@ type Service struct {
 
 	sem        chan struct{} // one token per running handler or reserved slot
 	inFlight   atomic.Int64
-	waiting    atomic.Int64       // workers holding a request while every slot is taken
-	lastDirect atomic.Int64       // when the last direct request without a reservation arrived, unix ns
-	reqQ       *queue             // endpoint subjects and _DT.<svc>.all.>
-	directQ    *queue             // _DT.<svc>.<id>.>, apart so reservations are never stuck behind
-	wg         sync.WaitGroup     // workers
+	waiting    atomic.Int64   // workers holding a request while every slot is taken
+	lastDirect atomic.Int64   // when the last direct request without a reservation arrived, unix ns
+	reqQ       *queue         // endpoint subjects and _DT.<svc>.all.>
+	directQ    *queue         // _DT.<svc>.<id>.>, apart so reservations are never stuck behind
+	wg         sync.WaitGroup // workers
 	closeOnce  sync.Once
 	allSub     *nats.Subscription // _DT.<svc>.all.>, among servSubs
 	directSub  *nats.Subscription // _DT.<svc>.<id>.>: drained after the promised slots are served

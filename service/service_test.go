@@ -17,7 +17,7 @@ import (
 )
 
 func TestRejectsBadNamesAtRegistration(t *testing.T) {
-	nc := bustest.Connect(t, bustest.Backends()[0].Start(t)[0])
+	nc := bustest.Connect(t, bustest.Backends(t)[0].Start(t)[0])
 	for _, cfg := range []service.Config{
 		{Name: "", Version: "1.0.0"},
 		{Name: "a.b", Version: "1.0.0"},

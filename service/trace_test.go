@@ -100,7 +100,7 @@ func TestGlobalProviderInstalledLater(t *testing.T) {
 		t.Skip("the global provider was installed by an earlier run (-count)")
 	}
 	globalInstalled = true
-	e := &env{t: t, urls: bustest.Backends()[0].Start(t)}
+	e := &env{t: t, urls: bustest.Backends(t)[0].Start(t)}
 	e.client = bustest.Connect(t, e.urls[0])
 	s := e.start(service.Config{Name: "lateotel", Version: "1.0.0"}, func(s *service.Service) {
 		_ = service.Handle(s, "Hello", greeter)

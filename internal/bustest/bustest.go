@@ -4,7 +4,7 @@
 //
 // A suite runs on every backend with
 //
-//	for _, b := range bustest.Backends() {
+//	for _, b := range bustest.Backends(t) {
 //		t.Run(b.Name, func(t *testing.T) {
 //			urls := b.Start(t)
 //			nc := bustest.Connect(t, urls[0])
@@ -13,7 +13,9 @@
 //	}
 //
 // The environment variable DIALTONE_BACKENDS (a comma-separated list of backend
-// names, e.g. "nats-cluster") limits Backends to the ones named.
+// names, e.g. "nats-cluster") limits Backends to the ones named. A name that is not
+// a backend, or a variable that is set but names none, fails the test: a suite
+// never passes by running on no backend.
 package bustest
 
 import (
@@ -42,28 +44,59 @@ type Backend struct {
 }
 
 // Backends returns the backends every suite runs on: "busd" and "nats-cluster"
-// (three nodes), filtered by DIALTONE_BACKENDS when it is set.
-func Backends() []Backend {
+// (three nodes), or those DIALTONE_BACKENDS names. It fails t when
+// DIALTONE_BACKENDS is set but empty or names an unknown backend.
+func Backends(t testing.TB) []Backend {
+	t.Helper()
 	all := []Backend{
-		{Name: "busd", Start: func(t testing.TB) []string { return []string{Busd(t)} }},
-		{Name: "nats-cluster", Start: func(t testing.TB) []string {
+		{Name: KindBusd, Start: func(t testing.TB) []string { return []string{Busd(t)} }},
+		{Name: KindCluster, Start: func(t testing.TB) []string {
 			urls, _ := Cluster(t, 3)
 			return urls
 		}},
 	}
-	only := os.Getenv("DIALTONE_BACKENDS")
-	if only == "" {
+	only, set := os.LookupEnv("DIALTONE_BACKENDS")
+	if !set {
 		return all
+	}
+	out, err := selectBackends(all, only)
+	if err != nil {
+		t.Fatalf("bustest: %v", err)
+	}
+	return out
+}
+
+// selectBackends returns the backends of all that list (comma-separated names)
+// names, in the order of all.
+func selectBackends(all []Backend, list string) ([]Backend, error) {
+	want := map[string]bool{}
+	for n := range strings.SplitSeq(list, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			want[n] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil, fmt.Errorf("DIALTONE_BACKENDS=%q names no backend (known: %s); unset it to run on all", list, names(all))
 	}
 	var out []Backend
 	for _, b := range all {
-		for _, n := range strings.Split(only, ",") {
-			if strings.TrimSpace(n) == b.Name {
-				out = append(out, b)
-			}
+		if want[b.Name] {
+			out = append(out, b)
+			delete(want, b.Name)
 		}
 	}
-	return out
+	for n := range want {
+		return nil, fmt.Errorf("DIALTONE_BACKENDS=%q: unknown backend %q (known: %s)", list, n, names(all))
+	}
+	return out, nil
+}
+
+func names(bs []Backend) string {
+	var out []string
+	for _, b := range bs {
+		out = append(out, b.Name)
+	}
+	return strings.Join(out, ", ")
 }
 
 // quietLogger discards busd's log lines unless the test runs with -v.
@@ -91,27 +124,13 @@ func shutdownBusd(s *server.Server) {
 // startBusd starts a busd; the caller arranges its shutdown.
 func startBusd(t testing.TB, port int) *server.Server {
 	t.Helper()
-	var s *server.Server
-	func() {
-		defer func() {
-			// TODO(bustest): remove once busd/server is implemented everywhere; until
-			// then a "TODO" panic from the stub skips the busd backend.
-			if r := recover(); r != nil {
-				if fmt.Sprint(r) == "TODO" {
-					t.Skip("busd is not implemented yet")
-				}
-				panic(r)
-			}
-		}()
-		var err error
-		s, err = server.New(&server.Options{Host: "127.0.0.1", Port: port}, quietLogger())
-		if err != nil {
-			t.Fatalf("busd: new: %v", err)
-		}
-		if err := s.Start(); err != nil {
-			t.Fatalf("busd: start: %v", err)
-		}
-	}()
+	s, err := server.New(&server.Options{Host: "127.0.0.1", Port: port}, quietLogger())
+	if err != nil {
+		t.Fatalf("busd: new: %v", err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatalf("busd: start: %v", err)
+	}
 	select {
 	case <-s.Ready():
 	case <-time.After(10 * time.Second):

@@ -10,7 +10,7 @@ import (
 )
 
 func TestBackendsCarryMessages(t *testing.T) {
-	for _, b := range bustest.Backends() {
+	for _, b := range bustest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			urls := b.Start(t)
 			sub := bustest.Connect(t, urls[0])

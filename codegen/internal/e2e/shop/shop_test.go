@@ -84,7 +84,7 @@ func sampleOrder() *Order {
 // values make the round trip, errors keep their codes, and the patterns are chosen
 // per call through the context.
 func TestGeneratedServiceEndToEnd(t *testing.T) {
-	for _, b := range bustest.Backends() {
+	for _, b := range bustest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			urls := b.Start(t)
 			ctx := t.Context()
