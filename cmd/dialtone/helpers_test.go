@@ -208,7 +208,7 @@ func containsAll(s string, parts ...string) bool {
 // The command connects to the first node; on the cluster, instances connect to
 // the others, so everything crosses routes.
 func backends(t *testing.T, fn func(t *testing.T, cliURL string, svcURL func(i int) string)) {
-	for _, b := range bustest.Backends() {
+	for _, b := range bustest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			urls := b.Start(t)
 			fn(t, urls[0], func(i int) string { return urls[(i+1)%len(urls)] })
