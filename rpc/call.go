@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dialtone-dev/dialtone"
@@ -40,11 +39,11 @@ func (s Spec) String() string { return s.Service + "." + s.Name }
 
 // check reports a Spec no call with pattern p can be made with. A balanced call
 // needs only a subject; the other patterns address the service by name.
-func (s Spec) check(p pattern) error {
+func (s Spec) check(p dialtone.Pattern) error {
 	if subj := s.subject(); !wire.ValidSubject(subj) {
 		return dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid endpoint subject %q", s, subj)
 	}
-	if p != patternBalanced && !wire.ValidName(s.Service) {
+	if p != dialtone.PatternBalanced && !wire.ValidName(s.Service) {
 		return dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid service name %q", s, s.Service)
 	}
 	return nil
@@ -76,59 +75,53 @@ func (e Endpoint[Req, Resp]) Spec() Spec { return e.spec }
 func (e Endpoint[Req, Resp]) String() string { return e.spec.String() }
 
 // Call encodes req with the client's codec, sends it to ep and decodes the reply into
-// a new Resp. req is validated first (dialtone.Validate); a nil req is sent as the
-// zero Req. Every error is an *dialtone.Error; see the package documentation for the
-// codes.
+// a new Resp. A nil req is sent as the zero Req. The client's interceptors see the
+// call first (dialtone.Request.Msg is req); the service validates the request, and
+// so does the caller when ValidateRequests is installed. Every error is an
+// *dialtone.Error; see the package documentation for the codes.
 func Call[Req, Resp any](ctx context.Context, c *Client, ep Endpoint[Req, Resp], req *Req, opts ...CallOption) (*Resp, error) {
-	spec := ep.spec
 	if req == nil {
 		req = new(Req)
 	}
-	if err := dialtone.Validate(req); err != nil {
-		return nil, err
-	}
-	data, err := c.codec.Marshal(req)
-	if err != nil {
-		return nil, dialtone.Errorf(dialtone.CodeInternal, "rpc: %s: encode %T as %s: %w", spec, req, c.codec.Name(), err)
-	}
-	sc := c.scratch()
-	msg, err := c.call(ctx, spec, data, sc, opts, true)
-	c.release(sc)
+	resp, err := c.do(ctx, ep.spec, req, nil, nil, opts)
 	if err != nil {
 		return nil, err
 	}
-	resp := new(Resp)
-	if err := c.decode(spec, msg, resp); err != nil {
+	if resp.Msg != nil {
+		if out, ok := resp.Msg.(*Resp); ok && out != nil {
+			return out, nil
+		}
+		return nil, dialtone.Errorf(dialtone.CodeInternal, "rpc: %s: an interceptor returned a %T as the response, want %T", ep.spec, resp.Msg, (*Resp)(nil))
+	}
+	out := new(Resp)
+	if err := c.decode(ep.spec, resp.Header, resp.Data, out); err != nil {
 		return nil, err
 	}
-	return resp, nil
+	return out, nil
 }
 
 // CallRaw sends data, already encoded, with the headers in hdr (which it does not
-// modify) to the endpoint spec names and returns the reply message. Patterns, deadlines, retries and
-// tracing work as for Call; an error reply is returned as an *dialtone.Error, not as a
-// message. There is no validation, and the client's codec plays no part: a payload
-// that is not JSON is named by a Content-Type header in hdr.
+// modify) to the endpoint spec names and returns the reply message. Patterns,
+// deadlines, retries, interceptors and tracing work as for Call; an error reply is
+// returned as an *dialtone.Error, not as a message. The client's codec plays no
+// part: a payload that is not JSON is named by a Content-Type header in hdr.
 func (c *Client) CallRaw(ctx context.Context, spec Spec, data []byte, hdr nats.Header, opts ...CallOption) (*nats.Msg, error) {
-	sc := c.scratch()
-	for k, v := range hdr {
-		sc.hdr[k] = v[:len(v):len(v)] // clipped: an Add must not write into the caller's array
+	resp, err := c.do(ctx, spec, nil, data, hdr, opts)
+	if err != nil {
+		return nil, err
 	}
-	msg, err := c.call(ctx, spec, data, sc, opts, false)
-	c.release(sc)
-	return msg, err
+	if resp.Msg != nil && resp.Data == nil {
+		return nil, dialtone.Errorf(dialtone.CodeInternal, "rpc: %s: an interceptor returned a %T as the response of a raw call, which has no codec to encode it", spec, resp.Msg)
+	}
+	return &nats.Msg{Header: resp.Header, Data: resp.Data}, nil
 }
 
-// callScratch is what one call borrows instead of allocating: the request's header
-// map and message, and the text of its Dialtone-Timeout. nats.go encodes a request's
-// header before RequestMsg returns and keeps neither, so both can be reused by the
-// next call once this one is over.
+// callScratch is what one call borrows instead of allocating: the request's
+// header map. nats.go encodes a request's header before RequestMsg returns and
+// keeps nothing of it, so the map can be reused by the next call once this one
+// is over.
 type callScratch struct {
-	hdr     nats.Header
-	msg     nats.Msg
-	timeout [1]string // the Dialtone-Timeout value slice
-	lastMS  int64     // the milliseconds timeout[0] was last formatted from
-	lastTxt string
+	hdr nats.Header
 }
 
 func (c *Client) scratch() *callScratch {
@@ -140,91 +133,156 @@ func (c *Client) scratch() *callScratch {
 
 func (c *Client) release(sc *callScratch) {
 	clear(sc.hdr)
-	sc.msg = nats.Msg{}
 	c.scratches.Put(sc)
 }
 
-// setTimeout writes the caller's remaining time d as Dialtone-Timeout, as
-// dialtone.SetTimeoutHeader does (whole milliseconds rounded up, at least 1), without
-// allocating when the value is the one this scratch sent last: calls without a
-// deadline of their own all send the client's default timeout.
-func (sc *callScratch) setTimeout(d time.Duration) {
+// wireScratch is what one attempt borrows: the request message and the text of
+// its Dialtone-Timeout.
+type wireScratch struct {
+	msg     nats.Msg
+	timeout [1]string // the Dialtone-Timeout value slice
+	lastMS  int64     // the milliseconds timeout[0] was last formatted from
+	lastTxt string
+}
+
+func (c *Client) wireScratch() *wireScratch {
+	if ws, ok := c.wires.Get().(*wireScratch); ok {
+		return ws
+	}
+	return &wireScratch{}
+}
+
+func (c *Client) releaseWire(ws *wireScratch) {
+	ws.msg = nats.Msg{}
+	c.wires.Put(ws)
+}
+
+// setTimeout writes the caller's remaining time d into h as Dialtone-Timeout, as
+// dialtone.SetTimeoutHeader does (whole milliseconds rounded up, at least 1),
+// without allocating when the value is the one this scratch sent last: calls
+// without a deadline of their own all send the client's default timeout.
+func (ws *wireScratch) setTimeout(h nats.Header, d time.Duration) {
 	ms := int64((d + time.Millisecond - 1) / time.Millisecond)
 	if ms < 1 {
 		ms = 1
 	}
-	if ms != sc.lastMS || sc.lastTxt == "" {
-		sc.lastMS, sc.lastTxt = ms, strconv.FormatInt(ms, 10)
+	if ms != ws.lastMS || ws.lastTxt == "" {
+		ws.lastMS, ws.lastTxt = ms, strconv.FormatInt(ms, 10)
 	}
-	sc.timeout[0] = sc.lastTxt
-	sc.hdr[dialtone.HeaderTimeout] = sc.timeout[:]
+	ws.timeout[0] = ws.lastTxt
+	h[dialtone.HeaderTimeout] = ws.timeout[:]
 }
 
 // Decode decodes a reply returned by CallRaw into v with the codec named by its
 // Content-Type header (JSON when absent). A failure is CodeInternal and wraps the
 // codec's error.
-func (c *Client) Decode(spec Spec, msg *nats.Msg, v any) error { return c.decode(spec, msg, v) }
+func (c *Client) Decode(spec Spec, msg *nats.Msg, v any) error {
+	return c.decode(spec, msg.Header, msg.Data, v)
+}
 
-func (c *Client) decode(ep Spec, msg *nats.Msg, v any) error {
+func (c *Client) decode(ep Spec, h nats.Header, data []byte, v any) error {
 	codec := dialtone.JSON
-	if ct := msg.Header.Get(dialtone.HeaderContentType); ct != "" && ct != codec.Name() {
+	if ct := h.Get(dialtone.HeaderContentType); ct != "" && ct != codec.Name() {
 		var ok bool
 		if codec, ok = c.codecs[ct]; !ok {
 			return dialtone.Errorf(dialtone.CodeInternal,
 				"rpc: %s: cannot decode reply into %T: unsupported content type %q", ep, v, ct)
 		}
 	}
-	if err := codec.Unmarshal(msg.Data, v); err != nil {
+	if err := codec.Unmarshal(data, v); err != nil {
 		return dialtone.Errorf(dialtone.CodeInternal,
-			"rpc: %s: decode reply (%s, %d bytes) into %T: %w", ep, codec.Name(), len(msg.Data), v, err)
+			"rpc: %s: decode reply (%s, %d bytes) into %T: %w", ep, codec.Name(), len(data), v, err)
 	}
 	return nil
 }
 
-// clientSpan are the options of every call span, built once.
-var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+// do is the body of every call: options, the request as interceptors see it, the
+// chain. msg is the typed request of Call, data the payload of CallRaw and hdr
+// its headers.
+func (c *Client) do(ctx context.Context, spec Spec, msg any, data []byte, hdr nats.Header, opts []CallOption) (dialtone.Response, error) {
+	var cfg callConfig
+	for _, o := range c.defaults {
+		cfg = o.applyCall(cfg)
+	}
+	for _, o := range callOptionsFrom(ctx) {
+		cfg = o.applyCall(cfg)
+	}
+	for _, o := range opts {
+		cfg = o.applyCall(cfg)
+	}
+	if cfg.pattern == 0 {
+		cfg.pattern = dialtone.PatternBalanced
+	}
+	if err := spec.check(cfg.pattern); err != nil {
+		return dialtone.Response{}, err
+	}
+	sc := c.scratch()
+	defer c.release(sc)
+	for k, v := range hdr {
+		sc.hdr[k] = v[:len(v):len(v)] // clipped: an Add must not write into the caller's array
+	}
+	for _, kv := range cfg.headers {
+		sc.hdr.Add(kv.key, kv.value)
+	}
+	if msg != nil {
+		if c.codec == dialtone.JSON {
+			sc.hdr.Del(dialtone.HeaderContentType) // absent means JSON
+		} else {
+			sc.hdr.Set(dialtone.HeaderContentType, c.codec.Name())
+		}
+	}
+	if cfg.retrySet {
+		ctx = context.WithValue(ctx, retryKey{}, cfg.retry)
+	}
+	req := dialtone.Request{
+		Spec:     dialtone.Spec{Kind: dialtone.KindUnary, IsClient: true, Service: spec.Service, Name: spec.Name, Subject: spec.subject()},
+		Pattern:  cfg.pattern,
+		Instance: cfg.instance,
+		Header:   sc.hdr,
+		Msg:      msg,
+		Data:     data,
+	}
+	chain := c.chain
+	if c.byEndpoint != nil {
+		if f, ok := c.byEndpoint[endpointKey{spec.Service, spec.Name}]; ok {
+			chain = f
+		}
+	}
+	return chain(ctx, req)
+}
 
-// invocation is the state of one call, shared by its attempts.
+// retryKey carries a call's RetryPolicy from its options to c.invoke, past the
+// interceptors.
+type retryKey struct{}
+
+// invocation is the state of one call inside the interceptors, shared by its
+// attempts.
 type invocation struct {
 	ctx       context.Context
 	deadline  time.Time // the caller's, or now + the client's default timeout
 	blocking  bool      // ctx can never be done: wait with timeouts instead of ctx
-	cfg       callConfig
+	req       *dialtone.Request
 	ep        Spec
 	data      []byte
-	sc        *callScratch // the request's header and message
+	ws        *wireScratch
 	span      trace.Span
 	recording bool
 }
 
-// call is the body of every call: options, deadline, span, attempts. sc holds the
-// request headers given so far and is written to. typed means data was encoded with
-// the client's codec, which then names the Content-Type.
-func (c *Client) call(ctx context.Context, ep Spec, data []byte, sc *callScratch, opts []CallOption, typed bool) (*nats.Msg, error) {
-	hdr := sc.hdr
-	inv := invocation{ep: ep, data: data, sc: sc}
-	for _, o := range c.defaults {
-		inv.cfg = o.applyCall(inv.cfg)
-	}
-	for _, o := range callOptionsFrom(ctx) {
-		inv.cfg = o.applyCall(inv.cfg)
-	}
-	for _, o := range opts {
-		inv.cfg = o.applyCall(inv.cfg)
-	}
-	if err := ep.check(inv.cfg.pattern); err != nil {
-		return nil, err
-	}
-	for _, kv := range inv.cfg.headers {
-		hdr.Add(kv.key, kv.value)
-	}
-	if typed {
-		if c.codec == dialtone.JSON {
-			hdr.Del(dialtone.HeaderContentType) // absent means JSON
-		} else {
-			hdr.Set(dialtone.HeaderContentType, c.codec.Name())
+// invoke is the call inside every interceptor: encode, deadline, attempts.
+func (c *Client) invoke(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
+	ep := Spec{Service: req.Spec.Service, Name: req.Spec.Name, Subject: req.Spec.Subject}
+	data := req.Data
+	if req.Msg != nil {
+		var err error
+		if data, err = c.codec.Marshal(req.Msg); err != nil {
+			return dialtone.Response{}, dialtone.Errorf(dialtone.CodeInternal, "rpc: %s: encode %T as %s: %w", ep, req.Msg, c.codec.Name(), err)
 		}
 	}
+	if req.Header == nil {
+		req.Header = nats.Header{}
+	}
+	inv := invocation{req: &req, ep: ep, data: data}
 
 	// A context that can never be done (Background, or values on it) costs nothing
 	// to bound: requests then wait with nats.go's pooled timers. Any other context
@@ -240,33 +298,17 @@ func (c *Client) call(ctx context.Context, ep Spec, data []byte, sc *callScratch
 			defer cancel()
 		}
 	}
-
-	var span trace.Span
-	if c.trace.Open() {
-		ctx, span = c.tracer.Start(ctx, ep.String(), clientSpan...)
-		defer span.End()
-	} else {
-		// Nothing records: no span, but the caller's own trace context still travels.
-		span = trace.SpanFromContext(ctx)
-	}
-	inv.ctx, inv.span, inv.recording = ctx, span, span.IsRecording()
-	if inv.recording {
-		span.SetAttributes(
-			attribute.String("rpc.system", "dialtone"),
-			attribute.String("rpc.service", ep.Service),
-			attribute.String("rpc.method", ep.Name),
-			attribute.String("messaging.system", "nats"),
-			attribute.String("dialtone.pattern", inv.cfg.pattern.String()),
-		)
-	}
-	c.propagator.Inject(ctx, dialtone.HeaderCarrier(hdr))
+	inv.ctx = ctx
+	inv.span = trace.SpanFromContext(ctx) // the Tracing interceptor's, if it records
+	inv.recording = inv.span.IsRecording()
+	inv.ws = c.wireScratch()
+	defer c.releaseWire(inv.ws)
 
 	msg, err := c.attempts(&inv)
-	if err != nil && inv.recording {
-		span.SetStatus(codes.Error, err.Error())
-		span.SetAttributes(attribute.String(wire.AttrErrorCode, dialtone.CodeOf(err).String()))
+	if err != nil {
+		return dialtone.Response{}, err
 	}
-	return msg, err
+	return dialtone.Response{Header: msg.Header, Data: msg.Data}, nil
 }
 
 // minAttemptTime is the least time a retry must have left, after its wait, to be
@@ -274,7 +316,8 @@ func (c *Client) call(ctx context.Context, ep Spec, data []byte, sc *callScratch
 const minAttemptTime = 10 * time.Millisecond
 
 func (c *Client) attempts(inv *invocation) (*nats.Msg, error) {
-	if !inv.cfg.retrySet {
+	retry, retrySet := inv.ctx.Value(retryKey{}).(RetryPolicy)
+	if !retrySet {
 		return c.attempt(inv)
 	}
 	start := time.Now()
@@ -283,7 +326,7 @@ func (c *Client) attempts(inv *invocation) (*nats.Msg, error) {
 		return msg, nil
 	}
 	longest := time.Since(start) // how long an attempt may need, as far as we know
-	policy := inv.cfg.retry.withDefaults()
+	policy := retry.withDefaults()
 	for n := 1; n < policy.MaxAttempts; n++ {
 		if dialtone.CodeOf(err) != dialtone.CodeUnavailable {
 			return nil, err
@@ -342,37 +385,37 @@ func (c *Client) request(inv *invocation, m *nats.Msg, wait time.Duration) (*nat
 func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 	ep := inv.ep
 	subject := ep.subject()
-	switch inv.cfg.pattern {
-	case patternBalanced:
-	case patternLowestLatency:
+	switch inv.req.Pattern {
+	case dialtone.PatternBalanced:
+	case dialtone.PatternLowestLatency:
 		subject = wire.AllSubject(ep.Service, subject)
-	case patternDirect:
-		if !wire.ValidToken(inv.cfg.instance) {
-			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid instance id %q", ep, inv.cfg.instance)
+	case dialtone.PatternDirect:
+		if !wire.ValidToken(inv.req.Instance) {
+			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid instance id %q", ep, inv.req.Instance)
 		}
-		subject = wire.DirectSubject(ep.Service, inv.cfg.instance, subject)
-	case patternAvailable:
+		subject = wire.DirectSubject(ep.Service, inv.req.Instance, subject)
+	case dialtone.PatternAvailable:
 		id, inbox, key, err := c.probe(inv)
 		if err != nil {
 			return nil, err
 		}
-		inv.sc.hdr[wire.HeaderReservation] = []string{key} // the slot id reserved for this call
+		inv.req.Header[wire.HeaderReservation] = []string{key} // the slot id reserved for this call
 		if inv.recording {
 			inv.span.AddEvent("available", trace.WithAttributes(attribute.String("dialtone.instance", id)))
 		}
 		subject = inbox + "." + subject
 	default:
-		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: unknown pattern %d", ep, inv.cfg.pattern)
+		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: unknown pattern %d", ep, inv.req.Pattern)
 	}
 
 	remaining := time.Until(inv.deadline)
 	if remaining <= 0 {
 		return nil, dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
 	}
-	inv.sc.setTimeout(remaining)
+	inv.ws.setTimeout(inv.req.Header, remaining)
 
-	m := &inv.sc.msg
-	m.Subject, m.Header, m.Data = subject, inv.sc.hdr, inv.data
+	m := &inv.ws.msg
+	m.Subject, m.Header, m.Data = subject, inv.req.Header, inv.data
 	msg, err := c.request(inv, m, remaining)
 	if err != nil {
 		return nil, c.transportError(inv, subject, err)

@@ -6,11 +6,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dialtone-dev/dialtone"
-	"github.com/dialtone-dev/dialtone/internal/tracegate"
+	"github.com/dialtone-dev/dialtone/internal/telemetry"
 )
 
 // Defaults of a Client, changed with the options of the same name.
@@ -30,14 +31,16 @@ type Client struct {
 	nc           *nats.Conn
 	codec        dialtone.Codec
 	codecs       map[string]dialtone.Codec // by Name, for replies
-	tracer       trace.Tracer
-	trace        tracegate.Gate // whether starting a client span is worth it
-	propagator   propagation.TextMapPropagator
 	timeout      time.Duration
 	availTimeout time.Duration
 	defaults     []CallOption
-	scratches    sync.Pool // *callScratch
+	chain        dialtone.UnaryFunc                 // the interceptors around c.invoke
+	byEndpoint   map[endpointKey]dialtone.UnaryFunc // chains of endpoints with interceptors of their own
+	scratches    sync.Pool                          // *callScratch
+	wires        sync.Pool                          // *wireScratch
 }
+
+type endpointKey struct{ service, name string }
 
 // An Option configures a Client.
 type Option interface {
@@ -47,10 +50,16 @@ type Option interface {
 type clientConfig struct {
 	codecs       []dialtone.Codec
 	tp           trace.TracerProvider
+	mp           metric.MeterProvider
 	propagator   propagation.TextMapPropagator
 	timeout      time.Duration
 	availTimeout time.Duration
 	defaults     []CallOption
+	outer        []dialtone.Interceptor
+	outerSet     bool
+	interceptors []dialtone.Interceptor
+	inner        []dialtone.Interceptor
+	byEndpoint   map[endpointKey][]dialtone.Interceptor
 }
 
 type clientOptionFunc func(*clientConfig)
@@ -83,6 +92,51 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 	return clientOptionFunc(func(c *clientConfig) { c.propagator = p })
 }
 
+// WithMeterProvider sets the MeterProvider the Metrics interceptor records call
+// durations with. Without it the client uses the global one
+// (otel.GetMeterProvider), which records nothing until the application installs
+// an SDK.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return clientOptionFunc(func(c *clientConfig) { c.mp = mp })
+}
+
+// WithInterceptors adds interceptors to every call of the client, after the
+// standard ones (see WithOuterInterceptors) and before those of the endpoint
+// (WithEndpointInterceptors). Given more than once, the lists are joined in
+// order. The first interceptor is the outermost: it sees the call first and its
+// outcome last.
+func WithInterceptors(interceptors ...dialtone.Interceptor) Option {
+	return clientOptionFunc(func(c *clientConfig) { c.interceptors = append(c.interceptors, interceptors...) })
+}
+
+// WithEndpointInterceptors adds interceptors to the calls of one endpoint,
+// named by its service and name (ep.Spec() of an Endpoint), inside the client's.
+func WithEndpointInterceptors(spec Spec, interceptors ...dialtone.Interceptor) Option {
+	return clientOptionFunc(func(c *clientConfig) {
+		if c.byEndpoint == nil {
+			c.byEndpoint = map[endpointKey][]dialtone.Interceptor{}
+		}
+		k := endpointKey{spec.Service, spec.Name}
+		c.byEndpoint[k] = append(c.byEndpoint[k], interceptors...)
+	})
+}
+
+// WithOuterInterceptors replaces the standard interceptors, which are, outermost
+// first, Tracing and Metrics with the client's providers. Give them again, in
+// another order, among others or not at all: WithOuterInterceptors() with
+// nothing turns tracing and metrics off.
+func WithOuterInterceptors(interceptors ...dialtone.Interceptor) Option {
+	return clientOptionFunc(func(c *clientConfig) {
+		c.outer, c.outerSet = append([]dialtone.Interceptor(nil), interceptors...), true
+	})
+}
+
+// WithInnerInterceptors adds interceptors after the endpoint's, the last before
+// the request is encoded and sent, such as ValidateRequests.
+func WithInnerInterceptors(interceptors ...dialtone.Interceptor) Option {
+	return clientOptionFunc(func(c *clientConfig) { c.inner = append(c.inner, interceptors...) })
+}
+
 // WithDefaultTimeout bounds calls whose context has no deadline (DefaultTimeout, 5s,
 // unless set). A value <= 0 restores the default: a call is never unbounded.
 func WithDefaultTimeout(d time.Duration) Option {
@@ -113,7 +167,6 @@ func NewClient(nc *nats.Conn, opts ...Option) *Client {
 		nc:           nc,
 		codec:        dialtone.JSON,
 		codecs:       map[string]dialtone.Codec{dialtone.JSON.Name(): dialtone.JSON},
-		propagator:   cfg.propagator,
 		timeout:      cfg.timeout,
 		availTimeout: cfg.availTimeout,
 		defaults:     cfg.defaults,
@@ -122,14 +175,28 @@ func NewClient(nc *nats.Conn, opts ...Option) *Client {
 		c.codec = codec
 		c.codecs[codec.Name()] = codec
 	}
-	tp := cfg.tp
-	if tp == nil {
-		tp = otel.GetTracerProvider()
+	outer := cfg.outer
+	if !cfg.outerSet {
+		tp, mp := cfg.tp, cfg.mp
+		if tp == nil {
+			tp = otel.GetTracerProvider()
+		}
+		if mp == nil {
+			mp = otel.GetMeterProvider()
+		}
+		outer = []dialtone.Interceptor{Tracing(tp, cfg.propagator), Metrics(mp)}
 	}
-	c.tracer = tp.Tracer(instrumentationName)
-	c.trace = tracegate.New(tp)
-	if c.propagator == nil {
-		c.propagator = propagation.TraceContext{}
+	chain := func(endpoint []dialtone.Interceptor) dialtone.UnaryFunc {
+		all := make([]dialtone.Interceptor, 0, len(outer)+len(cfg.interceptors)+len(endpoint)+len(cfg.inner))
+		all = append(append(append(append(all, outer...), cfg.interceptors...), endpoint...), cfg.inner...)
+		return dialtone.Chain(c.invoke, all...)
+	}
+	c.chain = chain(nil)
+	if len(cfg.byEndpoint) > 0 {
+		c.byEndpoint = make(map[endpointKey]dialtone.UnaryFunc, len(cfg.byEndpoint))
+		for k, ix := range cfg.byEndpoint {
+			c.byEndpoint[k] = chain(ix)
+		}
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -145,3 +212,22 @@ func (c *Client) Conn() *nats.Conn { return c.nc }
 
 // Codec returns the codec requests are encoded with.
 func (c *Client) Codec() dialtone.Codec { return c.codec }
+
+// Tracing returns the interceptor that makes each call an OpenTelemetry span of
+// kind client named <service>.<endpoint> and writes its context (or, while tp
+// records nothing, the caller's) into the request headers with prop (W3C trace
+// context when nil). A client has one by default; see WithOuterInterceptors.
+func Tracing(tp trace.TracerProvider, prop propagation.TextMapPropagator) dialtone.Interceptor {
+	return telemetry.Tracing(tp, prop, instrumentationName)
+}
+
+// Metrics returns the interceptor that records each call's duration, retries
+// included, in the histogram rpc.client.call.duration (seconds) with the
+// attributes rpc.system ("dialtone"), rpc.service, rpc.method,
+// rpc.response.status_code (the code's name, "ok" on success) and
+// dialtone.pattern. The count of the histogram is the count of calls by outcome.
+// A client has one by default, with the global MeterProvider; see
+// WithMeterProvider and WithOuterInterceptors.
+func Metrics(mp metric.MeterProvider) dialtone.Interceptor {
+	return telemetry.Metrics(mp, instrumentationName, true)
+}

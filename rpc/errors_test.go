@@ -183,11 +183,21 @@ func TestDeadlineAlreadyPassed(t *testing.T) {
 	})
 }
 
+// Caller-side validation is opt-in: with ValidateRequests an invalid request fails
+// before anything is sent; without it the request goes out and the service's
+// answer is what the caller gets.
 func TestClientValidation(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		nc := connect(t, b.clientURL())
 		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, greet)
-		c := rpc.NewClient(nc)
+		if _, err := rpc.Call(context.Background(), rpc.NewClient(nc), sayHello, &helloReq{Age: 200}); err != nil {
+			t.Fatalf("without ValidateRequests: %v, want the instance's reply", err)
+		}
+		if inst.requests.Load() != 1 {
+			t.Fatalf("without ValidateRequests the request was not sent (%d requests)", inst.requests.Load())
+		}
+		inst.requests.Store(0)
+		c := rpc.NewClient(nc, rpc.WithInnerInterceptors(rpc.ValidateRequests()))
 		out := nc.Stats().OutMsgs
 		for _, req := range []*helloReq{{Age: 200}, nil} {
 			_, err := rpc.Call(context.Background(), c, sayHello, req)

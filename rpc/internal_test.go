@@ -57,16 +57,16 @@ func TestEndpointSubject(t *testing.T) {
 // The scratch's Dialtone-Timeout must read exactly as dialtone.SetTimeoutHeader
 // writes it, whether or not the text is reused from the call before.
 func TestScratchTimeoutMatchesSetTimeoutHeader(t *testing.T) {
-	sc := &callScratch{hdr: nats.Header{}}
+	ws, hdr := &wireScratch{}, nats.Header{}
 	for _, d := range []time.Duration{
 		-time.Second, 0, time.Nanosecond, time.Millisecond - 1, time.Millisecond, time.Millisecond + 1,
 		5 * time.Second, 5 * time.Second, 5*time.Second - time.Microsecond, time.Hour + 1, time.Millisecond,
 	} {
 		want := nats.Header{}
 		dialtone.SetTimeoutHeader(want, d)
-		sc.setTimeout(d)
-		if got := sc.hdr.Get(dialtone.HeaderTimeout); got != want.Get(dialtone.HeaderTimeout) || len(sc.hdr[dialtone.HeaderTimeout]) != 1 {
-			t.Errorf("setTimeout(%v) = %q, want %q", d, sc.hdr[dialtone.HeaderTimeout], want.Get(dialtone.HeaderTimeout))
+		ws.setTimeout(hdr, d)
+		if got := hdr.Get(dialtone.HeaderTimeout); got != want.Get(dialtone.HeaderTimeout) || len(hdr[dialtone.HeaderTimeout]) != 1 {
+			t.Errorf("setTimeout(%v) = %q, want %q", d, hdr[dialtone.HeaderTimeout], want.Get(dialtone.HeaderTimeout))
 		}
 	}
 }

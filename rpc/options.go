@@ -3,6 +3,8 @@ package rpc
 import (
 	"context"
 	"time"
+
+	"github.com/dialtone-dev/dialtone"
 )
 
 // A CallOption chooses how one call is made: its pattern, retries and extra headers.
@@ -12,35 +14,9 @@ type CallOption interface {
 	applyCall(c callConfig) callConfig
 }
 
-// pattern is how a call finds an instance; see the package documentation.
-type pattern uint8
-
-const (
-	patternBalanced pattern = iota
-	patternLowestLatency
-	patternAvailable
-	patternDirect
-)
-
-// String returns the pattern's name as used in the dialtone.pattern span
-// attribute, e.g. "balanced".
-func (p pattern) String() string {
-	switch p {
-	case patternBalanced:
-		return "balanced"
-	case patternLowestLatency:
-		return "lowest_latency"
-	case patternAvailable:
-		return "available"
-	case patternDirect:
-		return "direct"
-	}
-	return "unknown"
-}
-
 type callConfig struct {
-	pattern  pattern
-	instance string // patternDirect
+	pattern  dialtone.Pattern
+	instance string // PatternDirect
 	retry    RetryPolicy
 	retrySet bool
 	headers  []headerKV
@@ -49,7 +25,7 @@ type callConfig struct {
 type headerKV struct{ key, value string }
 
 type patternOption struct {
-	pattern  pattern
+	pattern  dialtone.Pattern
 	instance string
 }
 
@@ -61,22 +37,22 @@ func (o patternOption) applyCall(c callConfig) callConfig {
 
 // Balanced sends the request on the endpoint subject, where the bus's queue group
 // picks one instance. It is the default.
-func Balanced() CallOption { return patternOption{pattern: patternBalanced} }
+func Balanced() CallOption { return patternOption{pattern: dialtone.PatternBalanced} }
 
 // LowestLatency sends the request to every live instance of the service and returns
 // the first reply; later replies are dropped. Use it for cheap, idempotent calls where
 // tail latency matters more than total work.
-func LowestLatency() CallOption { return patternOption{pattern: patternLowestLatency} }
+func LowestLatency() CallOption { return patternOption{pattern: dialtone.PatternLowestLatency} }
 
 // Available asks the service's instances which of them has a free slot and sends the
 // request to the first that answers. If none answers within the client's availability
 // timeout the call fails with CodeUnavailable (and may be retried with Retry).
-func Available() CallOption { return patternOption{pattern: patternAvailable} }
+func Available() CallOption { return patternOption{pattern: dialtone.PatternAvailable} }
 
 // Direct sends the request to the instance with the given id (as listed by
 // discovery). If that instance is gone the call fails with CodeUnavailable.
 func Direct(instanceID string) CallOption {
-	return patternOption{pattern: patternDirect, instance: instanceID}
+	return patternOption{pattern: dialtone.PatternDirect, instance: instanceID}
 }
 
 type retryOption struct{ policy RetryPolicy }

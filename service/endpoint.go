@@ -3,8 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,9 +11,6 @@ import (
 	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/internal/wire"
 	"github.com/nats-io/nats.go"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Request is a request as a handler sees it.
@@ -75,37 +70,81 @@ var (
 )
 
 // Handle adds a typed endpoint: the payload is decoded into a Req with the service's
-// codec and checked with dialtone.Validate (failures answer CodeInvalidArgument with
-// the fields), and the *Resp fn returns is encoded as the reply (nil: empty reply).
+// codec and checked with dialtone.Validate (the Validate interceptor; failures
+// answer CodeInvalidArgument with the fields), and the *Resp fn returns is encoded
+// as the reply (nil: empty reply). Interceptors see the decoded request as
+// dialtone.Request.Msg and the response as dialtone.Response.Msg.
 func Handle[Req, Resp any](r Registrar, name string, fn func(ctx context.Context, req *Req) (*Resp, error), opts ...EndpointOption) error {
 	if fn == nil {
 		return dialtone.Errorf(dialtone.CodeInvalidArgument, "service: nil handler for endpoint %q", name)
 	}
-	return r.AddEndpoint(name, HandlerFunc(func(ctx context.Context, req *Request) (*Response, error) {
-		in := new(Req)
-		if err := req.Decode(in); err != nil {
-			return nil, err
+	return r.AddEndpoint(name, typedHandler[Req, Resp]{fn: fn, codec: r.Service().opts.codec}, opts...)
+}
+
+// typedHandler is the Handler of Handle. The service runs it through unary, so
+// that interceptors see typed messages; Handle (as a plain Handler) does the same
+// work for a Registrar that only knows Handlers.
+type typedHandler[Req, Resp any] struct {
+	fn    func(ctx context.Context, req *Req) (*Resp, error)
+	codec dialtone.Codec
+}
+
+// typedEndpoint is what addEndpoint asks a Handler for to serve it typed.
+type typedEndpoint interface {
+	// decode returns the request in data, or nil when it does not decode.
+	decode(h nats.Header, data []byte) any
+	// invoke is the endpoint inside every interceptor.
+	invoke(ctx context.Context, req dialtone.Request) (dialtone.Response, error)
+}
+
+func (t typedHandler[Req, Resp]) Handle(ctx context.Context, req *Request) (*Response, error) {
+	in := new(Req)
+	if err := req.Decode(in); err != nil {
+		return nil, err
+	}
+	if err := dialtone.Validate(in); err != nil {
+		return nil, err
+	}
+	resp, err := t.invoke(ctx, dialtone.Request{Header: req.Header, Msg: in, Data: req.Data})
+	if err != nil || resp.Data == nil {
+		return nil, err
+	}
+	return &Response{Header: resp.Header, Data: resp.Data}, nil
+}
+
+func (t typedHandler[Req, Resp]) decode(h nats.Header, data []byte) any {
+	in := new(Req)
+	r := Request{Header: h, Data: data, codec: t.codec}
+	if r.Decode(in) != nil {
+		return nil
+	}
+	return in
+}
+
+func (t typedHandler[Req, Resp]) invoke(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
+	in, _ := req.Msg.(*Req)
+	if in == nil {
+		// The request did not decode (or an interceptor put something else in its
+		// place): decoding it again gives the caller the reason.
+		in = new(Req)
+		r := Request{Header: req.Header, Data: req.Data, codec: t.codec}
+		if err := r.Decode(in); err != nil {
+			return dialtone.Response{}, err
 		}
-		if err := dialtone.Validate(in); err != nil {
-			return nil, err
-		}
-		out, err := fn(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		if out == nil {
-			return nil, nil
-		}
-		data, err := req.codec.Marshal(out)
-		if err != nil {
-			return nil, dialtone.Errorf(dialtone.CodeInternal, "encode response: %v", err)
-		}
-		resp := &Response{Data: data}
-		if req.codec != dialtone.JSON {
-			resp.Header = nats.Header{dialtone.HeaderContentType: []string{req.codec.Name()}}
-		}
-		return resp, nil
-	}), opts...)
+	}
+	out, err := t.fn(ctx, in)
+	if err != nil || out == nil {
+		return dialtone.Response{}, err
+	}
+	data, err := t.codec.Marshal(out)
+	if err != nil {
+		return dialtone.Response{}, dialtone.Errorf(dialtone.CodeInternal, "encode response: %v", err)
+	}
+	resp := dialtone.Response{Msg: out, Data: data}
+	if t.codec != dialtone.JSON {
+		resp.Header = nats.Header{dialtone.HeaderContentType: []string{t.codec.Name()}}
+	}
+	return resp, nil
 }
 
 // endpoint is one registered endpoint with its statistics.
@@ -115,46 +154,64 @@ type endpoint struct {
 	subject  string
 	queue    string
 	metadata map[string]string
-	handler  Handler
-	spanName string
-	spanOpts []trace.SpanStartOption
+	spec     dialtone.Spec
+	decode   func(h nats.Header, data []byte) any // typed endpoints; nil for raw ones
+	chain    dialtone.UnaryFunc                   // the interceptors around the handler
+	handler  Handler                              // raw endpoints
+	subjects [dialtone.PatternDirect + 1]string   // the subject a request arrives on, by pattern
 
 	numRequests atomic.Int64
 	numErrors   atomic.Int64
 	procNanos   atomic.Int64
 	lastError   atomic.Pointer[string]
+	latency     latencyWindow
+}
+
+// invokeRaw is the innermost step of a raw endpoint: its Handler.
+func (ep *endpoint) invokeRaw(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
+	r := &Request{Endpoint: ep.name, Subject: ep.subjects[req.Pattern], Header: req.Header, Data: req.Data, codec: ep.s.opts.codec}
+	if r.Subject == "" {
+		r.Subject = ep.subject
+	}
+	resp, err := ep.handler.Handle(ctx, r)
+	if err != nil || resp == nil {
+		return dialtone.Response{}, err
+	}
+	return dialtone.Response{Header: resp.Header, Data: resp.Data}, nil
 }
 
 // Group is a set of endpoints under a common subject prefix
 // (<service>.<group>.<endpoint>) and, optionally, their own queue group.
 type Group struct {
-	s      *Service
-	prefix string // subject prefix without trailing dot
-	queue  string
-	err    error
+	s            *Service
+	prefix       string // subject prefix without trailing dot
+	queue        string
+	interceptors []dialtone.Interceptor // the enclosing groups' and its own, outer first
+	err          error
 }
 
 // AddGroup returns a group of endpoints with subjects <service>.<name>.<endpoint>.
 // An invalid name is reported by the group's AddEndpoint.
 func (s *Service) AddGroup(name string, opts ...GroupOption) *Group {
-	return newGroup(s, s.cfg.Name, s.cfg.QueueGroup, name, opts)
+	return newGroup(s, s.cfg.Name, s.cfg.QueueGroup, nil, name, opts)
 }
 
 // AddGroup returns a nested group with subjects <parent prefix>.<name>.<endpoint>.
 func (g *Group) AddGroup(name string, opts ...GroupOption) *Group {
-	ng := newGroup(g.s, g.prefix, g.queue, name, opts)
+	ng := newGroup(g.s, g.prefix, g.queue, g.interceptors, name, opts)
 	if g.err != nil {
 		ng.err = g.err
 	}
 	return ng
 }
 
-func newGroup(s *Service, parentPrefix, parentQueue, name string, opts []GroupOption) *Group {
+func newGroup(s *Service, parentPrefix, parentQueue string, parentIx []dialtone.Interceptor, name string, opts []GroupOption) *Group {
 	var c groupConfig
 	for _, o := range opts {
 		o.applyGroup(&c)
 	}
-	g := &Group{s: s, prefix: parentPrefix + "." + name, queue: parentQueue}
+	g := &Group{s: s, prefix: parentPrefix + "." + name, queue: parentQueue,
+		interceptors: append(parentIx[:len(parentIx):len(parentIx)], c.interceptors...)}
 	if c.queue != "" {
 		g.queue = c.queue
 	}
@@ -174,7 +231,7 @@ func (g *Group) AddEndpoint(name string, h Handler, opts ...EndpointOption) erro
 	if g.err != nil {
 		return g.err
 	}
-	return g.s.addEndpoint(g.prefix, g.queue, name, h, opts)
+	return g.s.addEndpoint(g.prefix, g.queue, g.interceptors, name, h, opts)
 }
 
 // AddEndpoint adds an endpoint with subject <service>.<name> (see WithSubject) in
@@ -183,10 +240,10 @@ func (g *Group) AddEndpoint(name string, h Handler, opts ...EndpointOption) erro
 // subject is an error here, not at the first request. Endpoints added after Start
 // are subscribed at once.
 func (s *Service) AddEndpoint(name string, h Handler, opts ...EndpointOption) error {
-	return s.addEndpoint(s.cfg.Name, s.cfg.QueueGroup, name, h, opts)
+	return s.addEndpoint(s.cfg.Name, s.cfg.QueueGroup, nil, name, h, opts)
 }
 
-func (s *Service) addEndpoint(prefix, queue, name string, h Handler, opts []EndpointOption) error {
+func (s *Service) addEndpoint(prefix, queue string, groupIx []dialtone.Interceptor, name string, h Handler, opts []EndpointOption) error {
 	if err := checkName("endpoint", name); err != nil {
 		return err
 	}
@@ -210,17 +267,18 @@ func (s *Service) addEndpoint(prefix, queue, name string, h Handler, opts []Endp
 		queue:    c.queue,
 		metadata: c.metadata,
 		handler:  h,
-		spanName: s.cfg.Name + "." + name,
-		spanOpts: []trace.SpanStartOption{
-			trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(
-				attribute.String("rpc.system", "dialtone"),
-				attribute.String("rpc.service", s.cfg.Name),
-				attribute.String("rpc.method", name),
-				attribute.String("dialtone.instance", s.id),
-			),
-		},
+		spec:     dialtone.Spec{Kind: dialtone.KindUnary, Service: s.cfg.Name, Name: name, Subject: c.subject},
 	}
+	ep.subjects[dialtone.PatternBalanced] = c.subject
+	ep.subjects[dialtone.PatternLowestLatency] = s.allPrefix + c.subject
+	ep.subjects[dialtone.PatternDirect] = s.directPrefix + c.subject
+	invoke := ep.invokeRaw
+	if t, ok := h.(typedEndpoint); ok {
+		ep.decode, invoke = t.decode, t.invoke
+	}
+	all := make([]dialtone.Interceptor, 0, len(s.outer)+len(s.opts.interceptors)+len(groupIx)+len(c.interceptors)+len(s.inner))
+	all = append(append(append(append(append(all, s.outer...), s.opts.interceptors...), groupIx...), c.interceptors...), s.inner...)
+	ep.chain = dialtone.Chain(ep.fitReply(invoke), all...)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -318,7 +376,7 @@ func (s *Service) work(q *queue) {
 		if q.idle.Load() == 0 {
 			s.spawn(q)
 		}
-		ep, rest := s.lookup(m, q.direct)
+		ep, rest, pattern := s.lookup(m, q.direct)
 		if ep == nil {
 			s.replyError(m, dialtone.Errorf(dialtone.CodeUnimplemented, "service %s: no endpoint at %s", s.cfg.Name, rest))
 			continue
@@ -343,7 +401,7 @@ func (s *Service) work(q *queue) {
 			}
 		}
 		s.inFlight.Add(1)
-		ep.serve(m)
+		ep.serve(m, pattern)
 	}
 }
 
@@ -356,51 +414,40 @@ func (s *Service) queued() int {
 
 // lookup finds the endpoint a request is for: by subject for an endpoint
 // subscription, by the subject after the prefix for _DT.<svc>.all.> and
-// _DT.<svc>.<id>.>. rest is the subject it looked up.
-func (s *Service) lookup(m *nats.Msg, direct bool) (ep *endpoint, rest string) {
-	rest = m.Subject
+// _DT.<svc>.<id>.>. rest is the subject it looked up, pattern how the request
+// came.
+func (s *Service) lookup(m *nats.Msg, direct bool) (ep *endpoint, rest string, pattern dialtone.Pattern) {
+	rest, pattern = m.Subject, dialtone.PatternBalanced
 	switch {
 	case direct:
-		rest = strings.TrimPrefix(rest, s.directPrefix)
+		rest, pattern = strings.TrimPrefix(rest, s.directPrefix), dialtone.PatternDirect
 	case m.Sub == s.allSub:
-		rest = strings.TrimPrefix(rest, s.allPrefix)
+		rest, pattern = strings.TrimPrefix(rest, s.allPrefix), dialtone.PatternLowestLatency
 	}
-	return (*s.bySubject.Load())[rest], rest
+	return (*s.bySubject.Load())[rest], rest, pattern
 }
 
-// serve runs the handler for m on the calling worker, which holds a slot. The
-// slot is given back before the reply goes out, so a caller that got its answer
-// and probes availability at once finds the slot free.
-func (ep *endpoint) serve(m *nats.Msg) {
+// serve runs the endpoint's chain for m on the calling worker, which holds a
+// slot. The slot is given back before the reply goes out, so a caller that got
+// its answer and probes availability at once finds the slot free.
+func (ep *endpoint) serve(m *nats.Msg, pattern dialtone.Pattern) {
 	s := ep.s
 	start := time.Now()
-	ctx := s.baseCtx
-	if d, ok := dialtone.TimeoutFromHeader(m.Header); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
+	req := dialtone.Request{Spec: ep.spec, Pattern: pattern, Instance: s.id, Header: m.Header, Data: m.Data}
+	if ep.decode != nil {
+		req.Msg = ep.decode(m.Header, m.Data)
 	}
-	if m.Header != nil {
-		ctx = s.opts.prop.Extract(ctx, dialtone.HeaderCarrier(m.Header))
-	}
-	var span trace.Span
-	if s.trace.Open() {
-		ctx, span = s.tracer.Start(ctx, ep.spanName, ep.spanOpts...)
-		defer span.End()
-	} else {
-		span = trace.SpanFromContext(ctx) // non-recording; carries the caller's context
-	}
+	resp, err := ep.chain(s.baseCtx, req)
 
-	req := Request{Endpoint: ep.name, Subject: m.Subject, Header: m.Header, Data: m.Data, codec: s.opts.codec}
-	resp, err := ep.call(ctx, &req)
-
+	took := time.Since(start)
 	ep.numRequests.Add(1)
-	ep.procNanos.Add(int64(time.Since(start)))
+	ep.procNanos.Add(int64(took))
+	ep.latency.record(s.started, start, took)
 	s.inFlight.Add(-1)
 	<-s.sem
 
 	if err != nil {
-		ep.failed(span, err)
+		ep.failed(err)
 		s.replyError(m, err)
 		return
 	}
@@ -408,35 +455,55 @@ func (ep *endpoint) serve(m *nats.Msg) {
 		return
 	}
 	var perr error
-	if resp == nil {
-		perr = s.nc.Publish(m.Reply, nil)
-	} else if resp.Header == nil {
+	if resp.Header == nil {
 		perr = s.nc.Publish(m.Reply, resp.Data)
 	} else {
 		perr = s.nc.PublishMsg(&nats.Msg{Subject: m.Reply, Data: resp.Data, Header: resp.Header})
 	}
 	if perr != nil {
-		ep.replyFailed(ctx, span, m, resp, perr)
+		ep.replyFailed(m, resp, perr)
 	}
 }
 
-// failed records a request that failed: the span's status and code, and the
-// endpoint's error count and last error.
-func (ep *endpoint) failed(span trace.Span, err error) {
-	span.SetStatus(codes.Error, err.Error())
-	span.SetAttributes(attribute.String(wire.AttrErrorCode, dialtone.CodeOf(err).String()))
+// failed records a request that failed: the endpoint's error count and last
+// error. (Its span and metrics are the interceptors'.)
+func (ep *endpoint) failed(err error) {
 	ep.numErrors.Add(1)
 	msg := err.Error()
 	ep.lastError.Store(&msg)
 }
 
-// replyFailed handles a reply the connection refused to send. A reply over the
-// bus's max_payload becomes a ResourceExhausted error reply, which is small, so
-// the caller learns at once instead of waiting for its deadline; any other
-// failure (the connection is closed or its buffer full) leaves the caller
-// without an answer. Either way the endpoint counts an error, it is logged at
-// Warn and the error handler sees it.
-func (ep *endpoint) replyFailed(ctx context.Context, span trace.Span, m *nats.Msg, resp *Response, perr error) {
+// fitReply is the step inside every interceptor of an endpoint: it runs the
+// handler and refuses a reply the bus cannot carry (larger than its
+// max_payload) with CodeResourceExhausted naming both sizes, so the caller
+// learns at once instead of waiting for its deadline, and the interceptors
+// (tracing, metrics, logging) see the failure. It is logged at Warn and the
+// error handler sees it.
+func (ep *endpoint) fitReply(invoke dialtone.UnaryFunc) dialtone.UnaryFunc {
+	return func(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
+		resp, err := invoke(ctx, req)
+		if err != nil {
+			return resp, err
+		}
+		s := ep.s
+		size := len(resp.Data) + headerSize(resp.Header)
+		if limit := s.nc.MaxPayload(); int64(size) > limit && limit > 0 {
+			err := dialtone.Errorf(dialtone.CodeResourceExhausted, "service %s: %s: reply of %s bytes exceeds the bus's max_payload of %s",
+				s.cfg.Name, ep.name, thousands(int64(size)), thousands(limit))
+			s.opts.logger.Warn("service: reply not sent", "service", s.cfg.Name, "endpoint", ep.name, "subject", arrivalSubject(req), "err", err.Error())
+			s.reportError(ctx, ErrorEvent{Endpoint: ep.name, Subject: arrivalSubject(req), Err: err})
+			return dialtone.Response{}, err
+		}
+		return resp, nil
+	}
+}
+
+// replyFailed handles a reply the connection refused to send although it fit
+// (the connection is closed or its buffer full, or the bus's max_payload
+// shrank): the caller is left without an answer, or, for a reply that no
+// longer fits, gets ResourceExhausted. Either way the endpoint counts an error,
+// it is logged at Warn and the error handler sees it.
+func (ep *endpoint) replyFailed(m *nats.Msg, resp dialtone.Response, perr error) {
 	s := ep.s
 	var err *dialtone.Error
 	if errors.Is(perr, nats.ErrMaxPayload) {
@@ -447,9 +514,21 @@ func (ep *endpoint) replyFailed(ctx context.Context, span trace.Span, m *nats.Ms
 	} else {
 		err = dialtone.Errorf(dialtone.CodeUnavailable, "service %s: %s: reply not sent: %w", s.cfg.Name, ep.name, perr)
 	}
-	ep.failed(span, err)
+	ep.failed(err)
 	s.opts.logger.Warn("service: reply not sent", "service", s.cfg.Name, "endpoint", ep.name, "subject", m.Subject, "err", err.Error())
-	s.reportError(ctx, ErrorEvent{Endpoint: ep.name, Subject: m.Subject, Err: err})
+	s.reportError(s.baseCtx, ErrorEvent{Endpoint: ep.name, Subject: m.Subject, Err: err})
+}
+
+// arrivalSubject is the subject req arrived on: the endpoint's, or its
+// lowest-latency or direct form.
+func arrivalSubject(req dialtone.Request) string {
+	switch req.Pattern {
+	case dialtone.PatternLowestLatency:
+		return wire.AllSubject(req.Spec.Service, req.Spec.Subject)
+	case dialtone.PatternDirect:
+		return wire.DirectSubject(req.Spec.Service, req.Instance, req.Spec.Subject)
+	}
+	return req.Spec.Subject
 }
 
 // reportError hands ev to the error handler, if there is one.
@@ -489,18 +568,4 @@ func thousands(n int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
-}
-
-// call runs the handler, turning a panic into CodeInternal "internal error".
-func (ep *endpoint) call(ctx context.Context, req *Request) (resp *Response, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			ep.s.opts.logger.Error("service: handler panic",
-				"service", ep.s.cfg.Name, "endpoint", ep.name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			ep.s.reportError(ctx, ErrorEvent{Endpoint: ep.name, Subject: req.Subject,
-				Err: dialtone.Errorf(dialtone.CodeInternal, "service %s: %s: handler panic: %v", ep.s.cfg.Name, ep.name, r)})
-			resp, err = nil, dialtone.Errorf(dialtone.CodeInternal, "internal error")
-		}
-	}()
-	return ep.handler.Handle(ctx, req)
 }

@@ -56,6 +56,16 @@ type EndpointStats struct {
 	LastError             string        `json:"last_error"`
 	ProcessingTime        time.Duration `json:"processing_time"`
 	AverageProcessingTime time.Duration `json:"average_processing_time"`
+	Data                  *EndpointData `json:"data,omitempty"` // ADR-32's free-form data
+}
+
+// EndpointData is what a Dialtone endpoint puts in the data field of its
+// $SRV.STATS entry, which ADR-32 leaves to the service: tools that speak only
+// ADR-32 (`nats micro stats`) show it as it is.
+//
+//	"data": {"latency": {"p50": 41000, "p90": 87000, "p99": 230000, "samples": 2048, "window": 60000000000}}
+type EndpointData struct {
+	Latency Latency `json:"latency"`
 }
 
 // Stats is the $SRV.STATS response.
@@ -84,12 +94,15 @@ func (s *Service) Info() Info {
 
 // Stats returns what $SRV.STATS answers. Counts cover every way an endpoint is
 // reached (balanced, lowest-latency, direct); processing time runs from the moment a
-// request has a slot to the moment its handler returns.
+// request has a slot to the moment its interceptors and handler return. Each
+// endpoint's data carries the percentiles of its recent processing times
+// (EndpointData).
 func (s *Service) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Stats{Identity: s.identity(), Type: StatsResponseType, Started: s.started,
 		Endpoints: make([]EndpointStats, 0, len(s.endpoints))}
+	now := time.Now()
 	for _, ep := range s.endpoints {
 		es := EndpointStats{
 			Name:           ep.name,
@@ -98,6 +111,7 @@ func (s *Service) Stats() Stats {
 			NumRequests:    ep.numRequests.Load(),
 			NumErrors:      ep.numErrors.Load(),
 			ProcessingTime: time.Duration(ep.procNanos.Load()),
+			Data:           &EndpointData{Latency: ep.latency.percentiles(s.started, now, LatencyWindow)},
 		}
 		if p := ep.lastError.Load(); p != nil {
 			es.LastError = *p

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dialtone-dev/dialtone"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -26,9 +27,15 @@ type options struct {
 	logger        *slog.Logger
 	codec         dialtone.Codec
 	tp            trace.TracerProvider
+	mp            metric.MeterProvider
 	prop          propagation.TextMapPropagator
 	drainTimeout  time.Duration
 	queueLen      int
+	outer         []dialtone.Interceptor
+	outerSet      bool
+	interceptors  []dialtone.Interceptor
+	inner         []dialtone.Interceptor
+	innerSet      bool
 }
 
 // An Option configures a Service (New).
@@ -75,6 +82,66 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(o *options) { o.tp = tp })
 }
 
+// WithMeterProvider sets where the Metrics interceptor and the instance's gauges
+// record (default the global provider, which records nothing until an SDK is
+// installed).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(o *options) { o.mp = mp })
+}
+
+// WithOuterInterceptors replaces the standard interceptors every endpoint has
+// before the service's, group's and endpoint's own. They are, outermost first:
+// Deadline(), Tracing(tp, prop) and Metrics(mp) with the service's providers, and
+// Recover(logger). Give them again in another order, among others of your own, or
+// leave some out: without Deadline handlers do not see the caller's deadline,
+// without Recover a panic ends the program.
+func WithOuterInterceptors(interceptors ...dialtone.Interceptor) Option {
+	return optionFunc(func(o *options) {
+		o.outer, o.outerSet = append([]dialtone.Interceptor(nil), interceptors...), true
+	})
+}
+
+// WithInnerInterceptors replaces the interceptors every endpoint has after its
+// own, the last before the handler: by default Validate(), so that a request is
+// checked after the interceptors that may refuse it (authentication) have run.
+// WithInnerInterceptors() with nothing turns validation off.
+func WithInnerInterceptors(interceptors ...dialtone.Interceptor) Option {
+	return optionFunc(func(o *options) {
+		o.inner, o.innerSet = append([]dialtone.Interceptor(nil), interceptors...), true
+	})
+}
+
+// An InterceptorOption installs interceptors on a service (New), a group
+// (AddGroup) or one endpoint (AddEndpoint, Handle).
+type InterceptorOption interface {
+	Option
+	GroupOption
+	EndpointOption
+}
+
+type interceptorOption []dialtone.Interceptor
+
+func (ix interceptorOption) applyService(o *options) { o.interceptors = append(o.interceptors, ix...) }
+func (ix interceptorOption) applyGroup(c *groupConfig) {
+	c.interceptors = append(c.interceptors, ix...)
+}
+func (ix interceptorOption) applyEndpoint(c *endpointConfig) {
+	c.interceptors = append(c.interceptors, ix...)
+}
+
+// WithInterceptors installs interceptors: given to New, on every endpoint of the
+// service; to AddGroup, on every endpoint of the group (inside the service's and
+// the enclosing group's); to AddEndpoint or Handle, on that endpoint (inside its
+// group's). The whole chain of an endpoint is, outermost first:
+//
+//	standard (WithOuterInterceptors) > service > groups, outer first > endpoint > inner (WithInnerInterceptors) > handler
+//
+// Within one list, the first interceptor is the outermost: it sees the request
+// first and the outcome last.
+func WithInterceptors(interceptors ...dialtone.Interceptor) InterceptorOption {
+	return interceptorOption(append([]dialtone.Interceptor(nil), interceptors...))
+}
+
 // WithPropagator sets how the trace context is read from request headers (default
 // W3C trace context, as rpc's client writes it, so spans link with no setup).
 func WithPropagator(p propagation.TextMapPropagator) Option {
@@ -116,9 +183,10 @@ func WithErrorHandler(h ErrorHandler) Option {
 }
 
 type endpointConfig struct {
-	subject  string
-	queue    string
-	metadata map[string]string
+	subject      string
+	queue        string
+	metadata     map[string]string
+	interceptors []dialtone.Interceptor
 }
 
 // An EndpointOption configures one endpoint (AddEndpoint, Handle).
@@ -190,7 +258,8 @@ func WithSchema(request, response string) EndpointOption {
 }
 
 type groupConfig struct {
-	queue string
+	queue        string
+	interceptors []dialtone.Interceptor
 }
 
 // A GroupOption configures a Group (AddGroup). WithQueueGroup is one.

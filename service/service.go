@@ -10,13 +10,11 @@ import (
 
 	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/heartbeat"
-	"github.com/dialtone-dev/dialtone/internal/tracegate"
 	"github.com/dialtone-dev/dialtone/internal/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Config is the identity of a service.
@@ -47,8 +45,8 @@ type Service struct {
 	id      string
 	inbox   string
 	started time.Time
-	tracer  trace.Tracer
-	trace   tracegate.Gate // whether starting a server span is worth it
+	outer   []dialtone.Interceptor // the standard interceptors of every endpoint
+	inner   []dialtone.Interceptor // the last ones before every handler
 
 	sem        chan struct{} // one token per running handler or reserved slot
 	inFlight   atomic.Int64
@@ -113,6 +111,9 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 	if o.tp == nil {
 		o.tp = otel.GetTracerProvider()
 	}
+	if o.mp == nil {
+		o.mp = otel.GetMeterProvider()
+	}
 	if o.prop == nil {
 		o.prop = propagation.TraceContext{} // as rpc's client: W3C traceparent links spans out of the box
 	}
@@ -128,11 +129,17 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		opts:    o,
 		id:      nuid.Next(),
 		started: time.Now().UTC(),
-		tracer:  o.tp.Tracer("github.com/dialtone-dev/dialtone/service"),
-		trace:   tracegate.New(o.tp),
 		sem:     make(chan struct{}, o.maxConcurrent),
 		reqQ:    &queue{ch: make(chan *nats.Msg, o.queueLen), max: int32(o.maxConcurrent)},
 		directQ: &queue{ch: make(chan *nats.Msg, max(o.queueLen/8, 64)), max: int32(o.maxConcurrent), direct: true},
+	}
+	s.outer, s.inner = o.outer, o.inner
+	if !o.outerSet {
+		s.outer = []dialtone.Interceptor{Deadline(), Tracing(o.tp, o.prop), Metrics(o.mp),
+			&recoverer{logger: o.logger, report: s.reportError}}
+	}
+	if !o.innerSet {
+		s.inner = []dialtone.Interceptor{Validate()}
 	}
 	s.inbox = wire.Inbox(cfg.Name, s.id)
 	s.allPrefix = wire.AllPrefix(cfg.Name)

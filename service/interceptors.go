@@ -1,0 +1,110 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/internal/telemetry"
+)
+
+// The service's own work around a handler is done by interceptors, the same kind
+// a user installs with WithInterceptors, so that each can be moved, replaced or
+// left out (WithOuterInterceptors, WithInnerInterceptors). Every endpoint has, in
+// this order: Deadline, Tracing, Metrics, Recover, then the user's interceptors,
+// then Validate.
+
+const instrumentationName = "github.com/dialtone-dev/dialtone/service"
+
+// Deadline returns the interceptor that gives the handler's context the caller's
+// deadline, read from the Dialtone-Timeout header. A request without the header
+// runs under the service's context only.
+func Deadline() dialtone.Interceptor {
+	return dialtone.UnaryInterceptorFunc(func(next dialtone.UnaryFunc) dialtone.UnaryFunc {
+		return func(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
+			if d, ok := dialtone.TimeoutFromHeader(req.Header); ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, d)
+				defer cancel()
+			}
+			return next(ctx, req)
+		}
+	})
+}
+
+// Tracing returns the interceptor that reads the caller's trace context from the
+// request headers with prop (W3C trace context when nil) and makes the request a
+// span of kind server named <service>.<endpoint>, a child of the caller's span.
+// While tp cannot record no span is started, and the handler's context still
+// carries the caller's trace context. A failed request's span has status Error
+// and the attribute dialtone.error_code.
+func Tracing(tp trace.TracerProvider, prop propagation.TextMapPropagator) dialtone.Interceptor {
+	return telemetry.Tracing(tp, prop, instrumentationName)
+}
+
+// Metrics returns the interceptor that records each request's duration, from the
+// moment it has a slot to its reply, in the histogram rpc.server.call.duration
+// (seconds) with the attributes rpc.system ("dialtone"), rpc.service, rpc.method,
+// rpc.response.status_code (the code's name, "ok" on success) and
+// dialtone.pattern (how the request arrived). The count of the histogram is the
+// count of requests by outcome.
+func Metrics(mp metric.MeterProvider) dialtone.Interceptor {
+	return telemetry.Metrics(mp, instrumentationName, false)
+}
+
+// Recover returns the interceptor that turns a panic of what it wraps into the
+// reply CodeInternal "internal error", logged at Error with the stack on logger
+// (slog.Default() when nil), so the instance keeps serving. The service's own
+// Recover (the default) also tells the error handler (WithErrorHandler).
+func Recover(logger *slog.Logger) dialtone.Interceptor {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &recoverer{logger: logger}
+}
+
+type recoverer struct {
+	logger *slog.Logger
+	report func(ctx context.Context, ev ErrorEvent) // the service's error handler, for its own Recover
+}
+
+func (r *recoverer) WrapUnary(next dialtone.UnaryFunc) dialtone.UnaryFunc {
+	return func(ctx context.Context, req dialtone.Request) (resp dialtone.Response, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				r.logger.Error("service: handler panic",
+					"service", req.Spec.Service, "endpoint", req.Spec.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if r.report != nil {
+					r.report(ctx, ErrorEvent{Endpoint: req.Spec.Name, Subject: arrivalSubject(req),
+						Err: dialtone.Errorf(dialtone.CodeInternal, "service %s: %s: handler panic: %v", req.Spec.Service, req.Spec.Name, p)})
+				}
+				resp, err = dialtone.Response{}, dialtone.Errorf(dialtone.CodeInternal, "internal error")
+			}
+		}()
+		return next(ctx, req)
+	}
+}
+
+// Validate returns the interceptor that checks a typed request against its
+// `validate` tags (dialtone.Validate): a failure answers CodeInvalidArgument with
+// the fields in the details, and the handler does not run. Raw endpoints have no
+// typed request and pass unchecked. It is the default inner interceptor, so it
+// runs after the interceptors that may refuse a request.
+func Validate() dialtone.Interceptor {
+	return dialtone.UnaryInterceptorFunc(func(next dialtone.UnaryFunc) dialtone.UnaryFunc {
+		return func(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
+			if req.Msg != nil {
+				if err := dialtone.Validate(req.Msg); err != nil {
+					return dialtone.Response{}, err
+				}
+			}
+			return next(ctx, req)
+		}
+	})
+}
