@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 )
 
@@ -71,8 +72,9 @@ type Service struct {
 	stopDone  chan struct{}
 	stopErr   error
 
-	hb    *heartbeat.Publisher
-	avail availability
+	hb     *heartbeat.Publisher
+	avail  availability
+	gauges metric.Registration // the instance gauges; unregistered at Stop
 
 	allPrefix    string // _DT.<svc>.all.
 	directPrefix string // _DT.<svc>.<id>.
@@ -148,6 +150,10 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 	empty := map[string]*endpoint{}
 	s.bySubject.Store(&empty)
 	s.avail.init(s)
+	var err error
+	if s.gauges, err = s.registerGauges(o.mp); err != nil {
+		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "service %s: metrics: %w", cfg.Name, err)
+	}
 	s.hb = heartbeat.NewPublisher(nc, s.heartbeatSource,
 		heartbeat.WithInterval(o.hbInterval), heartbeat.WithLogger(o.logger))
 	return s, nil
@@ -188,6 +194,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.unsubscribeAll()
 		s.cancel()
 		s.closeQueues() // ends the workers
+		_ = s.gauges.Unregister()
 		s.mu.Lock()
 		s.state = stateStopped
 		s.mu.Unlock()
@@ -298,6 +305,7 @@ func (s *Service) Stop(ctx context.Context) error {
 		s.state = stateStopped
 		s.mu.Unlock()
 		s.cancel()
+		_ = s.gauges.Unregister()
 		return nil
 	case stateStopping, stateStopped:
 		done := s.stopDone
@@ -320,6 +328,7 @@ func (s *Service) Stop(ctx context.Context) error {
 
 	err := s.drain(ctx, servSubs)
 
+	_ = s.gauges.Unregister()
 	s.mu.Lock()
 	s.state = stateStopped
 	s.stopErr = err
