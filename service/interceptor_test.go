@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"maps"
 	"strings"
@@ -343,5 +342,3 @@ func TestInterceptorRaw(t *testing.T) {
 		}
 	})
 }
-
-var _ = errors.New
