@@ -198,4 +198,3 @@ func TestStatsPercentiles(t *testing.T) {
 		}
 	})
 }
-
