@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/dialtone-dev/dialtone/internal/bustest"
+	"github.com/dialtone-dev/dialtone/internal/callbench"
 	"github.com/dialtone-dev/dialtone/rpc"
 	"github.com/dialtone-dev/dialtone/service"
 )
@@ -348,4 +350,46 @@ func BenchmarkAvailable(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkCallCost is the comparison in one process, on an in-process
+// busd: a typed call to a typed service, with default settings, against a raw
+// nats.go request to a responder that answers fixed bytes and against a
+// hand-written nats.go + encoding/json caller and responder (package callbench).
+// The cross-process run, pinned like busbench, is cmd/callbench.
+//
+//	go test ./rpc -run '^$' -bench CallCost -benchtime 20000x
+func BenchmarkCallCost(b *testing.B) {
+	url := bustest.Busd(b)
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	stop, err := callbench.Serve(func() (*nats.Conn, error) { return nats.Connect(url) }, mp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stop)
+	nc := bustest.Connect(b, url)
+	kinds := callbench.Kinds(nc, mp)
+	for _, k := range append(kinds, callbench.DetailKinds(nc)...) {
+		b.Run(k.Name, func(b *testing.B) { run(b, false, k.Call) })
+		b.Run(k.Name+"-parallel", func(b *testing.B) { run(b, true, k.Call) })
+	}
+	b.Run("interleaved", func(b *testing.B) {
+		lat, err := callbench.Interleaved(kinds, b.N, 200)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, l := range lat {
+			b.ReportMetric(float64(l.P50)/float64(lat[0].P50), l.Name+"/raw-p50")
+		}
+		b.ReportMetric(float64(lat[2].P50)/float64(lat[1].P50), "typed/json-p50")
+	})
+	b.Run("throughput", func(b *testing.B) {
+		tput, err := callbench.Throughput(kinds, 8, 10, max(b.N/10, 80))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, k := range kinds {
+			b.ReportMetric(tput[i]/tput[0], k.Name+"/raw-tput")
+		}
+	})
 }

@@ -39,8 +39,8 @@ func (s Spec) String() string { return s.Service + "." + s.Name }
 
 // check reports a Spec no call with pattern p can be made with. A balanced call
 // needs only a subject; the other patterns address the service by name.
-func (s Spec) check(p dialtone.Pattern) error {
-	if subj := s.subject(); !wire.ValidSubject(subj) {
+func (s Spec) check(p dialtone.Pattern, subj string) error {
+	if !wire.ValidSubject(subj) {
 		return dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid endpoint subject %q", s, subj)
 	}
 	if p != dialtone.PatternBalanced && !wire.ValidName(s.Service) {
@@ -65,6 +65,7 @@ type Endpoint[Req, Resp any] struct {
 // response type Resp. The spec is checked by each call: a bad name or subject
 // fails it with CodeInvalidArgument.
 func NewEndpoint[Req, Resp any](spec Spec) Endpoint[Req, Resp] {
+	spec.Subject = spec.subject() // once, not per call
 	return Endpoint[Req, Resp]{spec: spec}
 }
 
@@ -213,7 +214,8 @@ func (c *Client) do(ctx context.Context, spec Spec, msg any, data []byte, hdr na
 	if cfg.pattern == 0 {
 		cfg.pattern = dialtone.PatternBalanced
 	}
-	if err := spec.check(cfg.pattern); err != nil {
+	subject := spec.subject()
+	if err := spec.check(cfg.pattern, subject); err != nil {
 		return dialtone.Response{}, err
 	}
 	sc := c.scratch()
@@ -235,7 +237,7 @@ func (c *Client) do(ctx context.Context, spec Spec, msg any, data []byte, hdr na
 		ctx = context.WithValue(ctx, retryKey{}, cfg.retry)
 	}
 	req := dialtone.Request{
-		Spec:     dialtone.Spec{Kind: dialtone.KindUnary, IsClient: true, Service: spec.Service, Name: spec.Name, Subject: spec.subject()},
+		Spec:     dialtone.Spec{Kind: dialtone.KindUnary, IsClient: true, Service: spec.Service, Name: spec.Name, Subject: subject},
 		Pattern:  cfg.pattern,
 		Instance: cfg.instance,
 		Header:   sc.hdr,
@@ -259,9 +261,14 @@ type retryKey struct{}
 // attempts.
 type invocation struct {
 	ctx       context.Context
-	deadline  time.Time // the caller's, or now + the client's default timeout
-	blocking  bool      // ctx can never be done: wait with timeouts instead of ctx
-	req       *dialtone.Request
+	deadline  time.Time     // the caller's, or now + the client's default timeout; zero: see budget
+	budget    time.Duration // with no deadline: the whole time of a single attempt
+	blocking  bool          // ctx can never be done: wait with timeouts instead of ctx
+	retry     RetryPolicy
+	retrySet  bool
+	pattern   dialtone.Pattern
+	instance  string      // PatternDirect
+	header    nats.Header // the request's
 	ep        Spec
 	data      []byte
 	ws        *wireScratch
@@ -282,17 +289,25 @@ func (c *Client) invoke(ctx context.Context, req dialtone.Request) (dialtone.Res
 	if req.Header == nil {
 		req.Header = nats.Header{}
 	}
-	inv := invocation{req: &req, ep: ep, data: data}
+	inv := invocation{pattern: req.Pattern, instance: req.Instance, header: req.Header, ep: ep, data: data}
+
+	inv.retry, inv.retrySet = ctx.Value(retryKey{}).(RetryPolicy)
 
 	// A context that can never be done (Background, or values on it) costs nothing
-	// to bound: requests then wait with nats.go's pooled timers. Any other context
-	// without a deadline gets one.
+	// to bound: requests then wait with nats.go's pooled timers. A single attempt
+	// then does not even read the clock: it has the client's whole timeout. Any
+	// other context without a deadline gets one.
 	var ok bool
 	if inv.deadline, ok = ctx.Deadline(); !ok {
-		inv.deadline = time.Now().Add(c.timeout)
 		if ctx.Done() == nil {
 			inv.blocking = true
+			if !inv.retrySet && req.Pattern != dialtone.PatternAvailable {
+				inv.budget = c.timeout
+			} else {
+				inv.deadline = time.Now().Add(c.timeout)
+			}
 		} else {
+			inv.deadline = time.Now().Add(c.timeout)
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithDeadline(ctx, inv.deadline)
 			defer cancel()
@@ -316,8 +331,7 @@ func (c *Client) invoke(ctx context.Context, req dialtone.Request) (dialtone.Res
 const minAttemptTime = 10 * time.Millisecond
 
 func (c *Client) attempts(inv *invocation) (*nats.Msg, error) {
-	retry, retrySet := inv.ctx.Value(retryKey{}).(RetryPolicy)
-	if !retrySet {
+	if !inv.retrySet {
 		return c.attempt(inv)
 	}
 	start := time.Now()
@@ -326,7 +340,7 @@ func (c *Client) attempts(inv *invocation) (*nats.Msg, error) {
 		return msg, nil
 	}
 	longest := time.Since(start) // how long an attempt may need, as far as we know
-	policy := retry.withDefaults()
+	policy := inv.retry.withDefaults()
 	for n := 1; n < policy.MaxAttempts; n++ {
 		if dialtone.CodeOf(err) != dialtone.CodeUnavailable {
 			return nil, err
@@ -385,37 +399,40 @@ func (c *Client) request(inv *invocation, m *nats.Msg, wait time.Duration) (*nat
 func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 	ep := inv.ep
 	subject := ep.subject()
-	switch inv.req.Pattern {
+	switch inv.pattern {
 	case dialtone.PatternBalanced:
 	case dialtone.PatternLowestLatency:
 		subject = wire.AllSubject(ep.Service, subject)
 	case dialtone.PatternDirect:
-		if !wire.ValidToken(inv.req.Instance) {
-			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid instance id %q", ep, inv.req.Instance)
+		if !wire.ValidToken(inv.instance) {
+			return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: invalid instance id %q", ep, inv.instance)
 		}
-		subject = wire.DirectSubject(ep.Service, inv.req.Instance, subject)
+		subject = wire.DirectSubject(ep.Service, inv.instance, subject)
 	case dialtone.PatternAvailable:
 		id, inbox, key, err := c.probe(inv)
 		if err != nil {
 			return nil, err
 		}
-		inv.req.Header[wire.HeaderReservation] = []string{key} // the slot id reserved for this call
+		inv.header[wire.HeaderReservation] = []string{key} // the slot id reserved for this call
 		if inv.recording {
 			inv.span.AddEvent("available", trace.WithAttributes(attribute.String("dialtone.instance", id)))
 		}
 		subject = inbox + "." + subject
 	default:
-		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: unknown pattern %d", ep, inv.req.Pattern)
+		return nil, dialtone.Errorf(dialtone.CodeInvalidArgument, "rpc: %s: unknown pattern %d", ep, inv.pattern)
 	}
 
-	remaining := time.Until(inv.deadline)
+	remaining := inv.budget
+	if remaining == 0 {
+		remaining = time.Until(inv.deadline)
+	}
 	if remaining <= 0 {
 		return nil, dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
 	}
-	inv.ws.setTimeout(inv.req.Header, remaining)
+	inv.ws.setTimeout(inv.header, remaining)
 
 	m := &inv.ws.msg
-	m.Subject, m.Header, m.Data = subject, inv.req.Header, inv.data
+	m.Subject, m.Header, m.Data = subject, inv.header, inv.data
 	msg, err := c.request(inv, m, remaining)
 	if err != nil {
 		return nil, c.transportError(inv, subject, err)

@@ -24,14 +24,16 @@ const instrumentationName = "github.com/dialtone-dev/dialtone/service"
 
 // Deadline returns the interceptor that gives the handler's context the caller's
 // deadline, read from the Dialtone-Timeout header. A request without the header
-// runs under the service's context only.
+// runs under the service's context only. The context starts a timer only when
+// something waits on its Done channel, so a handler that never does costs no
+// timer.
 func Deadline() dialtone.Interceptor {
 	return dialtone.UnaryInterceptorFunc(func(next dialtone.UnaryFunc) dialtone.UnaryFunc {
 		return func(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
 			if d, ok := dialtone.TimeoutFromHeader(req.Header); ok {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, d)
-				defer cancel()
+				var dc *deadlineCtx
+				ctx, dc = withDeadline(ctx, d)
+				defer dc.release()
 			}
 			return next(ctx, req)
 		}

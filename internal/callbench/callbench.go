@@ -1,0 +1,312 @@
+// Package callbench measures what a Dialtone call costs against what a nats.go
+// user writes by hand, the same way in one process (rpc's benchmarks) and across
+// processes (cmd/callbench). Four kinds of call go to four responders on the same
+// bus, with the same request and reply bytes:
+//
+//	raw            nc.Request of the encoded request; a nats.go responder answers fixed bytes
+//	nats-json      encoding/json both ways around nc.Request, and a nats.go responder that decodes and encodes
+//	typed          rpc.Call with default settings to a service.Handle endpoint with default settings
+//	               (server-side validation, JSON, tracing and metrics with the global, no-op, providers)
+//	typed-metrics  typed with an OpenTelemetry SDK MeterProvider recording on both ends
+//
+// Kinds are compared interleaved: one call of each kind per round, in a new random
+// order each round, so that load from elsewhere on a shared machine hits them
+// alike.
+package callbench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/dialtone-dev/dialtone/rpc"
+	"github.com/dialtone-dev/dialtone/service"
+)
+
+// Request and Reply are the messages of every kind of call.
+type Request struct {
+	Name string `json:"name" validate:"required,max=64"`
+	Age  int    `json:"age" validate:"lte=150"`
+}
+
+type Reply struct {
+	Greeting string `json:"greeting"`
+	From     string `json:"from"`
+}
+
+var (
+	request   = Request{Name: "Ada Lovelace", Age: 36}
+	reply     = Reply{Greeting: "hello Ada Lovelace", From: "bench"}
+	reqBytes  = mustJSON(request)
+	replyData = mustJSON(reply)
+)
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Subjects and endpoints of the responders.
+const (
+	RawSubject  = "bench.raw"
+	JSONSubject = "bench.json"
+)
+
+var (
+	typedEP   = rpc.NewEndpoint[Request, Reply](rpc.Spec{Service: "bench", Name: "Hello"})
+	meteredEP = rpc.NewEndpoint[Request, Reply](rpc.Spec{Service: "benchm", Name: "Hello"})
+)
+
+// Serve starts the responders of every kind, each on its own connection from
+// connect, as separate programs would have. mp is the MeterProvider of the
+// typed-metrics service. stop stops them and closes the connections.
+func Serve(connect func() (*nats.Conn, error), mp metric.MeterProvider) (stop func(), err error) {
+	var conns []*nats.Conn
+	var svcs []*service.Service
+	stop = func() {
+		for _, s := range svcs {
+			_ = s.Stop(context.Background())
+		}
+		for _, nc := range conns {
+			nc.Close()
+		}
+	}
+	conn := func() (*nats.Conn, error) {
+		nc, err := connect()
+		if err == nil {
+			conns = append(conns, nc)
+		}
+		return nc, err
+	}
+	fail := func(err error) (func(), error) { stop(); return nil, err }
+
+	nc, err := conn()
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := nc.QueueSubscribe(RawSubject, "bench", func(m *nats.Msg) { _ = m.Respond(replyData) }); err != nil {
+		return fail(err)
+	}
+	if err := nc.Flush(); err != nil {
+		return fail(err)
+	}
+	if nc, err = conn(); err != nil {
+		return fail(err)
+	}
+	// What a nats.go user writes by hand: decode, answer, encode.
+	if _, err := nc.QueueSubscribe(JSONSubject, "bench", func(m *nats.Msg) {
+		var req Request
+		if json.Unmarshal(m.Data, &req) != nil {
+			return
+		}
+		data, err := json.Marshal(&Reply{Greeting: reply.Greeting, From: reply.From})
+		if err == nil {
+			_ = m.Respond(data)
+		}
+	}); err != nil {
+		return fail(err)
+	}
+	if err := nc.Flush(); err != nil {
+		return fail(err)
+	}
+	for _, name := range []string{"bench", "benchm"} {
+		if nc, err = conn(); err != nil {
+			return fail(err)
+		}
+		opts := []service.Option{service.WithLogger(slog.New(slog.DiscardHandler))}
+		if name == "benchm" {
+			opts = append(opts, service.WithMeterProvider(mp))
+		}
+		s, err := service.New(nc, service.Config{Name: name, Version: "1.0.0"}, opts...)
+		if err != nil {
+			return fail(err)
+		}
+		if err := service.Handle(s, "Hello", func(ctx context.Context, req *Request) (*Reply, error) {
+			return &Reply{Greeting: reply.Greeting, From: reply.From}, nil
+		}); err != nil {
+			return fail(err)
+		}
+		if err := s.Start(context.Background()); err != nil {
+			return fail(err)
+		}
+		svcs = append(svcs, s)
+	}
+	return stop, nil
+}
+
+// Kind is one kind of call.
+type Kind struct {
+	Name string
+	Call func() error
+}
+
+// Kinds returns the kinds of call over nc; mp is the MeterProvider of the
+// typed-metrics client.
+func Kinds(nc *nats.Conn, mp metric.MeterProvider) []Kind {
+	ctx := context.Background()
+	c := rpc.NewClient(nc)
+	cm := rpc.NewClient(nc, rpc.WithMeterProvider(mp))
+	return []Kind{
+		{"raw", func() error {
+			_, err := nc.Request(RawSubject, reqBytes, 5*time.Second)
+			return err
+		}},
+		{"nats-json", func() error {
+			data, err := json.Marshal(&request)
+			if err != nil {
+				return err
+			}
+			m, err := nc.Request(JSONSubject, data, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			var r Reply
+			return json.Unmarshal(m.Data, &r)
+		}},
+		{"typed", func() error {
+			_, err := rpc.Call(ctx, c, typedEP, &request)
+			return err
+		}},
+		{"typed-metrics", func() error {
+			_, err := rpc.Call(ctx, cm, meteredEP, &request)
+			return err
+		}},
+	}
+}
+
+// DetailKinds returns two more kinds that split typed's cost between the two
+// ends, each against nats-json: sdk-client is rpc.Call to the hand-written
+// responder, sdk-service the hand-written caller to the typed service.
+func DetailKinds(nc *nats.Conn) []Kind {
+	ctx := context.Background()
+	c := rpc.NewClient(nc)
+	toJSON := rpc.NewEndpoint[Request, Reply](rpc.Spec{Service: "bench", Name: "json", Subject: JSONSubject})
+	return []Kind{
+		{"sdk-client", func() error {
+			_, err := rpc.Call(ctx, c, toJSON, &request)
+			return err
+		}},
+		{"sdk-service", func() error {
+			data, err := json.Marshal(&request)
+			if err != nil {
+				return err
+			}
+			m, err := nc.Request("bench.Hello", data, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			var r Reply
+			return json.Unmarshal(m.Data, &r)
+		}},
+	}
+}
+
+// Latency is the outcome of Interleaved for one kind.
+type Latency struct {
+	Name     string
+	P50, P99 time.Duration
+}
+
+// Interleaved makes rounds rounds of one call of each kind, in a new random order
+// each round, after warm calls of each, and returns each kind's percentiles.
+func Interleaved(kinds []Kind, rounds, warm int) ([]Latency, error) {
+	for _, k := range kinds {
+		for range warm {
+			if err := k.Call(); err != nil {
+				return nil, errors.Join(errors.New(k.Name), err)
+			}
+		}
+	}
+	lat := make([][]time.Duration, len(kinds))
+	for i := range lat {
+		lat[i] = make([]time.Duration, 0, rounds)
+	}
+	order := make([]int, len(kinds))
+	for i := range order {
+		order[i] = i
+	}
+	for range rounds {
+		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, k := range order {
+			t0 := time.Now()
+			if err := kinds[k].Call(); err != nil {
+				return nil, errors.Join(errors.New(kinds[k].Name), err)
+			}
+			lat[k] = append(lat[k], time.Since(t0))
+		}
+	}
+	out := make([]Latency, len(kinds))
+	for i, l := range lat {
+		slices.Sort(l)
+		out[i] = Latency{Name: kinds[i].Name, P50: l[len(l)/2], P99: l[len(l)*99/100]}
+	}
+	return out, nil
+}
+
+// Throughput alternates bursts of perRound calls of each kind from workers
+// concurrent callers, rounds times, and returns each kind's calls per second.
+func Throughput(kinds []Kind, workers, rounds, perRound int) ([]float64, error) {
+	var mu sync.Mutex
+	var firstErr error
+	burst := func(call func() error) time.Duration {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range perRound / workers {
+					if err := call(); err != nil {
+						mu.Lock()
+						firstErr = cmpErr(firstErr, err)
+						mu.Unlock()
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	for _, k := range kinds {
+		burst(k.Call) // warm
+	}
+	took := make([]time.Duration, len(kinds))
+	order := make([]int, len(kinds))
+	for i := range order {
+		order[i] = i
+	}
+	for range rounds {
+		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, k := range order {
+			took[k] += burst(kinds[k].Call)
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	calls := float64(perRound / workers * workers * rounds)
+	out := make([]float64, len(kinds))
+	for i, d := range took {
+		out[i] = calls / d.Seconds()
+	}
+	return out, nil
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}

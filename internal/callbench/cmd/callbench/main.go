@@ -1,0 +1,80 @@
+// Command callbench measures a Dialtone call against a raw nats.go request and a
+// hand-written nats.go + encoding/json caller and responder, with the caller and
+// the responders in separate processes (see package callbench for the kinds).
+// Pinned as busbench is, caller on CPU 0, bus and responders on CPU 1:
+//
+//	go build -o /tmp/busd ./busd && go build -o /tmp/callbench ./internal/callbench/cmd/callbench
+//	taskset -c 1 /tmp/busd -a 127.0.0.1 -p 54222 &
+//	taskset -c 1 /tmp/callbench -url nats://127.0.0.1:54222 -serve &
+//	taskset -c 0 /tmp/callbench -url nats://127.0.0.1:54222 -rounds 20000 -runs 3
+//
+// Each run prints p50 and p99 per kind from one interleaved loop, then
+// throughput from alternating bursts of 8 concurrent callers. "raw-again" is raw
+// a second time: its ratio to raw is the noise of the run.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/dialtone-dev/dialtone/internal/callbench"
+)
+
+func main() {
+	url := flag.String("url", nats.DefaultURL, "bus URL")
+	serve := flag.Bool("serve", false, "run the responders until interrupted, instead of calling")
+	rounds := flag.Int("rounds", 20000, "interleaved rounds (one call of each kind per round)")
+	workers := flag.Int("workers", 8, "concurrent callers in the throughput bursts")
+	trounds := flag.Int("trounds", 10, "throughput rounds (one burst of each kind per round)")
+	per := flag.Int("per", 8000, "calls per burst")
+	runs := flag.Int("runs", 1, "independent runs, one table each")
+	detail := flag.Bool("detail", false, "add sdk-client and sdk-service, which split typed's cost between caller and service")
+	flag.Parse()
+	log.SetFlags(0)
+
+	// Recording, never collected: what an SDK MeterProvider costs per call.
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	connect := func() (*nats.Conn, error) { return nats.Connect(*url, nats.Name("callbench")) }
+	if *serve {
+		stop, err := callbench.Serve(connect, mp)
+		if err != nil {
+			log.Fatal(err)
+		}
+		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer cancel()
+		fmt.Println("callbench: serving on", *url)
+		<-ctx.Done()
+		stop()
+		return
+	}
+	nc, err := connect()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	kinds := callbench.Kinds(nc, mp)
+	kinds = append(kinds, callbench.Kind{Name: "raw-again", Call: kinds[0].Call})
+	if *detail {
+		kinds = append(kinds, callbench.DetailKinds(nc)...)
+	}
+	for r := range *runs {
+		lat, err := callbench.Interleaved(kinds, *rounds, 500)
+		if err != nil {
+			log.Fatal(err)
+		}
+		tput, err := callbench.Throughput(kinds, *workers, *trounds, *per)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("run %d: %d interleaved rounds; throughput %d rounds of %d calls from %d callers\n", r+1, *rounds, *trounds, *per, *workers)
+		callbench.Report(os.Stdout, lat, tput)
+	}
+}
