@@ -182,7 +182,7 @@ func (c *Client) Decode(spec Spec, msg *nats.Msg, v any) error {
 }
 
 func (c *Client) decode(ep Spec, h nats.Header, data []byte, v any) error {
-	codec := dialtone.JSON
+	codec := c.json
 	if ct := h.Get(dialtone.HeaderContentType); ct != "" && ct != codec.Name() {
 		var ok bool
 		if codec, ok = c.codecs[ct]; !ok {
@@ -227,7 +227,7 @@ func (c *Client) do(ctx context.Context, spec Spec, msg any, data []byte, hdr na
 		sc.hdr.Add(kv.key, kv.value)
 	}
 	if msg != nil {
-		if c.codec == dialtone.JSON {
+		if c.codec.Name() == c.json.Name() {
 			sc.hdr.Del(dialtone.HeaderContentType) // absent means JSON
 		} else {
 			sc.hdr.Set(dialtone.HeaderContentType, c.codec.Name())

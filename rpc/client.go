@@ -31,6 +31,7 @@ type Client struct {
 	nc           *nats.Conn
 	codec        dialtone.Codec
 	codecs       map[string]dialtone.Codec // by Name, for replies
+	json         dialtone.Codec            // for replies without Content-Type
 	timeout      time.Duration
 	availTimeout time.Duration
 	defaults     []CallOption
@@ -175,6 +176,7 @@ func NewClient(nc *nats.Conn, opts ...Option) *Client {
 		c.codec = codec
 		c.codecs[codec.Name()] = codec
 	}
+	c.json = c.codecs[dialtone.JSON.Name()]
 	outer := cfg.outer
 	if !cfg.outerSet {
 		tp, mp := cfg.tp, cfg.mp

@@ -141,7 +141,7 @@ func (t typedHandler[Req, Resp]) invoke(ctx context.Context, req dialtone.Reques
 		return dialtone.Response{}, dialtone.Errorf(dialtone.CodeInternal, "encode response: %v", err)
 	}
 	resp := dialtone.Response{Msg: out, Data: data}
-	if t.codec != dialtone.JSON {
+	if t.codec.Name() != dialtone.JSON.Name() {
 		resp.Header = nats.Header{dialtone.HeaderContentType: []string{t.codec.Name()}}
 	}
 	return resp, nil
