@@ -28,7 +28,7 @@ func (c HeaderCarrier) Get(key string) string {
 		return v[0]
 	}
 	for k, v := range c {
-		if len(v) > 0 && strings.EqualFold(k, key) {
+		if len(v) > 0 && len(k) == len(key) && strings.EqualFold(k, key) {
 			return v[0]
 		}
 	}
