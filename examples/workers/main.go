@@ -2,6 +2,13 @@
 // the calls between them.
 //
 //	go run ./examples/workers      # needs a bus at $NATS_URL (default nats://127.0.0.1:4222)
+//	go run ./examples/workers -metrics 127.0.0.1:9464   # then serve the metrics until Ctrl-C
+//
+// With -metrics, the instances and the client record their calls with an
+// OpenTelemetry SDK (package promexport) and, once the jobs are done, the program
+// serves them at http://ADDR/metrics for Prometheus until it is interrupted:
+// rpc_server_call_duration_seconds and rpc_client_call_duration_seconds, by
+// outcome, for the 60 calls.
 //
 // The instances need no coordination: every instance subscribes to the endpoint
 // subject in the queue group "squarer", and the bus gives each request to one member.
@@ -11,8 +18,11 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
@@ -22,8 +32,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/dialtone-dev/dialtone/examples/workers/squarer"
+	"github.com/dialtone-dev/dialtone/promexport"
 	"github.com/dialtone-dev/dialtone/rpc"
 	"github.com/dialtone-dev/dialtone/service"
 )
@@ -39,12 +52,41 @@ func main() {
 	if url == "" {
 		url = nats.DefaultURL
 	}
+	metricsAddr := flag.String("metrics", "", "after the jobs, serve Prometheus metrics at http://`addr`/metrics until interrupted")
+	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, url, os.Stdout); err != nil {
+	if err := program(ctx, url, *metricsAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "workers:", err)
 		os.Exit(1)
 	}
+}
+
+// program runs the example and, with a metrics address, serves the metrics after it.
+func program(ctx context.Context, url, metricsAddr string) error {
+	if metricsAddr == "" {
+		return run(ctx, url, os.Stdout, otel.GetMeterProvider())
+	}
+	mp, handler, err := promexport.New()
+	if err != nil {
+		return err
+	}
+	defer mp.Shutdown(context.Background())
+	ln, err := net.Listen("tcp", metricsAddr)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", handler)
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+	if err := run(ctx, url, os.Stdout, mp); err != nil {
+		return err
+	}
+	fmt.Printf("metrics on http://%s/metrics; Ctrl-C to stop\n", ln.Addr())
+	<-ctx.Done()
+	return nil
 }
 
 // worker implements squarer.Squarer; each instance has its own.
@@ -60,7 +102,9 @@ func (w worker) Square(ctx context.Context, req *squarer.SquareRequest) (*square
 	return &squarer.SquareReply{Result: req.N * req.N, Worker: w.name}, nil
 }
 
-func run(ctx context.Context, url string, out io.Writer) error {
+// run starts the instances, makes the calls and prints how they spread. The
+// instances and the client record their metrics with mp.
+func run(ctx context.Context, url string, out io.Writer, mp metric.MeterProvider) error {
 	// Start the instances, each on its own connection as if in its own process.
 	for i := 1; i <= workers; i++ {
 		name := fmt.Sprintf("worker-%d", i)
@@ -69,7 +113,8 @@ func run(ctx context.Context, url string, out io.Writer) error {
 			return fmt.Errorf("connect to %s: %w", url, err)
 		}
 		defer nc.Close()
-		svc, err := service.New(nc, service.Config{Name: squarer.SquarerServiceName, Version: "1.0.0", Metadata: map[string]string{"worker": name}})
+		svc, err := service.New(nc, service.Config{Name: squarer.SquarerServiceName, Version: "1.0.0", Metadata: map[string]string{"worker": name}},
+			service.WithMeterProvider(mp))
 		if err != nil {
 			return err
 		}
@@ -88,7 +133,7 @@ func run(ctx context.Context, url string, out io.Writer) error {
 		return err
 	}
 	defer nc.Close()
-	client := squarer.NewSquarerClient(rpc.NewClient(nc))
+	client := squarer.NewSquarerClient(rpc.NewClient(nc, rpc.WithMeterProvider(mp)))
 
 	// Make the calls, a few at a time.
 	var (

@@ -2,17 +2,26 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel"
+
 	"github.com/dialtone-dev/dialtone/internal/bustest"
+	"github.com/dialtone-dev/dialtone/promexport"
 )
 
 func TestWorkersShareTheLoad(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(t.Context(), bustest.Busd(t), &out); err != nil {
+	if err := run(t.Context(), bustest.Busd(t), &out, otel.GetMeterProvider()); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("output:\n%s", out.String())
@@ -42,4 +51,54 @@ func TestWorkersShareTheLoad(t *testing.T) {
 	if total != jobs {
 		t.Errorf("shares add up to %d, want %d", total, jobs)
 	}
+}
+
+// With -metrics the example serves its metrics for Prometheus: a scrape, parsed
+// with Prometheus' parser, counts the 60 calls on both ends.
+func TestWorkersMetrics(t *testing.T) {
+	mp, handler, err := promexport.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mp.Shutdown(context.Background())
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	var out bytes.Buffer
+	if err := run(t.Context(), bustest.Busd(t), &out, mp); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"rpc_server_call_duration_seconds", "rpc_client_call_duration_seconds"} {
+		var count uint64
+		for _, m := range fams[name].GetMetric() {
+			if label(m, "rpc_service") == "squarer" && label(m, "rpc_method") == "Square" && label(m, "rpc_response_status_code") == "ok" {
+				count += m.GetHistogram().GetSampleCount()
+				bs := m.GetHistogram().GetBucket()
+				if len(bs) == 0 || bs[len(bs)-1].GetCumulativeCount() != m.GetHistogram().GetSampleCount() {
+					t.Errorf("%s buckets %v", name, bs)
+				}
+			}
+		}
+		if count != jobs {
+			t.Errorf("%s counts %d ok calls, want %d", name, count, jobs)
+		}
+	}
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
 }

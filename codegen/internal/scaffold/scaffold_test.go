@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/dialtone-dev/dialtone/internal/bustest"
 )
@@ -85,7 +90,7 @@ func TestScaffoldBuildsTestsAndRuns(t *testing.T) {
 
 	// Run the instance against a bus, as the scaffold's README says.
 	url := bustest.Busd(t)
-	server := exec.CommandContext(ctx, bin)
+	server := exec.CommandContext(ctx, bin, "-metrics", "127.0.0.1:0")
 	server.Env = append(os.Environ(), "NATS_URL="+url)
 	stdout, err := server.StdoutPipe()
 	if err != nil {
@@ -105,6 +110,10 @@ func TestScaffoldBuildsTestsAndRuns(t *testing.T) {
 		t.Fatalf("first line %q, want 'orders instance <id> serving on ...'", lines.Text())
 	}
 	id := m[1]
+	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "metrics on http://127.0.0.1:") {
+		t.Fatalf("second line %q, want 'metrics on http://127.0.0.1:<port>/metrics'", lines.Text())
+	}
+	metricsURL := strings.TrimPrefix(lines.Text(), "metrics on ")
 
 	client := exec.CommandContext(ctx, bin, "-call", "Ada")
 	client.Env = server.Env
@@ -114,6 +123,12 @@ func TestScaffoldBuildsTestsAndRuns(t *testing.T) {
 	}
 	if want := "Hello, Ada! (from " + id + ")\n"; string(out) != want {
 		t.Errorf("-call printed %q, want %q", out, want)
+	}
+
+	// The call shows in the instance's metrics, as Prometheus reads them.
+	fams := scrape(t, metricsURL)
+	if n := okCount(fams, "orders", "Hello"); n != 1 {
+		t.Errorf("rpc_server_call_duration_seconds_count{ok} = %d after one call, want 1", n)
 	}
 
 	// -call "" calls with an empty name (which the service refuses); it must not
@@ -263,4 +278,34 @@ func TestGoVersion(t *testing.T) {
 	if v := goVersion(); !regexp.MustCompile(`^1\.\d+\.0$`).MatchString(v) {
 		t.Errorf("goVersion() = %q, want 1.N.0", v)
 	}
+}
+
+// scrape fetches url and parses it with Prometheus' own text parser.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	return fams
+}
+
+// okCount is the count of successful requests to service.method in fams.
+func okCount(fams map[string]*dto.MetricFamily, service, method string) uint64 {
+	for _, m := range fams["rpc_server_call_duration_seconds"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["rpc_service"] == service && labels["rpc_method"] == method && labels["rpc_response_status_code"] == "ok" {
+			return m.GetHistogram().GetSampleCount()
+		}
+	}
+	return 0
 }
