@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/internal/bustest"
