@@ -60,7 +60,9 @@
 //     becomes an *Error with the code, message and details the handler chose;
 //   - no instance subscribed at all (the 503 no-responders status) is CodeUnavailable
 //     at once, without waiting for the deadline;
-//   - a request that fails validation is CodeInvalidArgument before anything is sent;
+//   - a request that fails validation is CodeInvalidArgument, from the service (which
+//     validates every request) or, with ValidateRequests installed, before anything
+//     is sent;
 //   - a reply that does not decode into the response type is CodeInternal, naming the
 //     endpoint, the content type and the Go type, and wrapping the codec's error.
 //
@@ -76,6 +78,26 @@
 // A codec other than JSON is named in the Content-Type header; replies are decoded with
 // the codec their Content-Type names (JSON when absent). With JSON, `nats req` and
 // clients in other languages can call the same services.
+//
+// # Interceptors
+//
+// A client runs every call through a chain of dialtone.Interceptor values, in the
+// style of connect-go: an interceptor sees the endpoint (dialtone.Spec), the
+// pattern, the request headers and the typed request, and the reply; it may
+// change the request, refuse the call with an *dialtone.Error, answer it itself or
+// call again. The chain is, outermost first: the standard interceptors (Tracing
+// and Metrics, replaced with WithOuterInterceptors), the client's
+// (WithInterceptors), the endpoint's (WithEndpointInterceptors), the inner ones
+// (WithInnerInterceptors, e.g. ValidateRequests); then the request is encoded and
+// sent under the pattern, deadline and retries chosen. Package interceptors has
+// logging, rate and concurrency limits.
+//
+// # Metrics
+//
+// The Metrics interceptor records each call's duration in the histogram
+// rpc.client.call.duration with the endpoint, the pattern and the outcome code,
+// through the OpenTelemetry metrics API (WithMeterProvider, else the global
+// provider). Package promexport serves them to Prometheus.
 //
 // # Tracing
 //

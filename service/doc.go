@@ -52,7 +52,28 @@
 // the handler set with WithErrorHandler. Handle adds a typed endpoint that decodes with the codec
 // and runs dialtone.Validate on the request.
 //
-// Each request gets an OpenTelemetry server span named <service>.<endpoint>, a child
+// # Interceptors
+//
+// Every request runs through a chain of dialtone.Interceptor values around its
+// handler, outermost first: the standard ones (Deadline, Tracing, Metrics,
+// Recover; WithOuterInterceptors replaces them), the service's
+// (WithInterceptors given to New), each enclosing group's (to AddGroup), the
+// endpoint's (to AddEndpoint or Handle), and the inner ones (Validate;
+// WithInnerInterceptors replaces them). An interceptor sees the endpoint, how the
+// request arrived, this instance's ID, the headers, the decoded request and the
+// response, and may refuse the request (an auth hook: see
+// interceptors.HeaderAuth) before validation and the handler run.
+//
+// # Metrics
+//
+// The Metrics interceptor records each request's duration in the histogram
+// rpc.server.call.duration by endpoint, pattern and outcome code, and each
+// instance reports gauges of its load (in flight, queued, capacity, draining),
+// through the OpenTelemetry metrics API (WithMeterProvider, else the global
+// provider). $SRV.STATS carries each endpoint's p50, p90 and p99 over its recent
+// requests in its data field (EndpointData), for tools that only speak ADR-32.
+//
+// Each request gets (from the Tracing interceptor) an OpenTelemetry server span named <service>.<endpoint>, a child
 // of the W3C trace context in the request headers, from the provider given with
 // WithTracerProvider or else the global one (which may be installed after New). A
 // failed request's span has status Error and the attribute dialtone.error_code (the
