@@ -257,6 +257,14 @@ func Interleaved(kinds []Kind, rounds, warm int) ([]Latency, error) {
 // Throughput alternates bursts of perRound calls of each kind from workers
 // concurrent callers, rounds times, and returns each kind's calls per second.
 func Throughput(kinds []Kind, workers, rounds, perRound int) ([]float64, error) {
+	tput, _, err := ThroughputCPU(kinds, workers, rounds, perRound, nil)
+	return tput, err
+}
+
+// ThroughputCPU is Throughput that also reads cpu() (CPU time used so far by
+// whatever it measures, one value per process) around each burst, and returns
+// each kind's CPU time per call, per process.
+func ThroughputCPU(kinds []Kind, workers, rounds, perRound int, cpu func() []time.Duration) ([]float64, [][]time.Duration, error) {
 	var mu sync.Mutex
 	var firstErr error
 	burst := func(call func() error) time.Duration {
@@ -283,6 +291,7 @@ func Throughput(kinds []Kind, workers, rounds, perRound int) ([]float64, error) 
 		burst(k.Call) // warm
 	}
 	took := make([]time.Duration, len(kinds))
+	used := make([][]time.Duration, len(kinds))
 	order := make([]int, len(kinds))
 	for i := range order {
 		order[i] = i
@@ -290,18 +299,34 @@ func Throughput(kinds []Kind, workers, rounds, perRound int) ([]float64, error) 
 	for range rounds {
 		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, k := range order {
+			var before []time.Duration
+			if cpu != nil {
+				before = cpu()
+			}
 			took[k] += burst(kinds[k].Call)
+			if cpu != nil {
+				after := cpu()
+				if used[k] == nil {
+					used[k] = make([]time.Duration, len(after))
+				}
+				for p := range after {
+					used[k][p] += after[p] - before[p]
+				}
+			}
 		}
 	}
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, nil, firstErr
 	}
-	calls := float64(perRound / workers * workers * rounds)
+	calls := perRound / workers * workers * rounds
 	out := make([]float64, len(kinds))
 	for i, d := range took {
-		out[i] = calls / d.Seconds()
+		out[i] = float64(calls) / d.Seconds()
+		for p := range used[i] {
+			used[i][p] /= time.Duration(calls)
+		}
 	}
-	return out, nil
+	return out, used, nil
 }
 
 func cmpErr(a, b error) error {

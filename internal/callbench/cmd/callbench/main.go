@@ -20,7 +20,10 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -36,6 +39,7 @@ func main() {
 	trounds := flag.Int("trounds", 10, "throughput rounds (one burst of each kind per round)")
 	per := flag.Int("per", 8000, "calls per burst")
 	runs := flag.Int("runs", 1, "independent runs, one table each")
+	pids := flag.String("pids", "", "comma-separated `pids` (e.g. busd's and the responders') whose CPU time per call to report, with the caller's own")
 	detail := flag.Bool("detail", false, "add sdk-client and sdk-service, which split typed's cost between caller and service")
 	flag.Parse()
 	log.SetFlags(0)
@@ -70,11 +74,49 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		tput, err := callbench.Throughput(kinds, *workers, *trounds, *per)
+		var cpu func() []time.Duration
+		if *pids != "" {
+			cpu = cpuReader(strings.Split(*pids, ","))
+		}
+		tput, used, err := callbench.ThroughputCPU(kinds, *workers, *trounds, *per, cpu)
 		if err != nil {
 			log.Fatal(err)
 		}
 		fmt.Printf("run %d: %d interleaved rounds; throughput %d rounds of %d calls from %d callers\n", r+1, *rounds, *trounds, *per, *workers)
 		callbench.Report(os.Stdout, lat, tput)
+		if cpu != nil {
+			fmt.Printf("CPU µs per call during the throughput bursts: caller, then pids %s\n", *pids)
+			for i, k := range kinds {
+				fmt.Printf("%-14s", k.Name)
+				for _, d := range used[i] {
+					fmt.Printf(" %8.2f", float64(d.Nanoseconds())/1e3)
+				}
+				fmt.Println()
+			}
+		}
+	}
+}
+
+// cpuReader returns a function that reads the CPU time (user and system) used so
+// far by this process and by each of pids, from /proc (Linux).
+func cpuReader(pids []string) func() []time.Duration {
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return func() []time.Duration {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		out := []time.Duration{time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+		for _, pid := range pids {
+			b, err := os.ReadFile("/proc/" + strings.TrimSpace(pid) + "/stat")
+			if err != nil {
+				log.Fatalf("pid %s: %v", pid, err)
+			}
+			// Fields after the command name, which is in parentheses: utime is the
+			// 14th field of the line, stime the 15th.
+			f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+			ut, _ := strconv.ParseInt(f[11], 10, 64)
+			st, _ := strconv.ParseInt(f[12], 10, 64)
+			out = append(out, time.Duration(ut+st)*tick)
+		}
+		return out
 	}
 }
