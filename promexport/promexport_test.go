@@ -70,7 +70,7 @@ func point(fam *dto.MetricFamily, want map[string]string) *dto.Metric {
 // Prometheus' parser, shows the counts and buckets of the calls made, by
 // outcome, and the instance gauges.
 func TestScrape(t *testing.T) {
-	for _, b := range bustest.Backends() {
+	for _, b := range bustest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			url := b.Start(t)[0]
 			mp, handler, err := promexport.New()
