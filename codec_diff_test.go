@@ -102,7 +102,8 @@ type Everything struct {
 	Ups    []Upper                     `json:"ups"`
 	Nested map[string][]map[string]int `json:"nested"`
 	Skip   string                      `json:"-"`
-	Dash   string                      `json:"-,"`
+	//lint:ignore SA5008 a field named "-" is one of the cases encoding/json has a rule for
+	Dash   string `json:"-,"`
 	NoTag  string
 	hidden string
 }
