@@ -75,8 +75,10 @@ func Serve(connect func() (*nats.Conn, error), mp metric.MeterProvider) (stop fu
 	var conns []*nats.Conn
 	var svcs []*service.Service
 	stop = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // the bus may be gone already
+		defer cancel()
 		for _, s := range svcs {
-			_ = s.Stop(context.Background())
+			_ = s.Stop(ctx)
 		}
 		for _, nc := range conns {
 			nc.Close()
