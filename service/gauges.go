@@ -12,7 +12,7 @@ import (
 // dialtone.version.
 const (
 	GaugeInFlight = "dialtone.service.in_flight" // handlers running now (and slots reserved for availability calls)
-	GaugeQueued   = "dialtone.service.queued"    // requests waiting for a slot
+	GaugeQueued   = "dialtone.service.queued"    // requests waiting for a slot (as the heartbeat's load.queued)
 	GaugeCapacity = "dialtone.service.capacity"  // WithMaxConcurrent
 	GaugeDraining = "dialtone.service.draining"  // 1 while Stop drains the instance, else 0
 )
@@ -48,7 +48,7 @@ func (s *Service) registerGauges(mp metric.MeterProvider) (metric.Registration, 
 			drain = 1
 		}
 		o.ObserveInt64(inFlight, s.inFlight.Load(), attrs)
-		o.ObserveInt64(queued, int64(len(s.reqQ.ch)+len(s.directQ.ch)), attrs)
+		o.ObserveInt64(queued, int64(s.queued()), attrs)
 		o.ObserveInt64(capacity, int64(cap(s.sem)), attrs)
 		o.ObserveInt64(draining, drain, attrs)
 		return nil
