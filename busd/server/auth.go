@@ -62,16 +62,23 @@ type authState struct {
 	username, password string // the single-user form
 	users              map[string]*authEntry
 	nkeys              map[string]*authEntry
+	noAuth             *authEntry // no_auth_user: who a client presenting nothing is
+	anonGlobal         bool       // a client presenting nothing joins $G (see accountSet)
 
 	mu *sync.RWMutex // the auth lock, shared by all generations (see applyAuth)
 }
 
 // authEntry is one configured user.
 type authEntry struct {
-	name   string // user name, or the public nkey
-	secret string // password (plain or bcrypt); empty for nkeys
-	perms  *permSet
+	name    string // user name, or the public nkey
+	secret  string // password (plain or bcrypt); empty for nkeys
+	perms   *permSet
+	account string // the user's account; "" for the global account
 }
+
+// anonEntry is who a client is when auth is off, or when it presented
+// nothing and may join the global account anyway.
+var anonEntry = &authEntry{}
 
 func newAuthState(o *Options) *authState {
 	a := &authState{
@@ -83,9 +90,9 @@ func newAuthState(o *Options) *authState {
 	// Users sharing a Permissions (default_permissions, typically) share its
 	// compiled form.
 	compiled := map[*Permissions]*permSet{}
-	compile := func(p *Permissions) *permSet {
-		if p == nil {
-			p = o.DefaultPermissions
+	compile := func(p *Permissions, account string) *permSet {
+		if p == nil && account == "" {
+			p = o.DefaultPermissions // an account's own defaults were applied to its users
 		}
 		if p == nil {
 			return nil
@@ -101,7 +108,7 @@ func newAuthState(o *Options) *authState {
 		a.users = make(map[string]*authEntry, len(o.Users))
 		for _, u := range o.Users {
 			if u != nil {
-				a.users[u.Username] = &authEntry{name: u.Username, secret: u.Password, perms: compile(u.Permissions)}
+				a.users[u.Username] = &authEntry{name: u.Username, secret: u.Password, perms: compile(u.Permissions, u.Account), account: u.Account}
 			}
 		}
 	}
@@ -109,12 +116,18 @@ func newAuthState(o *Options) *authState {
 		a.nkeys = make(map[string]*authEntry, len(o.Nkeys))
 		for _, n := range o.Nkeys {
 			if n != nil {
-				a.nkeys[n.Nkey] = &authEntry{name: n.Nkey, perms: compile(n.Permissions)}
+				a.nkeys[n.Nkey] = &authEntry{name: n.Nkey, perms: compile(n.Permissions, n.Account), account: n.Account}
 			}
 		}
 	}
 	a.nonce = len(a.nkeys) > 0
 	a.required = a.token != "" || a.username != "" || len(a.users) > 0 || len(a.nkeys) > 0
+	if o.NoAuthUser != "" {
+		if a.noAuth = a.users[o.NoAuthUser]; a.noAuth == nil {
+			a.noAuth = a.nkeys[o.NoAuthUser]
+		}
+	}
+	a.anonGlobal = onlySystemAccount(o)
 	return a
 }
 
@@ -126,6 +139,7 @@ type authIdentity struct {
 	user       string
 	nkey       string
 	nkeyProved bool // its signature over this connection's nonce verified
+	anon       bool // it presented no user, nkey, password or token
 	pass       secretProof
 	token      secretProof
 }
@@ -165,33 +179,37 @@ func (id *authIdentity) matches(sp *secretProof, configured string, clear *strin
 
 // check runs the nats-server decision for id against a. clearPass and
 // clearToken are the presented secrets at CONNECT, nil on reload. It returns
-// the authorized user name (for /connz; empty when auth is off or for the
-// token) and the compiled permissions (nil: unrestricted).
-func (a *authState) check(id *authIdentity, clearPass, clearToken *string) (string, *permSet, bool) {
+// the user: its name (for /connz; empty when auth is off or for the token),
+// compiled permissions (nil: unrestricted) and account.
+func (a *authState) check(id *authIdentity, clearPass, clearToken *string) (*authEntry, bool) {
 	switch {
 	case !a.required:
-		return "", nil, true
+		return anonEntry, true
+	case id.anon && a.noAuth != nil:
+		return a.noAuth, true
+	case id.anon && a.anonGlobal:
+		return anonEntry, true
 	case id.nkey != "" && a.nkeys != nil:
 		e := a.nkeys[id.nkey]
 		if e == nil || !id.nkeyProved {
-			return "", nil, false
+			return nil, false
 		}
-		return e.name, e.perms, true
+		return e, true
 	case id.user != "" && a.users != nil:
 		e := a.users[id.user]
 		if e == nil || !id.matches(&id.pass, e.secret, clearPass) {
-			return "", nil, false
+			return nil, false
 		}
-		return e.name, e.perms, true
+		return e, true
 	case a.token != "":
-		return "", nil, id.matches(&id.token, a.token, clearToken)
+		return anonEntry, id.matches(&id.token, a.token, clearToken)
 	case a.username != "":
 		if id.user != a.username || !id.matches(&id.pass, a.password, clearPass) {
-			return "", nil, false
+			return nil, false
 		}
-		return a.username, nil, true
+		return &authEntry{name: a.username}, true
 	}
-	return "", nil, false
+	return nil, false
 }
 
 // authenticate checks the CONNECT credentials and, when they pass, records
@@ -204,7 +222,7 @@ func (s *Server) authenticate(c *client, o *connectOpts) bool {
 	defer mu.RUnlock()
 	a := s.auth.Load()
 
-	id := &authIdentity{user: o.User, nkey: o.Nkey}
+	id := &authIdentity{user: o.User, nkey: o.Nkey, anon: o.User == "" && o.Nkey == "" && o.Pass == "" && o.AuthToken == "" && o.JWT == ""}
 	if _, err := rand.Read(id.key[:]); err != nil {
 		return false
 	}
@@ -214,14 +232,19 @@ func (s *Server) authenticate(c *client, o *connectOpts) bool {
 		id.nkeyProved = verifyNonceSig(o.Nkey, o.Sig, c.nonce)
 	}
 	pass, token := o.Pass, o.AuthToken
-	user, set, ok := a.check(id, &pass, &token)
+	e, ok := a.check(id, &pass, &token)
 	if !ok {
 		return false
 	}
+	acc := s.accounts().lookup(e.account)
+	if acc == nil {
+		return false // the account went away in a reload racing this CONNECT
+	}
 	c.mu.Lock()
-	c.user = user
+	c.user = e.name
 	c.mu.Unlock()
-	c.perms.Store(newClientPerms(set, id))
+	c.perms.Store(newClientPerms(e.perms, id))
+	c.bindAccount(acc)
 	return true
 }
 

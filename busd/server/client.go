@@ -96,11 +96,14 @@ type client struct {
 	readMsgs, readBytes, readOut, readOutBytes int64
 	stallOn                                    chan struct{} // a destination this read filled past the stall mark
 	stallTmr                                   *time.Timer
+	fwd                                        fwdState      // where the message being routed came from (imports.go)
+	hops                                       []*hopScratch // routing scratch per import depth
 
 	// written at CONNECT and auth (reader), read by others under mu
 	mu       sync.Mutex
 	opts     connectOpts
 	authed   bool
+	accBound bool   // counted among its account's connections (accounts.go)
 	user     string // authorized user, for /connz (never the password)
 	subs     map[string]*subscription
 	out      outbound
@@ -120,6 +123,7 @@ type client struct {
 	outBytes int64
 
 	perms   atomic.Pointer[clientPerms] // nil: everything allowed
+	acc     atomic.Pointer[account]     // the global account until CONNECT binds another
 	lastIn  atomic.Int64                // unix nanos of the last read
 	inMsgs  atomic.Int64
 	inBytes atomic.Int64
@@ -142,8 +146,12 @@ func (s *Server) newClient(conn net.Conn) *client {
 		c.host, c.port = addr.IP.String(), addr.Port
 	}
 	c.lastIn.Store(c.start.UnixNano())
+	c.acc.Store(s.globalAccount())
 	return c
 }
+
+// account is the account the client is bound to.
+func (c *client) account() *account { return c.acc.Load() }
 
 // String names the connection in logs.
 func (c *client) String() string { return fmt.Sprintf("cid:%d %s:%d", c.cid, c.host, c.port) }
@@ -202,6 +210,7 @@ func (c *client) close(reason closeReason, flush bool) bool {
 	for _, s := range c.subs {
 		subs = append(subs, s)
 	}
+	acc := c.account() // subs are in its sublist (bindAccount swaps both under mu)
 	if c.pingTmr != nil {
 		c.pingTmr.Stop()
 	}
@@ -219,9 +228,10 @@ func (c *client) close(reason closeReason, flush bool) bool {
 	}
 	c.signalFlush()
 	if len(subs) > 0 {
-		c.srv.sl.removeBatch(subs)
+		acc.sl.removeBatch(subs)
 	}
 	c.srv.removeClient(c)
+	c.srv.clientClosed(c, reason)
 	if c.srv.debug {
 		c.srv.logger.Debug("client closed", "cid", c.cid, "addr", c.host, "reason", reason.String())
 	}

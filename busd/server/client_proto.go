@@ -106,7 +106,8 @@ func (c *client) processSub(line []byte) error {
 	}
 	c.subs[string(sub.sid)] = sub
 	c.mu.Unlock()
-	if err := c.srv.sl.insert(sub); err != nil {
+	sl := c.account().sl
+	if err := sl.insert(sub); err != nil {
 		c.mu.Lock()
 		delete(c.subs, string(sub.sid))
 		c.mu.Unlock()
@@ -125,7 +126,7 @@ func (c *client) processSub(line []byte) error {
 	}
 	c.mu.Unlock()
 	if stale {
-		_ = c.srv.sl.remove(sub)
+		_ = sl.remove(sub)
 		if revoked && queue != nil {
 			c.sendErr(fmt.Sprintf("Permissions Violation for Subscription to %q using queue %q", subject, queue))
 		} else if revoked {
@@ -166,7 +167,7 @@ func (c *client) processUnsub(line []byte) error {
 	}
 	c.mu.Unlock()
 	if remove {
-		_ = c.srv.sl.remove(sub)
+		_ = c.account().sl.remove(sub)
 	}
 	c.okIfVerbose()
 	return nil
@@ -230,6 +231,7 @@ func (c *client) processConnect(arg []byte) error {
 	opts.Pass, opts.AuthToken, opts.Sig, opts.JWT = "", "", "", ""
 	c.mu.Lock()
 	c.opts = opts
+	first := !c.authed
 	c.authed = true
 	if c.authTmr != nil {
 		c.authTmr.Stop()
@@ -237,6 +239,9 @@ func (c *client) processConnect(arg []byte) error {
 	}
 	c.mu.Unlock()
 	c.okIfVerbose()
+	if first {
+		c.srv.clientConnected(c)
+	}
 	return nil
 }
 

@@ -11,15 +11,30 @@ import (
 )
 
 // route delivers to every plain subscriber and to one member of each queue
-// group, and reports how many deliveries it made.
+// group of the client's account, and reports how many deliveries it made.
 func (c *client) route(pa *pubArg, payload []byte) int {
-	// r may live in c.msc, valid until the next match on it. Nothing below
-	// matches again: deliver may remove an auto-unsubscribed subscription, which
-	// changes the trie but not a result already built.
-	r := c.srv.sl.matchInto(pa.subject, &c.msc)
-	n := 0
+	return c.routeIn(c.account(), pa, payload, &c.msc)
+}
+
+// routeIn is route in account a, with sc as match scratch: imports call it
+// for the accounts a message crosses into (imports.go). Internal
+// subscriptions (imports, system requests) count as deliveries when they
+// delivered onward, for no-responders, but not in the traffic counters.
+func (c *client) routeIn(a *account, pa *pubArg, payload []byte, sc *matchScratch) int {
+	// r may live in sc, valid until the next match on it. Nothing below
+	// matches again on sc: deliver may remove an auto-unsubscribed
+	// subscription, which changes the trie but not a result already built,
+	// and imports route with the scratch of the next depth.
+	r := a.sl.matchInto(pa.subject, sc)
+	n, hits := 0, 0
 	echo := c.opts.Echo
 	for _, sub := range r.psubs {
+		if sub.client == nil {
+			if !c.fwd.viaStream && sub.icb(c, sub, pa, payload) {
+				hits++
+			}
+			continue
+		}
 		if !echo && sub.client == c {
 			continue
 		}
@@ -45,10 +60,10 @@ func (c *client) route(pa *pubArg, payload []byte) int {
 			}
 		}
 	}
-	c.msc.release()
+	sc.release()
 	c.readOut += int64(n)
 	c.readOutBytes += int64(n * len(payload))
-	return n
+	return n + hits
 }
 
 // deliver queues one message for sub's client and reports whether it did.
@@ -113,7 +128,7 @@ func (c *client) deliver(sub *subscription, pa *pubArg, payload []byte) bool {
 	}
 	d.mu.Unlock()
 	if done {
-		_ = c.srv.sl.remove(sub)
+		_ = d.account().sl.remove(sub)
 	}
 	c.addPCD(d)
 	return true
@@ -125,7 +140,7 @@ var crlf = []byte("\r\n")
 // the publisher's own reply subscription, as nats-server does.
 func (c *client) sendNoResponders(pa *pubArg) {
 	var sub *subscription
-	r := c.srv.sl.matchInto(pa.reply, &c.msc)
+	r := c.account().sl.matchInto(pa.reply, &c.msc)
 	for _, s := range r.psubs {
 		if s.client == c {
 			sub = s

@@ -95,6 +95,7 @@ func loadConfig(path, incDir string, parse func() (map[string]any, error)) (opts
 	}
 	l := &confLoader{path: path, opts: &Options{ConfigFile: path}}
 	l.top(tree)
+	l.checkAccounts()
 	if err := l.err(); err != nil {
 		return nil, err
 	}
@@ -169,6 +170,7 @@ type confLoader struct {
 	path string // the top-level file, for values that do not carry one
 	opts *Options
 	errs []*ConfigError
+	at   map[any]confValue // where accounts, users and some keys were written (conf_accounts.go)
 }
 
 // wrap unwraps a raw tree value found under key, inheriting the location of
@@ -368,7 +370,20 @@ func (l *confLoader) top(tree map[string]any) {
 			// Accepted for nats-server compatibility; slog always stamps records.
 			l.boolean(e.confValue)
 		case "authorization":
+			l.mark("authorization", e.confValue)
 			l.authorization(e.confValue)
+		case "accounts":
+			l.accounts(e.confValue)
+		case "no_auth_user":
+			l.mark("no_auth_user", e.confValue)
+			if s, ok := l.str(e.confValue); ok {
+				o.NoAuthUser = s
+			}
+		case "system_account", "system":
+			l.mark("system_account", e.confValue)
+			if s, ok := l.str(e.confValue); ok {
+				o.SystemAccount = s
+			}
 		case "tls":
 			l.tls(e.confValue)
 		default:

@@ -112,6 +112,7 @@ func (l *confLoader) users(v confValue) {
 			} else {
 				seen[nkey] = true
 				o.Nkeys = append(o.Nkeys, &NkeyUser{Nkey: nkey, Permissions: perms})
+				l.mark(o.Nkeys[len(o.Nkeys)-1], uv)
 			}
 		case name != "":
 			if seen[name] {
@@ -119,6 +120,7 @@ func (l *confLoader) users(v confValue) {
 			} else {
 				seen[name] = true
 				o.Users = append(o.Users, &User{Username: name, Password: pass, Permissions: perms})
+				l.mark(o.Users[len(o.Users)-1], uv)
 			}
 		default:
 			l.errorf(uv, "a user entry needs a user or an nkey")

@@ -9,6 +9,7 @@ package server
 //	/connz     connections; ?subs=1|detail&sort=&limit=&offset=&cid=&state=open|closed|any&auth=1&user=
 //	/subsz     subscription index statistics; ?subs=1&test=<subject>&limit=&offset=
 //	/healthz   {"status":"ok"} 200, or 503 while starting, in lame duck mode or shutting down
+//	/accountz  the accounts; ?acc=<name> for one account's details (monitor_accountz.go)
 //	/metrics   Prometheus exposition (metrics.go)
 //
 // Handlers never hold the server's lock and a client's lock at once, except for
@@ -76,6 +77,7 @@ func (s *Server) startMonitor() error {
 	mux.HandleFunc(subszPath, m.handleSubsz)
 	mux.HandleFunc("/subscriptionsz", m.handleSubsz) // nats-server's older name
 	mux.HandleFunc(healthzPath, m.handleHealthz)
+	mux.HandleFunc(accountzPath, m.handleAccountz)
 	mux.Handle(metricsPath, s.metricsHandler())
 
 	// No WriteTimeout: a large /connz may take a while to build.
@@ -157,6 +159,7 @@ func (m *monitor) handleRoot(w http.ResponseWriter, r *http.Request) {
 		{connzPath, "Connections"},
 		{subszPath, "Subscriptions"},
 		{healthzPath, "Health"},
+		{accountzPath, "Accounts"},
 		{metricsPath, "Prometheus metrics"},
 	} {
 		// Relative links keep working behind a path-rewriting proxy.

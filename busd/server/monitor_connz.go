@@ -3,6 +3,7 @@ package server
 // /connz: open and closed connections, their sort orders and filters.
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -46,11 +47,13 @@ type connInfo struct {
 	Lang           string      `json:"lang,omitempty"`
 	Version        string      `json:"version,omitempty"`
 	AuthorizedUser string      `json:"authorized_user,omitempty"`
+	Account        string      `json:"account,omitempty"`
 	Subs           []string    `json:"subscriptions_list,omitempty"`
 	SubsDetail     []subDetail `json:"subscriptions_list_detail,omitempty"`
 
 	rtt  time.Duration // for sort=rtt
 	user string        // for ?user=, whether or not auth=1
+	acc  string        // for ?acc=, whether or not auth=1
 }
 
 // subDetail is one subscription in /connz?subs=detail and /subsz?subs=1.
@@ -83,6 +86,7 @@ type connzOptions struct {
 	cid     uint64
 	state   connState
 	user    string
+	acc     string // only this account's connections
 }
 
 // connzSorts maps each sort= value to its order. Only cid, start, uptime and
@@ -142,7 +146,7 @@ func (ci *connInfo) stopNanos() int64 {
 // returns false.
 func parseConnzOptions(w http.ResponseWriter, r *http.Request) (connzOptions, bool) {
 	q := r.URL.Query()
-	o := connzOptions{sort: q.Get("sort"), user: q.Get("user"), limit: defaultConnListSize}
+	o := connzOptions{sort: q.Get("sort"), user: q.Get("user"), acc: q.Get("acc"), limit: defaultConnListSize}
 	var ok bool
 	if o.auth, ok = queryBool(w, q.Get("auth"), "auth"); !ok {
 		return o, false
@@ -269,6 +273,9 @@ func (s *Server) connz(o *connzOptions) *connz {
 	if o.user != "" {
 		infos = slices.DeleteFunc(infos, func(ci *connInfo) bool { return ci.user != o.user })
 	}
+	if o.acc != "" {
+		infos = slices.DeleteFunc(infos, func(ci *connInfo) bool { return ci.acc != o.acc })
+	}
 	less := connzSorts[o.sort]
 	slices.SortStableFunc(infos, func(a, b *connInfo) int {
 		if r := less(a, b, now); r != 0 {
@@ -355,8 +362,12 @@ func (c *client) connInfo(now time.Time, o *connzOptions, open bool) *connInfo {
 	ci.Uptime = uptimeString(end.Sub(ci.Start))
 	ci.Idle = uptimeString(end.Sub(ci.LastActivity))
 	ci.RTT = rttString(ci.rtt)
+	ci.acc = c.account().name
 	if o.auth {
 		ci.AuthorizedUser = ci.user
+		if ci.acc != GlobalAccount {
+			ci.Account = ci.acc // as nats-server: named with auth=1, and not for $G
+		}
 	}
 	return ci
 }
@@ -390,4 +401,50 @@ func compareSubDetail(a, b subDetail) int {
 		return cmpAsc(len(a.Sid), len(b.Sid))
 	}
 	return strings.Compare(a.Sid, b.Sid)
+}
+
+// connzRequest is nats-server's ConnzOptions, the body of a $SYS CONNZ request.
+type connzRequest struct {
+	Sort          string `json:"sort"`
+	Username      bool   `json:"auth"`
+	Subscriptions bool   `json:"subscriptions"`
+	SubsDetail    bool   `json:"subscriptions_detail"`
+	Offset        int    `json:"offset"`
+	Limit         int    `json:"limit"`
+	CID           uint64 `json:"cid"`
+	State         int    `json:"state"`
+	User          string `json:"user"`
+	Account       string `json:"acc"`
+}
+
+// options checks the request as /connz checks its query.
+func (r *connzRequest) options() (*connzOptions, error) {
+	o := &connzOptions{sort: r.Sort, auth: r.Username, subs: r.Subscriptions, subsDet: r.SubsDetail,
+		offset: max(r.Offset, 0), limit: r.Limit, cid: r.CID, user: r.User, acc: r.Account}
+	if o.limit <= 0 {
+		o.limit = defaultConnListSize
+	}
+	switch r.State {
+	case 0:
+		o.state = connOpen
+	case 1:
+		o.state = connClosed
+	case 2:
+		o.state = connAny
+	default:
+		return nil, fmt.Errorf("invalid connection state %d", r.State)
+	}
+	if o.sort == "" {
+		o.sort = "cid"
+	}
+	if _, known := connzSorts[o.sort]; !known {
+		return nil, fmt.Errorf("invalid sorting option: %s", o.sort)
+	}
+	if (o.sort == "stop" || o.sort == "reason") && o.state != connClosed {
+		return nil, fmt.Errorf("sort by %s only valid on closed connections", o.sort)
+	}
+	if o.cid > 0 {
+		o.limit = 1
+	}
+	return o, nil
 }

@@ -7,13 +7,19 @@ import "net/http"
 
 // healthStatus is the /healthz document.
 type healthStatus struct {
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
+	Status     string `json:"status"`
+	StatusCode int    `json:"status_code,omitempty"` // set in $SYS.REQ answers, as nats-server
+	Error      string `json:"error,omitempty"`
 }
 
 func (m *monitor) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	m.count(healthzPath)
-	s := m.s
+	h, code := m.s.health()
+	writeJSON(w, code, h)
+}
+
+// health is the /healthz document and its HTTP status.
+func (s *Server) health() (healthStatus, int) {
 	s.mu.Lock()
 	started, shutdown, ldm := s.started, s.shutdown, s.ldm
 	s.mu.Unlock()
@@ -27,8 +33,7 @@ func (m *monitor) handleHealthz(w http.ResponseWriter, r *http.Request) {
 		problem = "server is not yet accepting connections"
 	}
 	if problem != "" {
-		writeJSON(w, http.StatusServiceUnavailable, healthStatus{Status: "unavailable", Error: problem})
-		return
+		return healthStatus{Status: "unavailable", Error: problem}, http.StatusServiceUnavailable
 	}
-	writeJSON(w, http.StatusOK, healthStatus{Status: "ok"})
+	return healthStatus{Status: "ok"}, http.StatusOK
 }

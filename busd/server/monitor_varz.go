@@ -61,6 +61,7 @@ type varz struct {
 	StaleConnections int64             `json:"stale_connections"`
 	Subscriptions    uint32            `json:"subscriptions"`
 	HTTPReqStats     map[string]uint64 `json:"http_req_stats"`
+	SystemAccount    string            `json:"system_account,omitempty"`
 	SlowConsStats    *kindCounts       `json:"slow_consumer_stats"`
 	StaleConnStats   *kindCounts       `json:"stale_connection_stats,omitempty"`
 }
@@ -132,7 +133,8 @@ func (m *monitor) varz() *varz {
 		v.StaleConnStats = &kindCounts{Clients: uint64(v.StaleConnections)}
 	}
 	v.TotalConnections = uint64(s.totalConnections.Load())
-	v.Subscriptions = s.sl.count()
+	v.Subscriptions = uint32(s.NumSubscriptions())
+	v.SystemAccount = s.systemAccount().name
 	v.Now = now.UTC()
 	if !v.Start.IsZero() {
 		v.Uptime = uptimeString(now.Sub(v.Start))

@@ -55,6 +55,12 @@ type Options struct {
 	// DefaultPermissions apply to users that have none of their own.
 	DefaultPermissions *Permissions
 
+	// Accounts (see opts_accounts.go). Users name theirs in User.Account and
+	// NkeyUser.Account.
+	Accounts      []*Account
+	NoAuthUser    string // the user a client presenting no credentials is taken for
+	SystemAccount string // the system account's name; DefaultSystemAccount when empty
+
 	// TLS, when set, makes every client connection TLS after INFO.
 	TLSConfig  *tls.Config
 	TLSTimeout time.Duration
@@ -74,12 +80,14 @@ type User struct {
 	Username    string
 	Password    string // plain or a bcrypt hash ($2a$, $2b$, ...)
 	Permissions *Permissions
+	Account     string // the user's account; empty for the global account
 }
 
 // NkeyUser is an nkey entry of an authorization block.
 type NkeyUser struct {
 	Nkey        string // public user key, starting with U
 	Permissions *Permissions
+	Account     string // the user's account; empty for the global account
 }
 
 // Permissions are what a user may publish and subscribe to.

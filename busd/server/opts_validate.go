@@ -85,6 +85,14 @@ func (o *Options) Validate() error {
 		}
 	}
 	errs = append(errs, permissionErrors("default permissions", o.DefaultPermissions)...)
+	for _, a := range o.Accounts {
+		if a != nil {
+			errs = append(errs, permissionErrors(fmt.Sprintf("account %q default permissions", a.Name), a.DefaultPermissions)...)
+		}
+	}
+	for _, p := range checkAccounts(o) {
+		errs = append(errs, errors.New(p.msg))
+	}
 
 	if o.TLSVerify && o.TLSConfig == nil {
 		bad("TLS verify is set without a TLS configuration")

@@ -206,7 +206,8 @@ func tokensCover(pattern, subj string, strict bool) bool {
 type permSet struct {
 	pubAllow, pubDeny *permTrie // nil: no such list
 	subAllow, subDeny *permTrie
-	resp              *respPerm // allow_responses, or nil
+	resp              *respPerm    // allow_responses, or nil
+	src               *Permissions // what was configured, for $SYS.REQ.USER.INFO
 }
 
 // respPerm is a normalised ResponsePermission.
@@ -220,7 +221,7 @@ func compilePerms(p *Permissions) *permSet {
 	if p == nil {
 		return nil
 	}
-	ps := &permSet{}
+	ps := &permSet{src: p}
 	if pub := p.Publish; pub != nil {
 		if pub.Allow != nil {
 			ps.pubAllow = newPermTrie(pub.Allow, false)

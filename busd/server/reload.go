@@ -61,17 +61,20 @@ func (s *Server) reauthorize(c *client, a *authState) {
 		}
 		return
 	}
-	user, set, ok := a.check(p.id, nil, nil)
+	e, ok := a.check(p.id, nil, nil)
+	if ok && s.accounts().lookup(e.account) != c.account() {
+		ok = false // its user moved to another account: it reconnects into that one
+	}
 	if !ok {
 		s.logger.Info("closing client no longer authorized after reload", "cid", c.cid)
 		c.queueAndFlush([]byte("-ERR 'Authorization Violation'\r\n"))
 		c.close(closeAuthViolation, true)
 		return
 	}
-	np := newClientPerms(set, p.id)
+	np := newClientPerms(e.perms, p.id)
 	np.inheritReplies(p)
 	c.mu.Lock()
-	c.user = user
+	c.user = e.name
 	c.mu.Unlock()
 	c.perms.Store(np)
 
@@ -86,7 +89,7 @@ func (s *Server) reauthorize(c *client, a *authState) {
 	}
 	c.mu.Unlock()
 	for _, sub := range gone {
-		_ = s.sl.remove(sub)
+		_ = c.account().sl.remove(sub)
 		var text string
 		if sub.queue != nil {
 			text = fmt.Sprintf("Permissions Violation for Subscription to %q using queue %q (sid %q)", sub.subject, sub.queue, sub.sid)

@@ -290,7 +290,7 @@ func TestReloadRacesSubscribe(t *testing.T) {
 				t.Fatalf("got %q", l)
 			}
 		}
-		if r := s.sl.match([]byte("forbidden.x")); len(r.psubs) != 0 {
+		if r := s.globalAccount().sl.match([]byte("forbidden.x")); len(r.psubs) != 0 {
 			t.Fatalf("round %d: %d forbidden subscriptions left in the sublist", round, len(r.psubs))
 		}
 		rc.conn.Close()

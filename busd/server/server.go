@@ -41,9 +41,10 @@ type Server struct {
 	trace  bool
 	id     string
 	start  time.Time
-	sl     *sublist
 	pool   chunkPool
-	auth   atomic.Pointer[authState] // replaced whole on reload
+	auth   atomic.Pointer[authState]  // replaced whole on reload
+	accs   atomic.Pointer[accountSet] // replaced whole on reload (accounts.go)
+	sys    *sysState                  // the system account's requests and events (sysaccount.go)
 	// stallMark is the pending-bytes level past which producers wait for a consumer.
 	stallMark int64
 	// writeChunks is how many outbound chunks one blocking writev sends at most.
@@ -97,7 +98,6 @@ func New(opts *Options, logger *slog.Logger) (*Server, error) {
 		debug:     o.Debug || o.Trace,
 		trace:     o.Trace,
 		id:        id,
-		sl:        newSublist(),
 		ready:     make(chan struct{}),
 		done:      make(chan struct{}),
 		clients:   make(map[uint64]*client),
@@ -110,6 +110,8 @@ func New(opts *Options, logger *slog.Logger) (*Server, error) {
 	// A writev sends at most an eighth of max_pending (32 KiB to 256 KiB), so a
 	// consumer's pending count falls in steps small enough to release stalls.
 	s.writeChunks = int(min(max(s.opts.MaxPending/8, chunkSize), 256*1024) / chunkSize)
+	s.sys = newSysState(s)
+	s.installAccounts(&s.opts, s.buildAccounts(&s.opts, nil), nil)
 	s.auth.Store(newAuthState(&s.opts))
 	return s, nil
 }
@@ -144,6 +146,7 @@ func (s *Server) Start() error {
 	s.logger.Info("busd listening", "addr", ln.Addr().String(), "version", Version, "server_id", s.id)
 	s.wg.Add(1)
 	go s.acceptLoop(ln)
+	s.sys.start()
 	close(s.ready)
 	return nil
 }
@@ -192,7 +195,13 @@ func (s *Server) NumClients() int {
 }
 
 // NumSubscriptions is the number of subscriptions across all clients.
-func (s *Server) NumSubscriptions() int { return int(s.sl.count()) }
+func (s *Server) NumSubscriptions() int {
+	n := 0
+	for _, a := range s.accounts().byName {
+		n += int(a.numSubs())
+	}
+	return n
+}
 
 func (s *Server) acceptLoop(ln net.Listener) {
 	defer s.wg.Done()
@@ -389,6 +398,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range clients {
 		c.close(closeServerShutdown, true)
 	}
+	s.sys.stop()
 	finished := make(chan struct{})
 	go func() {
 		s.wg.Wait()

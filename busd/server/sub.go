@@ -9,6 +9,9 @@ type subscription struct {
 	sid     []byte
 	max     int64 // auto-unsubscribe after this many deliveries; 0 is unlimited
 	nm      int64 // deliveries so far (guarded by client.mu)
+	// icb handles messages for the server's own subscriptions (imports and
+	// system requests, see accounts.go); client is nil for those.
+	icb internalHandler
 }
 
 // validQueue reports whether a queue group name is usable: non-empty, no whitespace.
