@@ -275,3 +275,23 @@ func (c *client) unbindAccount() (*account, bool) {
 	}
 	return a, bound
 }
+
+// connectInfo follows the first PONG after CONNECT with an INFO naming the
+// client's account, as nats-server does for clients that take async INFO
+// (protocol 1): nats.go's IsSystemAccount reads it.
+func (c *client) connectInfo() {
+	c.mu.Lock()
+	authed, proto := c.authed, c.opts.Protocol
+	c.mu.Unlock()
+	if !authed {
+		return
+	}
+	c.pongSent = true
+	if proto < 1 {
+		return
+	}
+	a := c.account()
+	c.queue(c.srv.infoDoc(c, false, func(in *info) {
+		in.ConnectInfo, in.RemoteAccount, in.IsSysAccount = true, a.name, a == c.srv.systemAccount()
+	}))
+}

@@ -81,12 +81,16 @@ func newBenchConn(b *testing.B, o *Options, creds map[string]any) *benchConn {
 }
 
 func (bc *benchConn) readLine() string {
-	_ = bc.conn.SetReadDeadline(time.Now().Add(time.Minute))
-	l, err := bc.r.ReadString('\n')
-	if err != nil {
-		bc.b.Fatalf("read: %v", err)
+	for {
+		_ = bc.conn.SetReadDeadline(time.Now().Add(time.Minute))
+		l, err := bc.r.ReadString('\n')
+		if err != nil {
+			bc.b.Fatalf("read: %v", err)
+		}
+		if !isConnectInfo(l) {
+			return strings.TrimSpace(l)
+		}
 	}
-	return strings.TrimSpace(l)
 }
 
 func (bc *benchConn) write(p []byte) {

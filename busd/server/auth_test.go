@@ -88,15 +88,26 @@ func (rc *secRaw) send(s string) {
 	}
 }
 
-// line reads one CRLF-terminated line (5s bound).
+// line reads one CRLF-terminated line (5s bound), skipping the INFO that
+// follows the first PONG to a protocol 1 client (see connectInfo).
 func (rc *secRaw) line() string {
 	rc.t.Helper()
-	_ = rc.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	l, err := rc.r.ReadString('\n')
-	if err != nil {
-		rc.t.Fatalf("read: %v (got %q)", err, l)
+	for {
+		_ = rc.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		l, err := rc.r.ReadString('\n')
+		if err != nil {
+			rc.t.Fatalf("read: %v (got %q)", err, l)
+		}
+		if !isConnectInfo(l) {
+			return strings.TrimSuffix(l, "\r\n")
+		}
 	}
-	return strings.TrimSuffix(l, "\r\n")
+}
+
+// isConnectInfo reports whether a line is the INFO a server sends after the
+// first PONG, naming the client's account.
+func isConnectInfo(l string) bool {
+	return strings.HasPrefix(l, "INFO {") && strings.Contains(l, `"connect_info":true`)
 }
 
 // expect reads one line per argument and compares exactly.

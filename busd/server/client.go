@@ -85,12 +85,13 @@ type client struct {
 	start time.Time
 
 	// reader
-	ps    parseState
-	msgh  []byte           // scratch for MSG lines
-	msc   matchScratch     // where the sublist builds this client's uncached match results
-	pcd   []*client        // clients written to during this read, flushed after it
-	pcdm  map[*client]bool // dedupe for pcd once it grows
-	nonce []byte           // sent in INFO when nkeys are configured
+	ps       parseState
+	msgh     []byte           // scratch for MSG lines
+	msc      matchScratch     // where the sublist builds this client's uncached match results
+	pcd      []*client        // clients written to during this read, flushed after it
+	pcdm     map[*client]bool // dedupe for pcd once it grows
+	nonce    []byte           // sent in INFO when nkeys are configured
+	pongSent bool             // the first PONG after CONNECT went out (connectInfo)
 	// inbound counts of the current read, added to the shared counters once
 	// per read rather than per message
 	readMsgs, readBytes, readOut, readOutBytes int64

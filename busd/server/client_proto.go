@@ -178,6 +178,9 @@ func (c *client) processPing() error {
 		c.srv.logger.Log(context.Background(), LevelTrace, "<<- PING", "cid", c.cid)
 	}
 	c.sendProto("PONG\r\n")
+	if !c.pongSent {
+		c.connectInfo()
+	}
 	return nil
 }
 

@@ -234,26 +234,33 @@ func (s *Server) isShuttingDown() bool {
 
 // info is the INFO document. Every INFO, first or async, carries all fields.
 type info struct {
-	ID           string   `json:"server_id"`
-	Name         string   `json:"server_name"`
-	Version      string   `json:"version"`
-	Proto        int      `json:"proto"`
-	Go           string   `json:"go"`
-	Host         string   `json:"host"`
-	Port         int      `json:"port"`
-	Headers      bool     `json:"headers"`
-	AuthRequired bool     `json:"auth_required,omitempty"`
-	TLSRequired  bool     `json:"tls_required,omitempty"`
-	TLSVerify    bool     `json:"tls_verify,omitempty"`
-	MaxPayload   int32    `json:"max_payload"`
-	ClientID     uint64   `json:"client_id"`
-	ClientIP     string   `json:"client_ip"`
-	Nonce        string   `json:"nonce,omitempty"`
-	ConnectURLs  []string `json:"connect_urls,omitempty"`
-	LameDuck     bool     `json:"ldm,omitempty"`
+	ID           string `json:"server_id"`
+	Name         string `json:"server_name"`
+	Version      string `json:"version"`
+	Proto        int    `json:"proto"`
+	Go           string `json:"go"`
+	Host         string `json:"host"`
+	Port         int    `json:"port"`
+	Headers      bool   `json:"headers"`
+	AuthRequired bool   `json:"auth_required,omitempty"`
+	TLSRequired  bool   `json:"tls_required,omitempty"`
+	TLSVerify    bool   `json:"tls_verify,omitempty"`
+	MaxPayload   int32  `json:"max_payload"`
+	ClientID     uint64 `json:"client_id"`
+	ClientIP     string `json:"client_ip"`
+	Nonce        string `json:"nonce,omitempty"`
+	// Sent after the first PONG to a CONNECTed client (connectInfo in accounts.go).
+	ConnectInfo   bool     `json:"connect_info,omitempty"`
+	RemoteAccount string   `json:"remote_account,omitempty"`
+	IsSysAccount  bool     `json:"acc_is_sys,omitempty"`
+	ConnectURLs   []string `json:"connect_urls,omitempty"`
+	LameDuck      bool     `json:"ldm,omitempty"`
 }
 
-func (s *Server) infoFor(c *client, ldm bool) []byte {
+func (s *Server) infoFor(c *client, ldm bool) []byte { return s.infoDoc(c, ldm, nil) }
+
+// infoDoc is infoFor, with edit applied to the document before it is encoded.
+func (s *Server) infoDoc(c *client, ldm bool, edit func(*info)) []byte {
 	host, port := s.opts.Host, s.opts.Port
 	if a, ok := s.Addr().(*net.TCPAddr); ok {
 		port = a.Port
@@ -275,6 +282,9 @@ func (s *Server) infoFor(c *client, ldm bool) []byte {
 		ClientIP:     c.host,
 		Nonce:        string(c.nonce),
 		LameDuck:     ldm,
+	}
+	if edit != nil {
+		edit(&in)
 	}
 	b, _ := json.Marshal(in)
 	out := make([]byte, 0, len(b)+7)
