@@ -33,10 +33,10 @@ type account struct {
 	srv   *Server
 	sl    *sublist
 
-	nint   atomic.Int32 // internal subscriptions in sl: not counted as clients'
+	nint atomic.Int32 // internal subscriptions in sl: not counted as clients'
 	// internal inserts and removes, left out of /subsz's counts
 	intInserts, intRemoves atomic.Uint64
-	nconns atomic.Int32 // authenticated clients bound to the account
+	nconns                 atomic.Int32 // authenticated clients bound to the account
 	// traffic of the account's clients that closed; open ones are summed live
 	closedIn, closedInBytes, closedOut, closedOutBytes atomic.Int64
 	slowConsumers                                      atomic.Int64
