@@ -243,3 +243,20 @@ accounts {
 }
 system_account: SYS
 `
+
+// nsAccepts reports whether nats-server starts with conf (parsing and
+// configuring it, without listening).
+func nsAccepts(t testing.TB, conf string) bool {
+	t.Helper()
+	o, err := natsserver.ProcessConfigFile(accConf(t, conf))
+	if err != nil {
+		return false
+	}
+	o.Host, o.Port, o.NoLog, o.NoSigs = "127.0.0.1", -1, true, true
+	ns, err := natsserver.NewServer(o)
+	if err != nil {
+		return false
+	}
+	ns.Shutdown()
+	return true
+}
