@@ -381,8 +381,7 @@ func (ss *sysState) zHandler(z string) func(*sysRequest) {
 	return func(req *sysRequest) {
 		switch z {
 		case "STATSZ":
-			var f eventFilter
-			ss.answer(req, &f, &f, func() (any, error) { return ss.statsz(), nil })
+			ss.statszReq(req) // as nats-server: the statsz itself, not in an envelope
 		case "VARZ":
 			var f eventFilter
 			ss.answer(req, &f, &f, func() (any, error) { return ss.mon.varz(), nil })
