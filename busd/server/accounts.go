@@ -156,29 +156,33 @@ func globalUsers(o *Options) bool {
 
 // installAccounts makes as current and (re)installs every account's internal
 // subscriptions: imports, the system account's request handlers and the
-// system imports of every other account. Accounts of prev that as no longer
-// has lose theirs (their clients are closed by the auth re-check).
+// system imports of every other account. On reload the new subscriptions go
+// in before the old ones come out, so an import never misses a message in
+// between; accounts of prev that as no longer has lose theirs (their clients
+// are closed by the auth re-check).
 func (s *Server) installAccounts(o *Options, as *accountSet, prev *accountSet) {
 	cfgs := make(map[string]*Account, len(o.Accounts))
 	for _, c := range o.Accounts {
 		cfgs[c.Name] = c
 	}
+	var old []ownedSub
 	if prev != nil {
 		for name, a := range prev.byName {
 			if as.byName[name] != a {
-				a.uninstall()
+				old = append(old, a.takeOwned()...)
 			}
 		}
 	}
 	s.accs.Store(as)
-	for _, a := range as.sorted() {
-		a.uninstall()
+	sorted := as.sorted()
+	for _, a := range sorted {
+		old = append(old, a.takeOwned()...)
 		a.mu.Lock()
 		a.cfg = cfgs[a.name]
 		a.updated = time.Now()
 		a.mu.Unlock()
 	}
-	for _, a := range as.sorted() {
+	for _, a := range sorted {
 		if c := cfgs[a.name]; c != nil {
 			for _, im := range c.Imports {
 				a.installImport(as, im)
@@ -190,6 +194,7 @@ func (s *Server) installAccounts(o *Options, as *accountSet, prev *accountSet) {
 			s.installSystemImports(a)
 		}
 	}
+	removeOwned(old)
 }
 
 // subscribeInternal adds an internal subscription on subject to a's sublist,
@@ -214,12 +219,18 @@ type ownedSub struct {
 	home *account
 }
 
-// uninstall removes every internal subscription a owns.
-func (a *account) uninstall() {
+// takeOwned hands over a's internal subscriptions (to removeOwned) and
+// forgets its imports.
+func (a *account) takeOwned() []ownedSub {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	owned := a.owned
 	a.owned, a.services, a.streams = nil, nil, nil
-	a.mu.Unlock()
+	return owned
+}
+
+// removeOwned takes internal subscriptions out of their sublists.
+func removeOwned(owned []ownedSub) {
 	for _, o := range owned {
 		if o.home.sl.remove(o.sub) == nil {
 			o.home.nint.Add(-1)

@@ -12,10 +12,15 @@ import (
 func (s *Server) Reload(opts *Options) error {
 	o := *opts
 	o.setDefaults()
+	if err := s.checkAccountsReload(&o); err != nil {
+		return fmt.Errorf("busd: reload: %w", err)
+	}
 	s.mu.Lock()
 	s.opts.Username, s.opts.Password, s.opts.Authorization = o.Username, o.Password, o.Authorization
 	s.opts.Users, s.opts.Nkeys, s.opts.DefaultPermissions = o.Users, o.Nkeys, o.DefaultPermissions
+	s.opts.Accounts, s.opts.NoAuthUser = o.Accounts, o.NoAuthUser
 	s.mu.Unlock()
+	s.applyAccounts(&s.opts)
 	s.setAuth(newAuthState(&s.opts))
 	return nil
 }
