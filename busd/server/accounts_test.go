@@ -288,3 +288,15 @@ func TestAccountsGlobalByDefault(t *testing.T) {
 		t.Fatal("someone is in the system account")
 	}
 }
+
+// TestNoRespondersPicksReplySubscription: the 503 goes to the subscription on
+// the reply subject itself, not to a wildcard (nats.go's resp mux) of the
+// same client that also matches.
+func TestNoRespondersPicksReplySubscription(t *testing.T) {
+	accBoth(t, "", func(t *testing.T, srv *accServer) {
+		rc := accDial(t, srv, "", "")
+		rc.send("SUB _INBOX.mux.* 1\r\nSUB _INBOX.mux.exact 2\r\nPUB nobody _INBOX.mux.exact 0\r\n\r\n")
+		rc.expect("HMSG _INBOX.mux.exact 2 38 38", "NATS/1.0 503", "Nats-Subject: nobody", "", "")
+		rc.sync()
+	})
+}

@@ -142,9 +142,14 @@ func (c *client) sendNoResponders(pa *pubArg) {
 	var sub *subscription
 	r := c.account().sl.matchInto(pa.reply, &c.msc)
 	for _, s := range r.psubs {
-		if s.client == c {
+		if s.client != c {
+			continue
+		}
+		// The subscription on the reply subject itself, as nats-server's
+		// match order finds it first, rather than a wildcard (a resp mux)
+		// the same client also has.
+		if sub == nil || string(s.subject) == string(pa.reply) {
 			sub = s
-			break
 		}
 	}
 	c.msc.release()
