@@ -16,7 +16,9 @@
 // heartbeat (it left) or has not been heard from for 3 of the intervals it promised
 // in its heartbeats (it expired, e.g. it was killed or lost its connection).
 // Expiry is scheduled for the earliest deadline, not polled, so it happens on time
-// and an idle registry of 1,000 instances wakes about once per interval.
+// and an idle registry of 1,000 instances wakes about once per interval. A registry
+// whose connection may read the bus's disconnect events expires an instance the
+// moment its connection closes instead (disconnects.go, WithDisconnectEvents).
 //
 // A Registry is safe for concurrent use. Heartbeats older than the last one seen from
 // an instance (by seq) are ignored, so the periodic heartbeat and a reply to
@@ -125,9 +127,10 @@ type optionFunc func(*config)
 func (f optionFunc) applyRegistry(c *config) { f(c) }
 
 type config struct {
-	startupWait time.Duration
-	logger      *slog.Logger
-	watchBuffer int
+	startupWait   time.Duration
+	logger        *slog.Logger
+	watchBuffer   int
+	noDisconnects bool // WithDisconnectEvents(false)
 }
 
 // WithStartupWait sets how long New collects replies to its "beat now" request
@@ -187,6 +190,7 @@ type Registry struct {
 
 	beatInbox    string
 	beatSub      *nats.Subscription
+	discSub      *nats.Subscription // disconnect events, when the connection may read them
 	noResponders chan struct{}
 	reconnected  chan nats.Status
 	reconnDone   chan struct{}
@@ -221,6 +225,7 @@ func New(ctx context.Context, nc *nats.Conn, opts ...Option) (*Registry, error) 
 		_ = sub.Unsubscribe()
 		return nil, err
 	}
+	r.watchDisconnects(ctx)
 	r.reconnected = nc.StatusChanged(nats.CONNECTED)
 	go r.askOnReconnect(r.reconnected)
 	go r.sweep()
@@ -327,6 +332,9 @@ func (r *Registry) Close() error {
 	}
 	if r.beatSub != nil {
 		_ = r.beatSub.Unsubscribe()
+	}
+	if r.discSub != nil {
+		_ = r.discSub.Unsubscribe()
 	}
 	close(r.quit)
 	<-r.done

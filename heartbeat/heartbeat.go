@@ -22,10 +22,13 @@
 //	load         object  {"in_flight": handlers running, "capacity": concurrency limit,
 //	                     "queued": requests received and waiting for a slot}
 //	interval_ms  number  the promised interval: the next document comes within it
+//	server_id    string  the bus server the instance's connection is on (may be absent)
+//	client_id    number  that connection's client id on the server (may be absent)
 //
 // Readers ignore fields they do not know, so minor versions (dialtone.heartbeat.v1.x)
 // may add fields. An instance that has not published for 3 promised intervals is
-// considered gone (see package discovery).
+// considered gone (see package discovery); a registry that can read the bus's
+// disconnect events knows sooner, by server_id and client_id.
 package heartbeat
 
 import (
@@ -97,6 +100,13 @@ type Heartbeat struct {
 	Status      Status            `json:"status"`
 	Load        Load              `json:"load"`
 	IntervalMS  int64             `json:"interval_ms"`
+	// ServerID and ClientID name the bus connection the instance publishes on
+	// (nats.go's ConnectedServerId and GetClientID), so that a registry that
+	// reads the server's disconnect events ($SYS.ACCOUNT.<account>.DISCONNECT)
+	// expires the instance the moment that connection closes. The Publisher
+	// fills them in; empty when not connected.
+	ServerID string `json:"server_id,omitempty"`
+	ClientID uint64 `json:"client_id,omitempty"`
 }
 
 // Interval is the promised interval as a Duration.

@@ -71,7 +71,8 @@ type Publisher struct {
 
 // NewPublisher returns a Publisher for the instance that source describes. source
 // is called for every document and returns the identity, endpoints and load; the
-// Publisher fills in Schema, Seq, Status and IntervalMS. source must be safe to call
+// Publisher fills in Schema, Seq, Status, IntervalMS and the connection's ServerID
+// and ClientID. source must be safe to call
 // from any goroutine and must not call back into the Publisher.
 func NewPublisher(nc *nats.Conn, source func() Heartbeat, opts ...Option) *Publisher {
 	p := &Publisher{
@@ -176,6 +177,10 @@ func (p *Publisher) fill(h *Heartbeat, seq uint64) {
 	h.Seq = seq
 	h.Status = p.status
 	h.IntervalMS = p.interval.Milliseconds()
+	h.ServerID, h.ClientID = p.nc.ConnectedServerId(), 0
+	if id, err := p.nc.GetClientID(); err == nil && h.ServerID != "" {
+		h.ClientID = id
+	}
 }
 
 // next builds the next document; p.mu is held.
