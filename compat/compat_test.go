@@ -15,6 +15,11 @@
 //
 // Without them the tests skip, unless the environment variable CI is "true",
 // in which case they fail so that CI cannot pass without running them.
+//
+// natscli_test.go runs the nats CLI's operator commands (server list, ping,
+// info, report connections, req varz, events, account info) against both
+// servers given the same accounts configuration; the CLI comes from
+// `go install github.com/nats-io/natscli/nats@v0.5.0`.
 package compat
 
 import (
