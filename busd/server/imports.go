@@ -106,8 +106,9 @@ type fwdState struct {
 // hopScratch is a client's buffers for routing at one import depth.
 type hopScratch struct {
 	msc        matchScratch
+	pa         pubArg // the message as re-published (kept here: a local would escape)
 	subj, rply []byte
-	buf        []byte // payload with a rewritten header block
+	info, buf  []byte // Nats-Request-Info; payload with a rewritten header block
 }
 
 // hop returns the client's scratch for the next import depth.
@@ -135,16 +136,16 @@ func (si *svcImport) handle(c *client, _ *subscription, pa *pubArg, payload []by
 	if c.fwd.viaService {
 		svc = si.importer // a chained import: the request passes through this account
 	}
-	info := c.requestInfo(si.share, svc)
+	hs.info = c.requestInfo(hs.info[:0], si.share, svc)
 	var hdr int
-	hs.buf, hdr = setRequestInfo(hs.buf[:0], payload, pa.hdr, info)
-	npa := pubArg{subject: hs.subj, reply: reply, hdr: hdr, size: len(hs.buf)}
+	hs.buf, hdr = setRequestInfo(hs.buf[:0], payload, pa.hdr, hs.info)
+	hs.pa = pubArg{subject: hs.subj, reply: reply, hdr: hdr, size: len(hs.buf)}
 	saved := c.fwd
 	c.fwd = fwdState{depth: saved.depth + 1, viaService: true}
-	n := c.routeIn(si.exporter, &npa, hs.buf, &hs.msc)
+	n := c.routeIn(si.exporter, &hs.pa, hs.buf, &hs.msc)
 	c.fwd = saved
 	if n == 0 && reply != nil {
-		si.exporter.resp.remove(string(reply))
+		si.exporter.resp.remove(reply)
 	}
 	return n > 0
 }
@@ -163,10 +164,10 @@ func (st *streamImport) handle(c *client, _ *subscription, pa *pubArg, payload [
 	default:
 		hs.subj = append(hs.subj[:0], pa.subject...)
 	}
-	npa := pubArg{subject: hs.subj, reply: pa.reply, hdr: pa.hdr, size: pa.size}
+	hs.pa = pubArg{subject: hs.subj, reply: pa.reply, hdr: pa.hdr, size: pa.size}
 	saved := c.fwd
 	c.fwd = fwdState{depth: saved.depth + 1, viaStream: true}
-	n := c.routeIn(st.importer, &npa, payload, &hs.msc)
+	n := c.routeIn(st.importer, &hs.pa, payload, &hs.msc)
 	c.fwd = saved
 	return n > 0
 }
@@ -176,7 +177,7 @@ func (st *streamImport) handle(c *client, _ *subscription, pa *pubArg, payload [
 type respTable struct {
 	mu    sync.Mutex
 	pre   string // "_R_.<6 chars>."; set with the first request
-	m     map[string]*respEntry
+	m     map[string]respEntry
 	tmr   *time.Timer
 	every time.Duration // sweep interval: the shortest threshold seen
 }
@@ -213,7 +214,7 @@ func (t *respTable) add(buf []byte, a, dest *account, reply []byte, rt ResponseT
 			a.nint.Add(1)
 			a.intInserts.Add(1)
 		}
-		t.m = make(map[string]*respEntry)
+		t.m = make(map[string]respEntry)
 	}
 	for {
 		buf = appendRandToken(append(buf[:0], t.pre...), 6)
@@ -221,7 +222,10 @@ func (t *respTable) add(buf []byte, a, dest *account, reply []byte, rt ResponseT
 			break
 		}
 	}
-	t.m[string(buf)] = &respEntry{dest: dest, reply: string(reply), rt: rt, thresh: thresh, ts: time.Now()}
+	// The key and the requester's reply share one allocation.
+	both := string(append(buf, reply...))
+	key := both[:len(buf)]
+	t.m[key] = respEntry{dest: dest, reply: both[len(buf):], rt: rt, thresh: thresh, ts: time.Now()}
 	if t.tmr == nil || thresh < t.every {
 		if t.tmr != nil {
 			t.tmr.Stop()
@@ -232,24 +236,27 @@ func (t *respTable) add(buf []byte, a, dest *account, reply []byte, rt ResponseT
 	return buf
 }
 
-// take looks up the reply subject subj; with done it forgets it.
-func (t *respTable) get(subj []byte) *respEntry {
+// get looks up the reply subject subj.
+func (t *respTable) get(subj []byte) (respEntry, bool) {
 	t.mu.Lock()
-	e := t.m[string(subj)]
+	e, ok := t.m[string(subj)]
 	t.mu.Unlock()
-	return e
+	return e, ok
 }
 
-func (t *respTable) remove(subj string) {
+func (t *respTable) remove(subj []byte) {
 	t.mu.Lock()
-	delete(t.m, subj)
+	delete(t.m, string(subj))
 	t.mu.Unlock()
 }
 
 // touch records a reply to a streamed request.
-func (t *respTable) touch(e *respEntry) {
+func (t *respTable) touch(subj []byte) {
 	t.mu.Lock()
-	e.ts = time.Now()
+	if e, ok := t.m[string(subj)]; ok {
+		e.ts = time.Now()
+		t.m[string(subj)] = e
+	}
 	t.mu.Unlock()
 }
 
@@ -271,10 +278,10 @@ func (t *respTable) sweep() {
 }
 
 // pending is the number of outstanding requests, for /accountz.
-func (t *respTable) pending() map[string]*respEntry {
+func (t *respTable) pending() map[string]respEntry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make(map[string]*respEntry, len(t.m))
+	out := make(map[string]respEntry, len(t.m))
 	for k, e := range t.m {
 		out[k] = e
 	}
@@ -285,8 +292,8 @@ func (t *respTable) pending() map[string]*respEntry {
 // the requester. A reply that itself carries a reply subject (a responder
 // asking back) gets one of the requester's account, mapped the same way.
 func (a *account) handleResponse(c *client, _ *subscription, pa *pubArg, payload []byte) bool {
-	e := a.resp.get(pa.subject)
-	if e == nil || c.fwd.depth >= maxImportHops {
+	e, ok := a.resp.get(pa.subject)
+	if !ok || c.fwd.depth >= maxImportHops {
 		return false
 	}
 	hs := c.hop()
@@ -296,18 +303,18 @@ func (a *account) handleResponse(c *client, _ *subscription, pa *pubArg, payload
 		hs.rply = e.dest.resp.add(hs.rply[:0], e.dest, a, pa.reply, Singleton, e.thresh)
 		reply = hs.rply
 	}
-	npa := pubArg{subject: hs.subj, reply: reply, hdr: pa.hdr, size: pa.size}
+	hs.pa = pubArg{subject: hs.subj, reply: reply, hdr: pa.hdr, size: pa.size}
 	saved := c.fwd
 	c.fwd = fwdState{depth: saved.depth + 1, viaService: true}
-	n := c.routeIn(e.dest, &npa, payload, &hs.msc)
+	n := c.routeIn(e.dest, &hs.pa, payload, &hs.msc)
 	c.fwd = saved
 	if n == 0 && reply != nil {
-		e.dest.resp.remove(string(reply))
+		e.dest.resp.remove(reply)
 	}
 	if n == 0 || e.rt == Singleton || len(payload) == 0 {
-		a.resp.remove(string(pa.subject))
+		a.resp.remove(pa.subject)
 	} else {
-		a.resp.touch(e)
+		a.resp.touch(pa.subject)
 	}
 	return n > 0
 }
@@ -315,7 +322,7 @@ func (a *account) handleResponse(c *client, _ *subscription, pa *pubArg, payload
 // requestInfo is the Nats-Request-Info value for a request c publishes
 // through a service import: its account and RTT, and with share who it is.
 // svc names the account a chained request passes through.
-func (c *client) requestInfo(share bool, svc *account) []byte {
+func (c *client) requestInfo(b []byte, share bool, svc *account) []byte {
 	c.mu.Lock()
 	rtt := c.rtt
 	var ci *clientInfo
@@ -330,10 +337,9 @@ func (c *client) requestInfo(share bool, svc *account) []byte {
 			ci.Service = svc.name
 		}
 		ci.Server = c.srv.opts.ServerName
-		b, _ := json.Marshal(ci)
-		return b
+		j, _ := json.Marshal(ci)
+		return append(b, j...)
 	}
-	b := make([]byte, 0, 32+len(acc.jname))
 	b = append(b, `{"acc":`...)
 	b = append(b, acc.jname...)
 	if svc != nil {
