@@ -369,14 +369,8 @@ func setRequestInfo(buf, payload []byte, hdr int, info []byte) ([]byte, int) {
 		body = payload[hdr:]
 		first := true
 		for len(block) > 0 {
-			i := bytes.Index(block, crlf)
-			if i < 0 {
-				buf = append(buf, block...)
-				buf = append(buf, crlf...)
-				break
-			}
-			line := block[:i]
-			block = block[i+2:]
+			line, rest, _ := bytes.Cut(block, crlf) // a block cut short ends with its last line
+			block = rest
 			if len(line) == 0 {
 				break // the blank line ending the block
 			}
