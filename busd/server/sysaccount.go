@@ -57,6 +57,12 @@ const (
 // sysZ are the per-server requests answered on PING.<Z> and <id>.<Z>.
 var sysZ = []string{"STATSZ", "VARZ", "CONNZ", "SUBSZ", "HEALTHZ", "ACCOUNTZ", "IDZ"}
 
+// sysQueueMax bounds the requests waiting for the system goroutine: any user
+// can send the requests imported into every account, and a flood of them must
+// not grow the queue without end. Requests past it are dropped (the requester
+// times out); events are always queued.
+const sysQueueMax = 4096
+
 // Statsz pacing, as nats-server: the first soon after start, then doubling up
 // to statszEvery, each sent only when someone subscribes to it.
 const (
@@ -72,6 +78,8 @@ type sysState struct {
 
 	mu      sync.Mutex
 	q       []func()
+	nreq    int // requests in q
+	dropped int // requests dropped since the last warning
 	running bool
 	stopped bool
 	wake    chan struct{}
@@ -118,12 +126,36 @@ func (ss *sysState) stop() {
 	close(ss.quit)
 }
 
-// enqueue hands f to the system goroutine.
-func (ss *sysState) enqueue(f func()) {
+// enqueue hands f, an event, to the system goroutine.
+func (ss *sysState) enqueue(f func()) { ss.push(f, false) }
+
+// push queues f; a request is dropped when sysQueueMax requests wait.
+func (ss *sysState) push(f func(), request bool) {
 	ss.mu.Lock()
 	if ss.stopped || !ss.running {
 		ss.mu.Unlock()
 		return
+	}
+	if request {
+		if ss.nreq >= sysQueueMax {
+			ss.dropped++
+			if ss.dropped == 1 {
+				ss.s.logger.Warn("system requests arrive faster than they are answered; dropping", "queued", ss.nreq)
+			}
+			ss.mu.Unlock()
+			return
+		}
+		ss.nreq++
+		g := f
+		f = func() {
+			ss.mu.Lock()
+			ss.nreq--
+			if ss.nreq == 0 {
+				ss.dropped = 0
+			}
+			ss.mu.Unlock()
+			g()
+		}
 	}
 	ss.q = append(ss.q, f)
 	ss.mu.Unlock()
@@ -278,7 +310,7 @@ func (ss *sysState) handler(a *account, h func(*sysRequest)) internalHandler {
 		if p := c.perms.Load(); p != nil && p.set != nil {
 			req.from.perms = p.set.src
 		}
-		ss.enqueue(func() { h(req) })
+		ss.push(func() { h(req) }, true)
 		return true
 	}
 }

@@ -350,3 +350,26 @@ func TestSysAccountzHTTP(t *testing.T) {
 		t.Fatalf("/accountz of an unknown account: %d", resp2.StatusCode)
 	}
 }
+
+// TestSysQueueBound: requests past sysQueueMax wait nowhere; events still do.
+func TestSysQueueBound(t *testing.T) {
+	s, err := New(&Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := s.sys
+	ss.running = true // queue without a goroutine draining it
+	for range sysQueueMax + 100 {
+		ss.push(func() {}, true)
+	}
+	ss.enqueue(func() {})
+	if len(ss.q) != sysQueueMax+1 || ss.nreq != sysQueueMax || ss.dropped != 100 {
+		t.Fatalf("queued %d (requests %d, dropped %d), want %d requests and the event", len(ss.q), ss.nreq, ss.dropped, sysQueueMax)
+	}
+	for _, f := range ss.q {
+		f()
+	}
+	if ss.nreq != 0 || ss.dropped != 0 {
+		t.Fatalf("after draining: %d requests counted, %d dropped", ss.nreq, ss.dropped)
+	}
+}
