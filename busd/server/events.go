@@ -86,14 +86,18 @@ type accountConnsEvent struct {
 	accountStat
 }
 
-// clientConnected announces a client that completed its first CONNECT.
+// clientConnected announces a client that completed its first CONNECT. As in
+// nats-server, who hears of it is decided now: a subscriber that arrives
+// later, the connecting client's own included, does not get it.
 func (s *Server) clientConnected(c *client) {
-	ss := s.sys
+	ss, sys, a := s.sys, s.systemAccount(), c.account()
+	subj := fmt.Sprintf(connectEventFmt, a.name)
+	event, conns := sys.interest(subj), ss.connsInterest(a)
+	if !event && !conns {
+		return
+	}
 	ss.enqueue(func() {
-		sys := s.systemAccount()
-		a := c.account()
-		subj := fmt.Sprintf(connectEventFmt, a.name)
-		if sys.interest(subj) {
+		if event {
 			c.mu.Lock()
 			ci := c.clientInfoLocked()
 			c.mu.Unlock()
@@ -102,7 +106,9 @@ func (s *Server) clientConnected(c *client) {
 				Server:     ss.serverInfo(), Client: *ci,
 			})
 		}
-		ss.accountConns(a)
+		if conns {
+			ss.accountConns(a)
+		}
 	})
 }
 
@@ -115,11 +121,14 @@ func (s *Server) clientClosed(c *client, reason closeReason) {
 	if reason == closeSlowConsumerPending || reason == closeSlowConsumerDeadline {
 		a.slowConsumers.Add(1)
 	}
-	ss := s.sys
+	ss, sys := s.sys, s.systemAccount()
+	subj := fmt.Sprintf(disconnectEventFmt, a.name)
+	event, conns := sys.interest(subj), ss.connsInterest(a)
+	if !event && !conns {
+		return
+	}
 	ss.enqueue(func() {
-		sys := s.systemAccount()
-		subj := fmt.Sprintf(disconnectEventFmt, a.name)
-		if sys.interest(subj) {
+		if event {
 			c.mu.Lock()
 			ci := c.clientInfoLocked()
 			stop := c.stop
@@ -129,13 +138,25 @@ func (s *Server) clientClosed(c *client, reason closeReason) {
 			ss.publishJSON(sys, subj, &disconnectEvent{
 				typedEvent: typedEvent{Type: disconnectEvType, ID: nuid.Next(), Time: stop.UTC()},
 				Server:     ss.serverInfo(), Client: *ci,
-				Sent:     dataStats{msgBytes{Msgs: c.inMsgs.Load(), Bytes: c.inBytes.Load()}},
-				Received: dataStats{out},
-				Reason:   reason.String(),
+				Sent:       dataStats{msgBytes{Msgs: c.inMsgs.Load(), Bytes: c.inBytes.Load()}},
+				Received:   dataStats{out},
+				Reason:     reason.String(),
 			})
 		}
-		ss.accountConns(a)
+		if conns {
+			ss.accountConns(a)
+		}
 	})
+}
+
+// connsInterest reports whether anyone listens for account a's connection
+// counts (never for $G, as nats-server).
+func (ss *sysState) connsInterest(a *account) bool {
+	if a.name == GlobalAccount {
+		return false
+	}
+	sys := ss.s.systemAccount()
+	return sys.interest(fmt.Sprintf(accConnsEventFmt, a.name)) || sys.interest(fmt.Sprintf(accConnsOldFmt, a.name))
 }
 
 // accountConns publishes account a's connection count after a change, as
