@@ -138,9 +138,9 @@ func (s *Server) clientClosed(c *client, reason closeReason) {
 			ss.publishJSON(sys, subj, &disconnectEvent{
 				typedEvent: typedEvent{Type: disconnectEvType, ID: nuid.Next(), Time: stop.UTC()},
 				Server:     ss.serverInfo(), Client: *ci,
-				Sent:       dataStats{msgBytes{Msgs: c.inMsgs.Load(), Bytes: c.inBytes.Load()}},
-				Received:   dataStats{out},
-				Reason:     reason.String(),
+				Sent:     dataStats{msgBytes{Msgs: c.inMsgs.Load(), Bytes: c.inBytes.Load()}},
+				Received: dataStats{out},
+				Reason:   reason.String(),
 			})
 		}
 		if conns {

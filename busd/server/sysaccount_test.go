@@ -373,3 +373,20 @@ func TestSysQueueBound(t *testing.T) {
 		t.Fatalf("after draining: %d requests counted, %d dropped", ss.nreq, ss.dropped)
 	}
 }
+
+// TestConnzAccountClosed: /connz?acc= finds closed connections by account too.
+func TestConnzAccountClosed(t *testing.T) {
+	srv := accBusd(t, accTwoAccounts)
+	a := accConnect(t, srv, "a")
+	accFlush(t, a)
+	a.Close()
+	b := accConnect(t, srv, "b")
+	accFlush(t, b)
+	secWait(t, "a's close recorded", func() bool {
+		return len(srv.busd.connz(&connzOptions{sort: "cid", state: connClosed, limit: 10, acc: "A"}).Conns) == 1
+	})
+	cz := srv.busd.connz(&connzOptions{sort: "cid", state: connAny, limit: 10, acc: "A", auth: true})
+	if len(cz.Conns) != 1 || cz.Conns[0].Account != "A" || cz.Conns[0].AuthorizedUser != "a" {
+		t.Fatalf("closed connections of A: %+v", cz.Conns)
+	}
+}
