@@ -325,7 +325,14 @@ func (s *Service) addEndpoint(prefix, queue string, groupIx []dialtone.Intercept
 // there is one, and leaves if maxIdle others are parked already. So a request goes
 // from the connection's reader to an already parked worker (one wake-up, as for a
 // subscription callback), bursts are served by workers that are awake, and idle
-// instances keep only a couple of goroutines per queue.
+// instances keep one goroutine per queue.
+//
+// One parked worker, not more: the reader hands each message of a read to a
+// parked worker directly, so with two parked the first two requests of a burst
+// went to two workers, each of which woke nats.go's flusher when it replied,
+// and a burst's replies left in two writes instead of one (twice the write
+// system calls per request across processes, about 1 µs of the service's CPU
+// and some of the bus's per request: see docs/performance.md).
 type queue struct {
 	ch      chan *nats.Msg
 	direct  bool // direct requests may use a reserved slot
@@ -334,7 +341,7 @@ type queue struct {
 	workers atomic.Int32
 }
 
-const maxIdle = 2
+const maxIdle = 1 // parked workers per queue
 
 // spawn starts one more worker unless the pool is full.
 func (s *Service) spawn(q *queue) {

@@ -1,0 +1,79 @@
+package service
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialtone-dev/dialtone/internal/bustest"
+)
+
+// The pool keeps one parked worker per queue while idle (so a burst goes to one
+// worker, whose replies leave in one write), and still starts a worker for each
+// request while the others are busy: blocked handlers never hold up a request
+// while the instance has free slots.
+func TestWorkerPool(t *testing.T) {
+	url := bustest.Busd(t)
+	nc := bustest.Connect(t, url)
+	s, err := New(nc, Config{Name: "pool", Version: "1.0.0"}, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const busy = 6
+	running := make(chan struct{}, busy)
+	release := make(chan struct{})
+	if err := s.AddEndpoint("Block", HandlerFunc(func(ctx context.Context, req *Request) (*Response, error) {
+		running <- struct{}{}
+		<-release
+		return &Response{Data: []byte("ok")}, nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s (workers %d, idle %d)", what, s.reqQ.workers.Load(), s.reqQ.idle.Load())
+			}
+			time.Sleep(time.Millisecond) // the pool reports no event to wait on
+		}
+	}
+	waitFor("one parked worker after Start", func() bool { return s.reqQ.idle.Load() == maxIdle })
+
+	client := bustest.Connect(t, url)
+	var wg sync.WaitGroup
+	errs := make(chan error, busy)
+	for range busy {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := client.Request("pool.Block", nil, 5*time.Second); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	for i := range busy {
+		select {
+		case <-running:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d handlers running: a request waits for a busy handler", i, busy)
+		}
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	waitFor("the pool to shrink back to one parked worker", func() bool {
+		return s.reqQ.workers.Load() == maxIdle && s.reqQ.idle.Load() == maxIdle
+	})
+}
