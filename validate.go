@@ -13,17 +13,27 @@ import (
 var (
 	validateOnce sync.Once
 	validatorV   *validator.Validate
-	rulesCache   sync.Map // reflect.Type -> bool
+	rulesCache   sync.Map // reflect.Type -> typeRules
 )
 
-// hasRules reports whether struct type t or a struct it contains (as a field, a
-// pointer field or an embedded struct) has a validate tag, so that types without
-// rules skip the validator altogether. The answer is cached per type.
-func hasRules(t reflect.Type) bool {
+// typeRules is what Validate knows of a struct type: whether it or a struct it
+// contains (as a field, a pointer field or an embedded struct) has a validate
+// tag, so that types without rules skip the validator altogether, and its fast
+// check (validate_fast.go; nil when it has none).
+type typeRules struct {
+	any  bool
+	fast *fastPlan
+}
+
+// rulesOf returns what Validate knows of struct type t, worked out once.
+func rulesOf(t reflect.Type) typeRules {
 	if v, ok := rulesCache.Load(t); ok {
-		return v.(bool)
+		return v.(typeRules)
 	}
-	r := scanRules(t, map[reflect.Type]bool{})
+	r := typeRules{any: scanRules(t, map[reflect.Type]bool{})}
+	if r.any {
+		r.fast = compileFast(t)
+	}
 	rulesCache.Store(t, r)
 	return r
 }
@@ -72,7 +82,11 @@ func Validate(v any) error {
 		}
 		rv = rv.Elem()
 	}
-	if rv.Kind() != reflect.Struct || !hasRules(rv.Type()) {
+	if rv.Kind() != reflect.Struct {
+		return nil
+	}
+	rules := rulesOf(rv.Type())
+	if !rules.any || (rules.fast != nil && rules.fast.ok(rv)) {
 		return nil
 	}
 	err := structValidator().Struct(v)
