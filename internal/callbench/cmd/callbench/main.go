@@ -20,6 +20,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +42,7 @@ func main() {
 	runs := flag.Int("runs", 1, "independent runs, one table each")
 	pids := flag.String("pids", "", "comma-separated `pids` (e.g. busd's and the responders') whose CPU time per call to report, with the caller's own")
 	detail := flag.Bool("detail", false, "add sdk-client and sdk-service, which split typed's cost between caller and service")
+	only := flag.String("only", "", "comma-separated `kinds` to run, e.g. typed to profile one kind alone (default all)")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -68,6 +70,13 @@ func main() {
 	kinds = append(kinds, callbench.Kind{Name: "raw-again", Call: kinds[0].Call})
 	if *detail {
 		kinds = append(kinds, callbench.DetailKinds(nc)...)
+	}
+	if *only != "" {
+		want := strings.Split(*only, ",")
+		kinds = slices.DeleteFunc(kinds, func(k callbench.Kind) bool { return !slices.Contains(want, k.Name) })
+		if len(kinds) == 0 {
+			log.Fatalf("-only %s: no such kind", *only)
+		}
 	}
 	for r := range *runs {
 		lat, err := callbench.Interleaved(kinds, *rounds, 500)
