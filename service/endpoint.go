@@ -319,29 +319,43 @@ func (s *Service) addEndpoint(prefix, queue string, groupIx []dialtone.Intercept
 // ch; workers take requests from it.
 //
 // The pool is elastic. A worker that takes a request makes sure another worker is
-// parked on ch before it runs the handler (starting one if none is, up to max), so
-// a request never waits for a handler to finish while the instance has free
-// slots. A worker that finishes takes the next queued request without parking if
-// there is one, and leaves if maxIdle others are parked already. So a request goes
-// from the connection's reader to an already parked worker (one wake-up, as for a
-// subscription callback), bursts are served by workers that are awake, and idle
-// instances keep one goroutine per queue.
+// parked on ch before it runs the handler (waking the spare, or starting one if
+// there is none, up to max), so a request never waits for a handler to finish
+// while the instance has free slots. A worker that finishes takes the next
+// queued request without parking if there is one; otherwise it parks on ch
+// unless another worker is parked there already, in which case it becomes the
+// spare, or leaves if there is a spare too. So a request goes from the
+// connection's reader to an already parked worker (one wake-up, as for a
+// subscription callback), bursts are served by workers that are awake, and an
+// idle instance keeps two goroutines per queue: one parked on ch, one spare.
 //
-// One parked worker, not more: the reader hands each message of a read to a
+// One worker parked on ch, not two: the reader hands each message of a read to a
 // parked worker directly, so with two parked the first two requests of a burst
 // went to two workers, each of which woke nats.go's flusher when it replied,
 // and a burst's replies left in two writes instead of one (twice the write
-// system calls per request across processes, about 1 µs of the service's CPU
-// and some of the bus's per request: see docs/performance.md).
+// system calls per request across processes: about 1 µs of the service's CPU
+// and some of the bus's per request, see docs/performance.md). The spare waits
+// apart, on standby, so that the worker that takes the parked one's place is
+// woken rather than started: a goroutine started and ended per request cost an
+// isolated request (a burst of one) more than the wake-up does.
 type queue struct {
 	ch      chan *nats.Msg
-	direct  bool // direct requests may use a reserved slot
+	standby chan struct{} // the spare waits here; unbuffered: a send reaches a waiting spare or nobody
+	closed  chan struct{} // closed with ch, so the spare leaves too
+	direct  bool          // direct requests may use a reserved slot
 	max     int32
-	idle    atomic.Int32
+	idle    atomic.Int32 // workers parked on ch
+	spare   atomic.Int32 // workers on standby (at most one)
 	workers atomic.Int32
+	started atomic.Int64 // workers started so far
 }
 
-const maxIdle = 1 // parked workers per queue
+func newQueue(length, max int, direct bool) *queue {
+	return &queue{ch: make(chan *nats.Msg, length), standby: make(chan struct{}), closed: make(chan struct{}),
+		max: int32(max), direct: direct}
+}
+
+const maxIdle = 1 // workers parked on ch
 
 // spawn starts one more worker unless the pool is full.
 func (s *Service) spawn(q *queue) {
@@ -351,6 +365,7 @@ func (s *Service) spawn(q *queue) {
 			return
 		}
 		if q.workers.CompareAndSwap(n, n+1) {
+			q.started.Add(1)
 			s.wg.Add(1)
 			go s.work(q)
 			return
@@ -358,8 +373,21 @@ func (s *Service) spawn(q *queue) {
 	}
 }
 
+// replenish makes sure a worker will park on ch: it wakes the spare, or starts
+// a worker when there is no spare waiting.
+func (s *Service) replenish(q *queue) {
+	if q.spare.Load() > 0 {
+		select {
+		case q.standby <- struct{}{}:
+			return
+		default: // the spare is not waiting yet (or any more)
+		}
+	}
+	s.spawn(q)
+}
+
 // work is one worker of q. It returns when ch is closed (at Stop) or when enough
-// other workers are parked.
+// other workers are parked or on standby.
 func (s *Service) work(q *queue) {
 	defer s.wg.Done()
 	for {
@@ -369,8 +397,19 @@ func (s *Service) work(q *queue) {
 		case m, ok = <-q.ch:
 		default:
 			if q.idle.Load() >= maxIdle {
-				q.workers.Add(-1)
-				return
+				if !q.spare.CompareAndSwap(0, 1) {
+					q.workers.Add(-1)
+					return
+				}
+				select {
+				case <-q.standby:
+					q.spare.Add(-1)
+					continue
+				case <-q.closed:
+					q.spare.Add(-1)
+					q.workers.Add(-1)
+					return
+				}
 			}
 			q.idle.Add(1)
 			m, ok = <-q.ch // closed at Stop, after delivery into it has ended
@@ -381,7 +420,7 @@ func (s *Service) work(q *queue) {
 			return
 		}
 		if q.idle.Load() == 0 {
-			s.spawn(q)
+			s.replenish(q)
 		}
 		ep, rest, pattern := s.lookup(m, q.direct)
 		if ep == nil {

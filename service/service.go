@@ -132,8 +132,8 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		id:      nuid.Next(),
 		started: time.Now().UTC(),
 		sem:     make(chan struct{}, o.maxConcurrent),
-		reqQ:    &queue{ch: make(chan *nats.Msg, o.queueLen), max: int32(o.maxConcurrent)},
-		directQ: &queue{ch: make(chan *nats.Msg, max(o.queueLen/8, 64)), max: int32(o.maxConcurrent), direct: true},
+		reqQ:    newQueue(o.queueLen, o.maxConcurrent, false),
+		directQ: newQueue(max(o.queueLen/8, 64), o.maxConcurrent, true),
 	}
 	s.outer, s.inner = o.outer, o.inner
 	if !o.outerSet {
@@ -225,7 +225,7 @@ func (s *Service) subscribeLocked() error {
 	if err := s.subscribeMonitorLocked(); err != nil {
 		return err
 	}
-	for range maxIdle {
+	for range maxIdle + 1 { // parked and spare
 		s.spawn(s.reqQ)
 		s.spawn(s.directQ)
 	}
@@ -260,6 +260,8 @@ func (s *Service) closeQueues() {
 	s.closeOnce.Do(func() {
 		close(s.reqQ.ch)
 		close(s.directQ.ch)
+		close(s.reqQ.closed)
+		close(s.directQ.closed)
 	})
 }
 

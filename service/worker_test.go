@@ -10,10 +10,10 @@ import (
 	"github.com/dialtone-dev/dialtone/internal/bustest"
 )
 
-// The pool keeps one parked worker per queue while idle (so a burst goes to one
-// worker, whose replies leave in one write), and still starts a worker for each
-// request while the others are busy: blocked handlers never hold up a request
-// while the instance has free slots.
+// The pool keeps one worker parked per queue while idle (so a burst goes to one
+// worker, whose replies leave in one write) and one spare, and still finds a
+// worker for each request while the others are busy: blocked handlers never hold
+// up a request while the instance has free slots.
 func TestWorkerPool(t *testing.T) {
 	url := bustest.Busd(t)
 	nc := bustest.Connect(t, url)
@@ -41,12 +41,15 @@ func TestWorkerPool(t *testing.T) {
 		deadline := time.Now().Add(5 * time.Second)
 		for !cond() {
 			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s (workers %d, idle %d)", what, s.reqQ.workers.Load(), s.reqQ.idle.Load())
+				t.Fatalf("timed out waiting for %s (workers %d, idle %d, spare %d)", what, s.reqQ.workers.Load(), s.reqQ.idle.Load(), s.reqQ.spare.Load())
 			}
 			time.Sleep(time.Millisecond) // the pool reports no event to wait on
 		}
 	}
-	waitFor("one parked worker after Start", func() bool { return s.reqQ.idle.Load() == maxIdle })
+	settled := func() bool {
+		return s.reqQ.workers.Load() == maxIdle+1 && s.reqQ.idle.Load() == maxIdle && s.reqQ.spare.Load() == 1
+	}
+	waitFor("one parked worker and a spare after Start", settled)
 
 	client := bustest.Connect(t, url)
 	var wg sync.WaitGroup
@@ -73,7 +76,25 @@ func TestWorkerPool(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	waitFor("the pool to shrink back to one parked worker", func() bool {
-		return s.reqQ.workers.Load() == maxIdle && s.reqQ.idle.Load() == maxIdle
-	})
+	waitFor("the pool to shrink back to one parked worker and a spare", settled)
+
+	// A request at a time is served by the parked worker, and the spare takes its
+	// place: no worker is started for it.
+	before := s.reqQ.started.Load()
+	for range 20 {
+		if _, err := client.Request("pool.Block", nil, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		<-running
+		waitFor("the pool to settle", settled)
+	}
+	if n := s.reqQ.started.Load() - before; n != 0 {
+		t.Errorf("%d workers started for 20 requests one at a time, want 0 (the spare takes the parked worker's place)", n)
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.reqQ.workers.Load() + s.directQ.workers.Load(); n != 0 {
+		t.Fatalf("%d workers left after Stop", n)
+	}
 }
