@@ -187,14 +187,23 @@ func Kinds(nc *nats.Conn, mp metric.MeterProvider) []Kind {
 	}
 }
 
-// DetailKinds returns two more kinds that split typed's cost between the two
-// ends, each against nats-json: sdk-client is rpc.Call to the hand-written
-// responder, sdk-service the hand-written caller to the typed service.
+// DetailKinds returns more kinds that split typed's cost: sdk-client is rpc.Call
+// to the hand-written responder, sdk-service the hand-written caller to the
+// typed service (each against nats-json), and raw-timeout is raw with the
+// Dialtone-Timeout header every typed call carries (against raw: what the header
+// costs the caller, the bus and nats.go's header parsing in the responder).
 func DetailKinds(nc *nats.Conn) []Kind {
 	ctx := context.Background()
 	c := rpc.NewClient(nc)
 	toJSON := rpc.NewEndpoint[Request, Reply](rpc.Spec{Service: "bench", Name: "json", Subject: JSONSubject})
+	timeoutMsg := func() *nats.Msg {
+		return &nats.Msg{Subject: RawSubject, Data: reqBytes, Header: nats.Header{"Dialtone-Timeout": []string{"5000"}}}
+	}
 	return []Kind{
+		{"raw-timeout", func() error {
+			_, err := nc.RequestMsg(timeoutMsg(), 5*time.Second)
+			return err
+		}},
 		{"sdk-client", func() error {
 			_, err := rpc.Call(ctx, c, toJSON, &request)
 			return err
