@@ -15,12 +15,15 @@
 //	description  string  human description, may be empty
 //	metadata     object  string to string, may be absent
 //	endpoints    array   {"name", "subject", "queue_group"} per endpoint
+//	events       array   optional: {"name", "subject", "role", "queue_group"} per event the
+//	                     instance publishes (role "publish") or consumes (role "consume";
+//	                     queue_group "" when every instance receives each event)
 //	inbox        string  the instance inbox, _DT.<name>.<id>
 //	started      string  RFC 3339 time the instance started (UTC, milliseconds)
 //	seq          number  1 for the first document, +1 for every document after it
 //	status       string  "up", "draining" (graceful stop in progress) or "stopped" (the last)
 //	load         object  {"in_flight": handlers running, "capacity": concurrency limit,
-//	                     "queued": requests received and waiting for a slot}
+//	                     "queued": requests and events received and waiting for a slot}
 //	interval_ms  number  the promised interval: the next document comes within it
 //	server_id    string  the bus server the instance's connection is on (may be absent)
 //	client_id    number  that connection's client id on the server (may be absent)
@@ -75,11 +78,27 @@ type Endpoint struct {
 	QueueGroup string `json:"queue_group"`
 }
 
+// Event describes an event an instance publishes or consumes (package event), so
+// registries can show who listens to what.
+type Event struct {
+	Name       string `json:"name"`
+	Subject    string `json:"subject"`               // literal for "publish"; may hold wildcards for "consume"
+	Role       string `json:"role"`                  // RolePublish or RoleConsume
+	QueueGroup string `json:"queue_group,omitempty"` // "consume": the queue group, "" for broadcast
+}
+
+// Roles of an Event.
+const (
+	RolePublish = wire.EventRolePublish
+	RoleConsume = wire.EventRoleConsume
+)
+
 // Load is how busy an instance is.
 type Load struct {
 	InFlight int `json:"in_flight"`
 	Capacity int `json:"capacity"`
-	// Queued counts requests the instance has received that wait for a free slot.
+	// Queued counts requests and events the instance has received that wait for
+	// a free slot.
 	// Added in v1 without a schema change: a reader that predates it ignores it,
 	// and a document without it reads as 0.
 	Queued int `json:"queued"`
@@ -94,6 +113,7 @@ type Heartbeat struct {
 	Description string            `json:"description"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
 	Endpoints   []Endpoint        `json:"endpoints"`
+	Events      []Event           `json:"events,omitempty"`
 	Inbox       string            `json:"inbox"`
 	Started     time.Time         `json:"started"`
 	Seq         uint64            `json:"seq"`

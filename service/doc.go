@@ -82,6 +82,16 @@
 // SDK is installed) no span is started; the handler's context still carries the
 // caller's trace context.
 //
+// # Consumers
+//
+// Besides endpoints, an instance can have consumers (AddConsumer): subscriptions
+// whose messages are handled without a reply, which is how package event delivers
+// events (use event.Subscribe rather than AddConsumer). A consumer's messages go
+// through the same workers as requests, under the same concurrency limit, with
+// panics recovered, and Stop drains them with the endpoints. Consumers are not
+// endpoints: $SRV.INFO, $SRV.STATS and heartbeats list them, with the events the
+// instance publishes (AddPublication), under "events".
+//
 // # Why not nats.go/micro
 //
 // nats.go's micro package runs an endpoint's handler on the subscription's delivery

@@ -343,6 +343,7 @@ type queue struct {
 	standby chan struct{} // the spare waits here; unbuffered: a send reaches a waiting spare or nobody
 	closed  chan struct{} // closed with ch, so the spare leaves too
 	direct  bool          // direct requests may use a reserved slot
+	events  bool          // consumers' messages: no endpoint, no reply
 	max     int32
 	idle    atomic.Int32 // workers parked on ch
 	spare   atomic.Int32 // workers on standby (at most one)
@@ -422,6 +423,10 @@ func (s *Service) work(q *queue) {
 		if q.idle.Load() == 0 {
 			s.replenish(q)
 		}
+		if q.events {
+			s.consume(m)
+			continue
+		}
 		ep, rest, pattern := s.lookup(m, q.direct)
 		if ep == nil {
 			s.replyError(m, dialtone.Errorf(dialtone.CodeUnimplemented, "service %s: no endpoint at %s", s.cfg.Name, rest))
@@ -451,11 +456,14 @@ func (s *Service) work(q *queue) {
 	}
 }
 
-// queued counts the requests received but not yet given a slot: those in the
-// request channels and those a worker holds while every slot is taken. Requests
-// still in the connection's buffers are not counted.
+// queued counts the requests and events received but not yet given a slot:
+// those in the channels and those a worker holds while every slot is taken.
+// Messages still in the connection's buffers are not counted.
 func (s *Service) queued() int {
-	return len(s.reqQ.ch) + len(s.directQ.ch) + int(s.waiting.Load())
+	s.mu.Lock()
+	events := len(s.eventQ.ch) // made by the first AddConsumer, under mu
+	s.mu.Unlock()
+	return len(s.reqQ.ch) + len(s.directQ.ch) + events + int(s.waiting.Load())
 }
 
 // lookup finds the endpoint a request is for: by subject for an endpoint

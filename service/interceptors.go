@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -82,6 +83,13 @@ func (r *recoverer) WrapUnary(next dialtone.UnaryFunc) dialtone.UnaryFunc {
 			if p := recover(); p != nil {
 				r.logger.Error("service: handler panic",
 					"service", req.Spec.Service, "endpoint", req.Spec.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if req.Spec.Kind == dialtone.KindEvent {
+					// No caller to keep the details from: the error says what
+					// happened, and the consumer reports it like its other failures.
+					resp, err = dialtone.Response{}, dialtone.NewError(dialtone.CodeInternal,
+						&handlerPanic{service: req.Spec.Service, name: req.Spec.Name, value: p})
+					return
+				}
 				if r.report != nil {
 					r.report(ctx, ErrorEvent{Endpoint: req.Spec.Name, Subject: arrivalSubject(req),
 						Err: dialtone.Errorf(dialtone.CodeInternal, "service %s: %s: handler panic: %v", req.Spec.Service, req.Spec.Name, p)})
@@ -91,6 +99,16 @@ func (r *recoverer) WrapUnary(next dialtone.UnaryFunc) dialtone.UnaryFunc {
 		}()
 		return next(ctx, req)
 	}
+}
+
+// handlerPanic is the error of an event handler that panicked.
+type handlerPanic struct {
+	service, name string
+	value         any
+}
+
+func (h *handlerPanic) Error() string {
+	return fmt.Sprintf("service %s: %s: handler panic: %v", h.service, h.name, h.value)
 }
 
 // Validate returns the interceptor that checks a typed request against its
@@ -103,10 +121,29 @@ func Validate() dialtone.Interceptor {
 		return func(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
 			if req.Msg != nil {
 				if err := dialtone.Validate(req.Msg); err != nil {
+					if req.Spec.Kind == dialtone.KindEvent {
+						err = invalidEvent(req.Spec.Name, err)
+					}
 					return dialtone.Response{}, err
 				}
 			}
 			return next(ctx, req)
 		}
 	})
+}
+
+// invalidEvent words a validation failure for an event: "event OrderPlaced:
+// invalid request: id (required)" becomes "event OrderPlaced is invalid: id
+// (required)", with the same details.
+func invalidEvent(name string, err error) error {
+	de, ok := err.(*dialtone.Error)
+	if !ok {
+		return err
+	}
+	msg := strings.TrimPrefix(de.Message(), "invalid request: ")
+	out := dialtone.Errorf(dialtone.CodeInvalidArgument, "event %s is invalid: %s", name, msg)
+	for k, v := range de.Details() {
+		out = out.WithDetail(k, v)
+	}
+	return out
 }

@@ -2,9 +2,13 @@ package service
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/internal/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -37,12 +41,25 @@ type EndpointInfo struct {
 	Metadata   map[string]string `json:"metadata"`
 }
 
-// Info is the $SRV.INFO response.
+// EventInfo describes in $SRV.INFO an event the instance publishes or consumes
+// (a Dialtone addition to ADR-32; tools that do not know it ignore it).
+type EventInfo struct {
+	Name       string            `json:"name"`
+	Subject    string            `json:"subject"`
+	Role       string            `json:"role"`                  // "publish" or "consume"
+	QueueGroup string            `json:"queue_group,omitempty"` // "consume": "" when every instance gets each event
+	Metadata   map[string]string `json:"metadata,omitempty"`    // e.g. "dialtone.event_schema"
+}
+
+// Info is the $SRV.INFO response. Its Metadata is the service's, plus, when the
+// instance publishes or consumes events, "dialtone.events.publishes" and
+// "dialtone.events.consumes": the subjects, comma separated.
 type Info struct {
 	Identity
 	Type        string         `json:"type"`
 	Description string         `json:"description"`
 	Endpoints   []EndpointInfo `json:"endpoints"`
+	Events      []EventInfo    `json:"events,omitempty"`
 }
 
 // EndpointStats are an endpoint's counters in $SRV.STATS. Durations are
@@ -68,12 +85,29 @@ type EndpointData struct {
 	Latency Latency `json:"latency"`
 }
 
+// EventStats are a consumer's counters in $SRV.STATS (a Dialtone addition to
+// ADR-32): events handled, of which failed (decode, validation, handler error or
+// panic), time spent in the handler, and events the client dropped because the
+// instance's queue was full (WithQueueLength), which no handler saw.
+type EventStats struct {
+	Name                  string        `json:"name"`
+	Subject               string        `json:"subject"`
+	QueueGroup            string        `json:"queue_group,omitempty"`
+	NumEvents             int64         `json:"num_events"`
+	NumErrors             int64         `json:"num_errors"`
+	NumDropped            int64         `json:"num_dropped"`
+	LastError             string        `json:"last_error"`
+	ProcessingTime        time.Duration `json:"processing_time"`
+	AverageProcessingTime time.Duration `json:"average_processing_time"`
+}
+
 // Stats is the $SRV.STATS response.
 type Stats struct {
 	Identity
 	Type      string          `json:"type"`
 	Started   time.Time       `json:"started"`
 	Endpoints []EndpointStats `json:"endpoints"`
+	Events    []EventStats    `json:"events,omitempty"`
 }
 
 func (s *Service) identity() Identity {
@@ -89,6 +123,32 @@ func (s *Service) Info() Info {
 	for _, ep := range s.endpoints {
 		info.Endpoints = append(info.Endpoints, EndpointInfo{Name: ep.name, Subject: ep.subject, QueueGroup: ep.queue, Metadata: ep.metadata})
 	}
+	if len(s.publications)+len(s.consumers) == 0 {
+		return info
+	}
+	var pubs, cons []string
+	for _, p := range s.publications {
+		info.Events = append(info.Events, EventInfo{Name: p.Name, Subject: p.Subject, Role: wire.EventRolePublish, Metadata: p.Metadata})
+		if !slices.Contains(pubs, p.Subject) {
+			pubs = append(pubs, p.Subject)
+		}
+	}
+	for _, co := range s.consumers {
+		info.Events = append(info.Events, EventInfo{Name: co.c.Name, Subject: co.c.Subject, Role: wire.EventRoleConsume,
+			QueueGroup: co.c.QueueGroup, Metadata: co.c.Metadata})
+		if !slices.Contains(cons, co.c.Subject) {
+			cons = append(cons, co.c.Subject)
+		}
+	}
+	md := make(map[string]string, len(s.cfg.Metadata)+2)
+	maps.Copy(md, s.cfg.Metadata)
+	if len(pubs) > 0 {
+		md[wire.MetadataEventsPublishes] = strings.Join(pubs, ",")
+	}
+	if len(cons) > 0 {
+		md[wire.MetadataEventsConsumes] = strings.Join(cons, ",")
+	}
+	info.Metadata = md
 	return info
 }
 
@@ -120,6 +180,30 @@ func (s *Service) Stats() Stats {
 			es.AverageProcessingTime = es.ProcessingTime / time.Duration(es.NumRequests)
 		}
 		st.Endpoints = append(st.Endpoints, es)
+	}
+	for _, co := range s.consumers {
+		es := EventStats{
+			Name:           co.c.Name,
+			Subject:        co.c.Subject,
+			QueueGroup:     co.c.QueueGroup,
+			NumEvents:      co.numEvents.Load(),
+			NumErrors:      co.numErrors.Load(),
+			ProcessingTime: time.Duration(co.procNanos.Load()),
+		}
+		if p := co.lastError.Load(); p != nil {
+			es.LastError = *p
+		}
+		if co.sub != nil {
+			if n, err := co.sub.Dropped(); err == nil {
+				es.NumDropped = int64(n)
+			} else {
+				es.NumDropped = co.dropped // the subscription is closed: its count as it was
+			}
+		}
+		if es.NumEvents > 0 {
+			es.AverageProcessingTime = es.ProcessingTime / time.Duration(es.NumEvents)
+		}
+		st.Events = append(st.Events, es)
 	}
 	return st
 }

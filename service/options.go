@@ -163,9 +163,10 @@ func WithDrainTimeout(d time.Duration) Option {
 }
 
 // ErrorEvent is a failure of the instance that its callers may not see, or not
-// see in full: a reply that could not be sent, a handler that panicked.
+// see in full: a reply that could not be sent, a handler that panicked, and
+// every failure of a consumer (package event), whose publisher never hears of it.
 type ErrorEvent struct {
-	Endpoint string // endpoint name
+	Endpoint string // endpoint name, or the consumer's (the event's) name
 	Subject  string // the subject the request arrived on
 	Err      error  // what went wrong, a *dialtone.Error
 }

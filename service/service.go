@@ -55,6 +55,7 @@ type Service struct {
 	lastDirect atomic.Int64   // when the last direct request without a reservation arrived, unix ns
 	reqQ       *queue         // endpoint subjects and _DT.<svc>.all.>
 	directQ    *queue         // _DT.<svc>.<id>.>, apart so reservations are never stuck behind
+	eventQ     *queue         // consumers (package event)
 	wg         sync.WaitGroup // workers
 	closeOnce  sync.Once
 	allSub     *nats.Subscription // _DT.<svc>.all.>, among servSubs
@@ -63,14 +64,18 @@ type Service struct {
 	baseCtx    context.Context
 	cancel     context.CancelFunc
 
-	mu        sync.Mutex
-	state     state
-	endpoints []*endpoint
-	bySubject atomic.Pointer[map[string]*endpoint] // endpoint subject -> endpoint, copy on write
-	servSubs  []*nats.Subscription                 // endpoint subjects and all: drained first at Stop
-	monSubs   []*nats.Subscription                 // $SRV.*: removed last
-	stopDone  chan struct{}
-	stopErr   error
+	mu           sync.Mutex
+	state        state
+	endpoints    []*endpoint
+	bySubject    atomic.Pointer[map[string]*endpoint] // endpoint subject -> endpoint, copy on write
+	servSubs     []*nats.Subscription                 // endpoint subjects, all and consumers: drained first at Stop
+	consumers    []*consumer
+	bySub        atomic.Pointer[map[*nats.Subscription]*consumer] // copy on write
+	publications []Publication
+	eventWorkers bool                 // eventQ has its workers
+	monSubs      []*nats.Subscription // $SRV.*: removed last
+	stopDone     chan struct{}
+	stopErr      error
 
 	hb     *heartbeat.Publisher
 	avail  availability
@@ -134,6 +139,7 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		sem:     make(chan struct{}, o.maxConcurrent),
 		reqQ:    newQueue(o.queueLen, o.maxConcurrent, false),
 		directQ: newQueue(max(o.queueLen/8, 64), o.maxConcurrent, true),
+		eventQ:  &queue{standby: make(chan struct{}), closed: make(chan struct{}), max: int32(o.maxConcurrent), events: true}, // ch: the first AddConsumer's
 	}
 	s.outer, s.inner = o.outer, o.inner
 	if !o.outerSet {
@@ -149,6 +155,8 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	empty := map[string]*endpoint{}
 	s.bySubject.Store(&empty)
+	noConsumers := map[*nats.Subscription]*consumer{}
+	s.bySub.Store(&noConsumers)
 	s.avail.init(s)
 	var err error
 	if s.gauges, err = s.registerGauges(o.mp); err != nil {
@@ -211,6 +219,11 @@ func (s *Service) subscribeLocked() error {
 			return err
 		}
 	}
+	for _, co := range s.consumers {
+		if err := s.subscribeConsumerLocked(co); err != nil {
+			return err
+		}
+	}
 	var err error
 	if s.allSub, err = s.chanSubscribeLocked(s.allPrefix+">", "", s.reqQ.ch); err != nil {
 		return err
@@ -228,6 +241,9 @@ func (s *Service) subscribeLocked() error {
 	for range maxIdle + 1 { // parked and spare
 		s.spawn(s.reqQ)
 		s.spawn(s.directQ)
+	}
+	if len(s.consumers) > 0 {
+		s.spawnEventWorkersLocked()
 	}
 	return nil
 }
@@ -262,6 +278,12 @@ func (s *Service) closeQueues() {
 		close(s.directQ.ch)
 		close(s.reqQ.closed)
 		close(s.directQ.closed)
+		s.mu.Lock()
+		if s.eventQ.ch != nil {
+			close(s.eventQ.ch)
+		}
+		s.mu.Unlock()
+		close(s.eventQ.closed)
 	})
 }
 
@@ -352,6 +374,7 @@ func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) erro
 	// reports the subscription closed. Once all are closed nothing more arrives:
 	// closing the channels lets the workers finish what is queued and exit, and
 	// when they have, every request that reached this instance has been answered.
+	s.recordDropped()
 	timedOut := !s.drainSubs(ctx, servSubs)
 	if !timedOut && !s.nc.IsClosed() && s.avail.waitSettled(ctx) != nil {
 		timedOut = true
@@ -493,6 +516,13 @@ func (s *Service) heartbeatSource() heartbeat.Heartbeat {
 	for i, ep := range s.endpoints {
 		eps[i] = heartbeat.Endpoint{Name: ep.name, Subject: ep.subject, QueueGroup: ep.queue}
 	}
+	var events []heartbeat.Event
+	for _, p := range s.publications {
+		events = append(events, heartbeat.Event{Name: p.Name, Subject: p.Subject, Role: heartbeat.RolePublish})
+	}
+	for _, co := range s.consumers {
+		events = append(events, heartbeat.Event{Name: co.c.Name, Subject: co.c.Subject, Role: heartbeat.RoleConsume, QueueGroup: co.c.QueueGroup})
+	}
 	s.mu.Unlock()
 	return heartbeat.Heartbeat{
 		ID:          s.id,
@@ -501,6 +531,7 @@ func (s *Service) heartbeatSource() heartbeat.Heartbeat {
 		Description: s.cfg.Description,
 		Metadata:    s.cfg.Metadata,
 		Endpoints:   eps,
+		Events:      events,
 		Inbox:       s.inbox,
 		Started:     s.started,
 		Load:        heartbeat.Load{InFlight: int(s.inFlight.Load()), Capacity: cap(s.sem), Queued: s.queued()},

@@ -26,14 +26,17 @@ var DurationBuckets = []float64{
 
 // metrics is the Metrics interceptor.
 type metrics struct {
-	hist  metric.Float64Histogram
-	attrs sync.Map // attrKey -> []metric.RecordOption
+	hist   metric.Float64Histogram
+	events metric.Float64Histogram // KindEvent: ProducerDuration or ConsumerDuration
+	client bool
+	attrs  sync.Map // attrKey -> []metric.RecordOption
 }
 
 type attrKey struct {
-	service, name string
-	pattern       dialtone.Pattern
-	code          dialtone.Code
+	kind                   dialtone.Kind
+	service, name, subject string // subject: events only
+	pattern                dialtone.Pattern
+	code                   dialtone.Code
 }
 
 // Metrics returns the interceptor that records each call's duration, in seconds,
@@ -54,17 +57,31 @@ func Metrics(mp metric.MeterProvider, scope string, client bool) dialtone.Interc
 	if err != nil {
 		return nil // the API returns a working no-op instrument with the error; nothing to record to
 	}
-	return &metrics{hist: hist}
+	evName, evDesc := ConsumerDuration, "Duration of events handled by a Dialtone service's subscription."
+	if client {
+		evName, evDesc = ProducerDuration, "Duration of events published with a Dialtone event publisher."
+	}
+	events, err := mp.Meter(scope).Float64Histogram(evName,
+		metric.WithUnit("s"), metric.WithDescription(evDesc),
+		metric.WithExplicitBucketBoundaries(DurationBuckets...))
+	if err != nil {
+		return nil
+	}
+	return &metrics{hist: hist, events: events, client: client}
 }
 
 func (m *metrics) WrapUnary(next dialtone.UnaryFunc) dialtone.UnaryFunc {
 	return func(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
-		if !m.hist.Enabled(ctx) {
+		hist := m.hist
+		if req.Spec.Kind == dialtone.KindEvent {
+			hist = m.events
+		}
+		if !hist.Enabled(ctx) {
 			return next(ctx, req)
 		}
 		start := time.Now()
 		resp, err := next(ctx, req)
-		m.hist.Record(ctx, time.Since(start).Seconds(), m.options(&req, dialtone.CodeOf(err))...)
+		hist.Record(ctx, time.Since(start).Seconds(), m.options(&req, dialtone.CodeOf(err))...)
 		return resp, err
 	}
 }
@@ -72,8 +89,16 @@ func (m *metrics) WrapUnary(next dialtone.UnaryFunc) dialtone.UnaryFunc {
 // options returns the attribute set of a call as record options, built once per
 // endpoint, pattern and code.
 func (m *metrics) options(req *dialtone.Request, code dialtone.Code) []metric.RecordOption {
-	k := attrKey{service: req.Spec.Service, name: req.Spec.Name, pattern: req.Pattern, code: code}
+	k := attrKey{kind: req.Spec.Kind, service: req.Spec.Service, name: req.Spec.Name, pattern: req.Pattern, code: code}
+	if k.kind == dialtone.KindEvent {
+		k.subject = req.Spec.Subject
+	}
 	if v, ok := m.attrs.Load(k); ok {
+		return v.([]metric.RecordOption)
+	}
+	if k.kind == dialtone.KindEvent {
+		opts := []metric.RecordOption{metric.WithAttributeSet(eventAttributes(k, m.client))}
+		v, _ := m.attrs.LoadOrStore(k, opts)
 		return v.([]metric.RecordOption)
 	}
 	set := attribute.NewSet(

@@ -58,6 +58,9 @@ var (
 
 func (t *tracing) WrapUnary(next dialtone.UnaryFunc) dialtone.UnaryFunc {
 	return func(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
+		if req.Spec.Kind == dialtone.KindEvent {
+			return t.event(ctx, req, next)
+		}
 		client := req.Spec.IsClient
 		if !client && req.Header != nil {
 			ctx = t.prop.Extract(ctx, dialtone.HeaderCarrier(req.Header))

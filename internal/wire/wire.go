@@ -141,3 +141,64 @@ func tokenProblem(tok string) string {
 	}
 	return ""
 }
+
+// Events (package event). An event is published on a literal subject with no reply
+// subject; consumers subscribe per service (queue group EventQueue(service)) or on
+// every instance (no queue group).
+
+// Roles of an event in the heartbeat document and $SRV.INFO: the instance publishes
+// it or consumes it.
+const (
+	EventRolePublish = "publish"
+	EventRoleConsume = "consume"
+)
+
+// Metadata keys for events. MetadataEventSchema is in the metadata of one event in
+// $SRV.INFO "events": the JSON Schema of its payload. The two others are in the
+// service metadata of the $SRV.INFO response, so `nats micro info` shows them: the
+// subjects the instance publishes and consumes, comma separated, each once, in
+// the order they were added.
+const (
+	MetadataEventSchema     = "dialtone.event_schema"
+	MetadataEventsPublishes = "dialtone.events.publishes"
+	MetadataEventsConsumes  = "dialtone.events.consumes"
+)
+
+// EventQueue is the queue group of a per-service subscription: the subscribing
+// service's name, so each service receives an event once, on one of its instances.
+func EventQueue(service string) string { return service }
+
+// SendSpanName names the producer's span of an event, after OpenTelemetry's
+// messaging conventions: "send <subject>".
+func SendSpanName(subject string) string { return "send " + subject }
+
+// ProcessSpanName names the consumer's span of an event: "process <subject
+// subscribed to>", wildcards included, so span names stay few.
+func ProcessSpanName(subject string) string { return "process " + subject }
+
+// FilterProblem says what is wrong with s as a subject to subscribe to (tokens as
+// for a literal subject, where a token may also be "*", any one token, and the
+// last may be ">", one or more tokens), or "" when nothing is.
+func FilterProblem(s string) string {
+	if s == "" {
+		return "empty"
+	}
+	toks := strings.Split(s, ".")
+	for i, tok := range toks {
+		switch {
+		case tok == "*":
+		case tok == ">":
+			if i != len(toks)-1 {
+				return "'>' must be the last token"
+			}
+		default:
+			if p := tokenProblem(tok); p != "" {
+				if p == "wildcards are not allowed" {
+					return "a wildcard must be a whole token ('*' or a last '>')"
+				}
+				return p
+			}
+		}
+	}
+	return ""
+}

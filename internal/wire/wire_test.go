@@ -51,3 +51,25 @@ func TestNamesAndSubjects(t *testing.T) {
 		}
 	}
 }
+
+func TestFilterProblem(t *testing.T) {
+	for s, want := range map[string]string{
+		"orders.OrderPlaced": "",
+		"orders.*":           "",
+		"orders.>":           "",
+		"*.placed.>":         "",
+		">":                  "",
+		"":                   "empty",
+		"orders.>.x":         "'>' must be the last token",
+		"orders.a*":          "a wildcard must be a whole token ('*' or a last '>')",
+		"orders..x":          "empty token (leading, trailing or double dot)",
+		"orders.a b":         "whitespace or control character",
+	} {
+		if got := FilterProblem(s); got != want {
+			t.Errorf("FilterProblem(%q) = %q, want %q", s, got, want)
+		}
+	}
+	if EventQueue("billing") != "billing" || SendSpanName("a.b") != "send a.b" || ProcessSpanName("a.>") != "process a.>" {
+		t.Error("event names")
+	}
+}
