@@ -19,7 +19,8 @@ import (
 // a user installs with WithInterceptors, so that each can be moved, replaced or
 // left out (WithOuterInterceptors, WithInnerInterceptors). Every endpoint has, in
 // this order: Deadline, Tracing, Metrics, Recover, then the user's interceptors,
-// then Validate.
+// then Validate. So does every consumer (package event), whose requests have
+// Spec.Kind dialtone.KindEvent.
 
 const instrumentationName = "github.com/dialtone-dev/dialtone/service"
 

@@ -1,0 +1,223 @@
+package event_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/dialtone-dev/dialtone/event"
+	"github.com/dialtone-dev/dialtone/internal/bustest"
+	"github.com/dialtone-dev/dialtone/service"
+)
+
+// OrderPlaced is the event most tests publish.
+type OrderPlaced struct {
+	ID    string `json:"id" validate:"required"`
+	Total int    `json:"total" validate:"min=0"`
+}
+
+var orderPlaced = event.NewTopic[OrderPlaced](event.Spec{Subject: "orders.OrderPlaced"})
+
+// forEachBackend runs f on busd and on a nats-server cluster, with a client
+// connection for the publisher; instances connect to other nodes than the client
+// where there are several.
+func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, b := range bustest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			urls := b.Start(t)
+			e := &env{t: t, urls: urls}
+			e.client = bustest.Connect(t, urls[0])
+			f(t, e)
+		})
+	}
+}
+
+type env struct {
+	t      *testing.T
+	urls   []string
+	client *nats.Conn
+	n      int
+}
+
+// conn connects a new instance connection, to another node than the client
+// where there is one.
+func (e *env) conn() *nats.Conn {
+	e.n++
+	return bustest.Connect(e.t, e.urls[e.n%len(e.urls)])
+}
+
+// instance is a started service instance and its connection.
+type instance struct {
+	*service.Service
+	nc *nats.Conn
+}
+
+// start creates an instance of service name, lets setup subscribe, starts it,
+// stops it on cleanup and waits until the client's server knows its
+// subscriptions.
+func (e *env) start(name string, setup func(s *service.Service), opts ...service.Option) *instance {
+	e.t.Helper()
+	nc := e.conn()
+	opts = append([]service.Option{service.WithHeartbeatInterval(100 * time.Millisecond),
+		service.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+	s, err := service.New(nc, service.Config{Name: name, Version: "1.0.0"}, opts...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if setup != nil {
+		setup(s)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+	})
+	e.reachable(s)
+	return &instance{Service: s, nc: nc}
+}
+
+// reachable waits until the client's server routes to the instance. On one server
+// that is at once. Across a cluster interest travels asynchronously but in order,
+// and an instance subscribes its consumers before $SRV.PING, so once PING answers
+// through the client's node, events published there reach the instance too.
+func (e *env) reachable(s *service.Service) {
+	e.t.Helper()
+	subj := "$SRV.PING." + s.Name() + "." + s.ID()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := e.client.Request(subj, nil, time.Second)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("instance %s not reachable from the client: %v", s.ID(), err)
+		}
+		if errors.Is(err, nats.ErrNoResponders) {
+			time.Sleep(5 * time.Millisecond) // no signal for route interest: bounded poll
+		}
+	}
+}
+
+// tally counts the events each service and each instance handled, by order ID,
+// and signals when a target is reached.
+type tally struct {
+	mu     sync.Mutex
+	byKey  map[string]map[string]int // key (service or instance) -> order ID -> times handled
+	want   map[string]int            // key -> distinct IDs that complete it
+	done   chan struct{}
+	closed bool
+}
+
+func newTally() *tally {
+	return &tally{byKey: map[string]map[string]int{}, want: map[string]int{}, done: make(chan struct{})}
+}
+
+// expect makes wait return once key has seen n distinct IDs (and every other
+// expected key its own).
+func (t *tally) expect(key string, n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.want[key] = n
+	t.checkLocked() // the events may all have been handled already
+}
+
+func (t *tally) add(id string, keys ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range keys {
+		if t.byKey[k] == nil {
+			t.byKey[k] = map[string]int{}
+		}
+		t.byKey[k][id]++
+	}
+	t.checkLocked()
+}
+
+// checkLocked closes done once every expected key is complete.
+func (t *tally) checkLocked() {
+	if t.closed || len(t.want) == 0 {
+		return
+	}
+	for k, n := range t.want {
+		if len(t.byKey[k]) < n {
+			return
+		}
+	}
+	t.closed = true
+	close(t.done)
+}
+
+// wait waits until every expected key is complete, failing after d.
+func (t *tally) wait(tb testing.TB, d time.Duration) {
+	tb.Helper()
+	select {
+	case <-t.done:
+	case <-time.After(d):
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		for k, n := range t.want {
+			tb.Errorf("%s: %d distinct events handled, want %d", k, len(t.byKey[k]), n)
+		}
+		tb.FailNow()
+	}
+}
+
+// distinct and total report how many IDs key saw, and how many events in all.
+func (t *tally) counts(key string) (distinct, total int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, n := range t.byKey[key] {
+		total += n
+	}
+	return len(t.byKey[key]), total
+}
+
+// syncBuffer is a bytes.Buffer for a slog handler written from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// stop stops an instance within 10s and fails the test on an error.
+func stop(t testing.TB, s *service.Service) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatalf("stop %s: %v", s.ID(), err)
+	}
+}
+
+// bustestConn connects to a fresh busd, for tests that need only one connection.
+func bustestConn(t *testing.T) *nats.Conn {
+	t.Helper()
+	return bustest.Connect(t, bustest.Busd(t))
+}
+
+// bustestURL starts a busd and returns its URL.
+func bustestURL(t *testing.T) string {
+	t.Helper()
+	return bustest.Busd(t)
+}

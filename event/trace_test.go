@@ -1,0 +1,176 @@
+package event_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/dialtone-dev/dialtone/event"
+	"github.com/dialtone-dev/dialtone/service"
+)
+
+// TestTraceLinksConsumerToProducer publishes inside a span: the producer's span
+// ("send orders.OrderPlaced") is its child, and each consumer's span ("process
+// orders.OrderPlaced") is a child of the producer's span and links to it, in
+// both services. A failing handler marks its span.
+func TestTraceLinksConsumerToProducer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		exp := tracetest.NewInMemoryExporter()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+		defer tp.Shutdown(context.Background())
+
+		inHandler := make(chan trace.SpanContext, 2)
+		sub := func(fail bool) func(s *service.Service) {
+			return func(s *service.Service) {
+				if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
+					inHandler <- trace.SpanContextFromContext(ctx)
+					if fail {
+						return context.DeadlineExceeded
+					}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		billing := e.start("billing", sub(false), service.WithTracerProvider(tp))
+		mail := e.start("mail", sub(true), service.WithTracerProvider(tp))
+
+		pub := event.NewPublisher(e.client, event.WithTracerProvider(tp))
+		ctx, parent := tp.Tracer("test").Start(context.Background(), "checkout")
+		if err := event.Publish(ctx, pub, orderPlaced, &OrderPlaced{ID: "o-1"}); err != nil {
+			t.Fatal(err)
+		}
+		parent.End()
+		for range 2 {
+			select {
+			case sc := <-inHandler:
+				if sc.TraceID() != parent.SpanContext().TraceID() {
+					t.Errorf("handler runs in trace %s, want %s", sc.TraceID(), parent.SpanContext().TraceID())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("event not handled")
+			}
+		}
+		stop(t, billing.Service) // handlers done: spans ended
+		stop(t, mail.Service)
+
+		var producer tracetest.SpanStub
+		var consumers []tracetest.SpanStub
+		for _, sp := range exp.GetSpans() {
+			switch sp.SpanKind {
+			case trace.SpanKindProducer:
+				producer = sp
+			case trace.SpanKindConsumer:
+				consumers = append(consumers, sp)
+			}
+		}
+		if producer.Name != "send orders.OrderPlaced" || producer.Parent.SpanID() != parent.SpanContext().SpanID() {
+			t.Fatalf("producer span %q, parent %s; want send orders.OrderPlaced under the checkout span", producer.Name, producer.Parent.SpanID())
+		}
+		if len(consumers) != 2 {
+			t.Fatalf("%d consumer spans, want 2", len(consumers))
+		}
+		for _, c := range consumers {
+			if c.Name != "process orders.OrderPlaced" {
+				t.Errorf("consumer span %q", c.Name)
+			}
+			if c.Parent.SpanID() != producer.SpanContext.SpanID() || c.SpanContext.TraceID() != producer.SpanContext.TraceID() {
+				t.Errorf("consumer span's parent %s in trace %s; want the producer's span %s",
+					c.Parent.SpanID(), c.SpanContext.TraceID(), producer.SpanContext.SpanID())
+			}
+			if len(c.Links) != 1 || c.Links[0].SpanContext.SpanID() != producer.SpanContext.SpanID() {
+				t.Errorf("consumer span links %v; want one link to the producer's span", c.Links)
+			}
+			attrs := map[string]string{}
+			for _, kv := range c.Attributes {
+				attrs[string(kv.Key)] = kv.Value.AsString()
+			}
+			svc := attrs["dialtone.service"]
+			if attrs["messaging.destination.name"] != "orders.OrderPlaced" || attrs["messaging.operation.type"] != "process" || attrs["dialtone.event"] != "OrderPlaced" {
+				t.Errorf("consumer span attributes %v", attrs)
+			}
+			failed := c.Status.Code.String() == "Error"
+			if failed != (svc == "mail") || (failed && attrs["dialtone.error_code"] != "deadline_exceeded") {
+				t.Errorf("%s: span status %v, error code %q", svc, c.Status, attrs["dialtone.error_code"])
+			}
+		}
+	})
+}
+
+// TestTraceContextWithoutProducerSpans publishes from a Publisher whose provider
+// records nothing, inside a span of another provider: the trace context still
+// travels, so the consumer joins the caller's trace.
+func TestTraceContextWithoutProducerSpans(t *testing.T) {
+	e := &env{t: t, urls: []string{bustestURL(t)}}
+	e.client = e.conn()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer tp.Shutdown(context.Background())
+	got := make(chan trace.SpanContext, 1)
+	billing := e.start("billing", func(s *service.Service) {
+		_ = event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
+			got <- trace.SpanContextFromContext(ctx)
+			return nil
+		})
+	}, service.WithTracerProvider(noop.NewTracerProvider()), service.WithPropagator(propagation.TraceContext{}))
+
+	pub := event.NewPublisher(e.client, event.WithTracerProvider(noop.NewTracerProvider()))
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "checkout")
+	defer parent.End()
+	if err := event.Publish(ctx, pub, orderPlaced, &OrderPlaced{ID: "o-1"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case sc := <-got:
+		if sc.TraceID() != parent.SpanContext().TraceID() || sc.SpanID() != parent.SpanContext().SpanID() {
+			t.Errorf("handler's span context %v, want the caller's %v", sc, parent.SpanContext())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("not handled")
+	}
+	stop(t, billing.Service)
+}
+
+// TestBaggageTravels publishes with a propagator that carries baggage and no
+// span: the consumer's handler sees the baggage.
+func TestBaggageTravels(t *testing.T) {
+	e := &env{t: t, urls: []string{bustestURL(t)}}
+	e.client = e.conn()
+	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	got := make(chan string, 1)
+	billing := e.start("billing", func(s *service.Service) {
+		_ = event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
+			got <- baggage.FromContext(ctx).Member("tenant").Value()
+			return nil
+		})
+	}, service.WithPropagator(prop))
+	m, err := baggage.NewMember("tenant", "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bag, err := baggage.New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := event.NewPublisher(e.client, event.WithPropagator(prop))
+	if err := event.Publish(baggage.ContextWithBaggage(context.Background(), bag), pub, orderPlaced, &OrderPlaced{ID: "o-1"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-got:
+		if v != "acme" {
+			t.Errorf("handler's baggage tenant = %q, want acme", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("not handled")
+	}
+	stop(t, billing.Service)
+}
