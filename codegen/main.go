@@ -37,6 +37,36 @@
 // `//dialtone:subject other.subject` on the method overrides it. Bad input is reported
 // as "file:line:col: message" lines and exit status 1.
 //
+// # Generating events
+//
+// An interface whose methods all look like
+//
+//	//go:generate go run github.com/dialtone-dev/dialtone/codegen -type OrderEvents -service orders
+//	type OrderEvents interface {
+//		OrderPlaced(ctx context.Context, ev *OrderPlaced) error
+//	}
+//
+// declares events (package event): each method is one event, published on
+// "<service>.<Method>" (or its //dialtone:subject), with its struct as the payload.
+// `go generate` writes orderevents_dialtone.go with
+//
+//   - the subject constants (OrderEventsOrderPlacedSubject) and a function per
+//     event returning its typed event.Topic (OrderEventsOrderPlacedTopic(), for
+//     event.Publish and event.Subscribe);
+//   - OrderEventsPublisher, which implements OrderEvents by publishing
+//     (NewOrderEventsPublisher(event.NewPublisher(nc, event.WithService(svc))));
+//     given a service, it lists the events in the service's heartbeats and
+//     $SRV.INFO as published;
+//   - RegisterOrderEvents(r service.Registrar, impl OrderEvents, opts ...event.SubscribeOption) error,
+//     which subscribes the consuming service to every event, each handled by the
+//     method of impl with its name, once per service unless opts say
+//     event.Broadcast();
+//   - the JSON Schema of each payload type, listed with the event in $SRV.INFO of
+//     the services that publish and consume it.
+//
+// -service names the publishing service, the first token of the default subjects.
+// An interface that mixes endpoints and event handlers is an error.
+//
 // # Scaffolding a new service
 //
 //	go run github.com/dialtone-dev/dialtone/codegen new -module example.com/shop -name orders ./orders

@@ -70,13 +70,13 @@ func Generate(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	g := &gen{cfg: cfg, p: p, docs: docComments(p.files)}
-	file := g.file()
+	data, tmpl := g.file()
 	if len(g.diags) > 0 {
 		sortDiags(g.diags)
 		return nil, g.diags
 	}
 	var buf bytes.Buffer
-	if err := templates.Codegen.ExecuteTemplate(&buf, "service.go.tmpl", file); err != nil {
+	if err := templates.Codegen.ExecuteTemplate(&buf, tmpl, data); err != nil {
 		return nil, fmt.Errorf("codegen: rendering: %v", err)
 	}
 	src, err := format.Source(buf.Bytes())
@@ -116,39 +116,48 @@ func (g *gen) position(pos token.Pos) string {
 	return fmt.Sprintf("%s:%d:%d", filepath.Base(p.Filename), p.Line, p.Column)
 }
 
-func (g *gen) file() *templates.File {
+// file checks the interface and returns the data of the file to generate and the
+// name of its template: "service.go.tmpl" for a service (methods
+// (ctx, *Req) (*Resp, error)), "events.go.tmpl" for event handlers (methods
+// (ctx, *Event) error).
+func (g *gen) file() (data any, template string) {
+	const serviceTemplate = "service.go.tmpl"
 	scope := g.p.types.Scope()
 	obj := scope.Lookup(g.cfg.Type)
 	if obj == nil {
 		g.diags = append(g.diags, Diagnostic{Pos: token.Position{Filename: g.cfg.Dir},
 			Msg: fmt.Sprintf("-type %s: no such type in package %s%s", g.cfg.Type, g.p.types.Name(), g.interfacesHint())})
-		return nil
+		return nil, serviceTemplate
 	}
 	tn, ok := obj.(*types.TypeName)
 	if !ok {
 		g.errorf(obj.Pos(), "-type %s: %s is a %s, not an interface type", g.cfg.Type, obj.Name(), kindOf(obj))
-		return nil
+		return nil, serviceTemplate
 	}
 	named, _ := types.Unalias(tn.Type()).(*types.Named)
 	iface, ok := tn.Type().Underlying().(*types.Interface)
 	if !ok || named == nil {
 		g.errorf(obj.Pos(), "-type %s: %s is %s, not an interface", g.cfg.Type, obj.Name(), describe(tn.Type().Underlying()))
-		return nil
+		return nil, serviceTemplate
 	}
 	if !tn.Exported() {
 		g.errorf(obj.Pos(), "interface %s is unexported; a service interface must be exported so other packages can call it", tn.Name())
 	}
 	if named.TypeParams().Len() > 0 {
 		g.errorf(obj.Pos(), "interface %s has type parameters; a service interface cannot be generic", tn.Name())
-		return nil
+		return nil, serviceTemplate
 	}
 	if !iface.IsMethodSet() {
 		g.errorf(obj.Pos(), "interface %s is a type constraint (it has a type set), not a set of methods", tn.Name())
-		return nil
+		return nil, serviceTemplate
 	}
 	if iface.NumMethods() == 0 {
-		g.errorf(obj.Pos(), "interface %s has no methods; declare one per endpoint, e.g. SayHello(ctx context.Context, req *HelloRequest) (*HelloReply, error)", tn.Name())
-		return nil
+		g.errorf(obj.Pos(), "interface %s has no methods; declare one per endpoint, e.g. SayHello(ctx context.Context, req *HelloRequest) (*HelloReply, error), "+
+			"or one per event, e.g. OrderPlaced(ctx context.Context, ev *OrderPlaced) error", tn.Name())
+		return nil, serviceTemplate
+	}
+	if eventHandlers(iface) {
+		return g.eventsFile(obj), "events.go.tmpl"
 	}
 
 	T := g.cfg.Type
@@ -167,17 +176,7 @@ func (g *gen) file() *templates.File {
 	g.used = map[string]string{}
 	g.declare(obj.Pos(), f.ServiceNameConst, f.ClientType, f.NewClient, f.Register)
 
-	methods := make([]*types.Func, iface.NumMethods())
-	for i := range methods {
-		methods[i] = iface.Method(i)
-	}
-	order := g.methodOrder(obj)
-	slices.SortStableFunc(methods, func(a, b *types.Func) int {
-		if c := order(a) - order(b); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name(), b.Name())
-	})
+	methods := g.sortedMethods(obj, iface)
 	astMethods := g.interfaceMethods(obj)
 	subjects := map[string]*types.Func{}
 	for _, m := range methods {
@@ -199,25 +198,49 @@ func (g *gen) file() *templates.File {
 		return g.importName(pkg.Path(), pkg.Name())
 	}
 	g.messages(f, methods, astMethods, qual)
+	f.StdImports, f.Imports = g.importLists()
+
+	if g.invalid {
+		g.typeErrors()
+	}
+	return f, serviceTemplate
+}
+
+// sortedMethods returns the interface's methods in the order its source lists
+// them (by name where that does not decide).
+func (g *gen) sortedMethods(obj types.Object, iface *types.Interface) []*types.Func {
+	methods := make([]*types.Func, iface.NumMethods())
+	for i := range methods {
+		methods[i] = iface.Method(i)
+	}
+	order := g.methodOrder(obj)
+	slices.SortStableFunc(methods, func(a, b *types.Func) int {
+		if c := order(a) - order(b); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name(), b.Name())
+	})
+	return methods
+}
+
+// importLists returns the imports the generated file needs, standard library
+// first, each list sorted by path.
+func (g *gen) importLists() (std, other []templates.Import) {
 	for path, name := range g.imports {
 		im := templates.Import{Path: path}
 		if last := path[strings.LastIndex(path, "/")+1:]; name != last {
 			im.Name = name
 		}
 		if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
-			f.Imports = append(f.Imports, im)
+			other = append(other, im)
 		} else {
-			f.StdImports = append(f.StdImports, im)
+			std = append(std, im)
 		}
 	}
 	byPath := func(a, b templates.Import) int { return strings.Compare(a.Path, b.Path) }
-	slices.SortFunc(f.StdImports, byPath)
-	slices.SortFunc(f.Imports, byPath)
-
-	if g.invalid {
-		g.typeErrors()
-	}
-	return f
+	slices.SortFunc(std, byPath)
+	slices.SortFunc(other, byPath)
+	return std, other
 }
 
 // declare reserves generated package-level identifiers, reporting those the package
@@ -365,6 +388,9 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 		g.messageType(params.At(1).Type(), params.At(1).Pos(), "second parameter (the request)", want, bad)
 	}
 	switch {
+	case results.Len() == 1 && types.Identical(results.At(0).Type(), types.Universe.Lookup("error").Type()):
+		bad(m.Pos(), "returns only error, like an event handler, but the other methods of %s are endpoints (%s); "+
+			"declare event handlers, (ctx context.Context, ev *Event) error, in an interface of their own", g.cfg.Type, want)
 	case results.Len() != 2:
 		bad(m.Pos(), "has %s; %s", plural(results.Len(), "result"), want)
 	default:
@@ -381,28 +407,7 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 		SubjectConst: f.Interface + m.Name() + "Subject",
 		EndpointFunc: f.Interface + m.Name() + "Endpoint",
 	}
-	if field != nil {
-		if field.Doc != nil {
-			mm.Doc = strings.TrimSpace(field.Doc.Text())
-		}
-		for _, c := range commentLines(field.Doc, field.Comment) {
-			if !strings.HasPrefix(c.Text, Directive) {
-				continue
-			}
-			key, val, _ := strings.Cut(strings.TrimPrefix(c.Text, Directive), " ")
-			val = strings.TrimSpace(val)
-			switch key {
-			case "subject":
-				if !wire.ValidSubject(val) {
-					bad(c.Pos(), "%ssubject %q: want a NATS subject without wildcards, e.g. %s.%s", Directive, val, g.cfg.Service, m.Name())
-					continue
-				}
-				mm.Subject = val
-			default:
-				bad(c.Pos(), "unknown directive %s%s (known: %ssubject)", Directive, key, Directive)
-			}
-		}
-	}
+	mm.Doc, mm.Subject = g.directives(m, field, mm.Subject, bad)
 	if prev, dup := subjects[mm.Subject]; dup {
 		bad(m.Pos(), "subject %s is already the subject of method %s (%s); two endpoints cannot share a subject", mm.Subject, prev.Name(), g.position(prev.Pos()))
 	} else {
@@ -412,6 +417,36 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 		g.declare(m.Pos(), mm.SubjectConst, mm.EndpointFunc)
 	}
 	return mm, ok
+}
+
+// directives reads a method's doc comment and its //dialtone: directives: the
+// doc text, and the subject (subject unless a directive sets another).
+func (g *gen) directives(m *types.Func, field *ast.Field, subject string, bad func(token.Pos, string, ...any)) (doc, subj string) {
+	subj = subject
+	if field == nil {
+		return "", subj
+	}
+	if field.Doc != nil {
+		doc = strings.TrimSpace(field.Doc.Text())
+	}
+	for _, c := range commentLines(field.Doc, field.Comment) {
+		if !strings.HasPrefix(c.Text, Directive) {
+			continue
+		}
+		key, val, _ := strings.Cut(strings.TrimPrefix(c.Text, Directive), " ")
+		val = strings.TrimSpace(val)
+		switch key {
+		case "subject":
+			if !wire.ValidSubject(val) {
+				bad(c.Pos(), "%ssubject %q: want a NATS subject without wildcards, e.g. %s.%s", Directive, val, g.cfg.Service, m.Name())
+				continue
+			}
+			subj = val
+		default:
+			bad(c.Pos(), "unknown directive %s%s (known: %ssubject)", Directive, key, Directive)
+		}
+	}
+	return doc, subj
 }
 
 // messageType checks that t is a pointer to a named struct type usable as a request
@@ -444,6 +479,7 @@ type message struct {
 	name      string   // the schema constant
 	requests  []string // the methods taking t
 	responses []string // the methods returning t
+	events    []string // the event handlers taking t
 }
 
 // messages fills in the request and response types of f's methods and f.Schemas, one
@@ -522,6 +558,9 @@ func typeIdent(t types.Type) string {
 // request of Get and Tree", "the request and response of Echo", "the request of Put
 // and the response of Get".
 func (m *message) uses() string {
+	if len(m.events) > 0 {
+		return "the payload of " + andList(m.events)
+	}
 	if slices.Equal(m.requests, m.responses) {
 		return "the request and response of " + andList(m.requests)
 	}

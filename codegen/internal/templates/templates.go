@@ -27,8 +27,9 @@ var Funcs = template.FuncMap{
 	"comment": Comment,
 }
 
-// Codegen renders the generated service file. Execute the template named
-// "service.go.tmpl" with a *File.
+// Codegen renders the generated file. Execute the template named
+// "service.go.tmpl" with a *File for a service interface, "events.go.tmpl" with
+// an *EventsFile for an interface of event handlers.
 var Codegen = template.Must(template.New("codegen").Funcs(Funcs).ParseFS(FS, "codegen/*.go.tmpl"))
 
 // Scaffold renders a new service project. Each template named in ScaffoldFiles is
@@ -111,6 +112,45 @@ type Schema struct {
 	Type  string // the type as written in the generated file, e.g. "HelloRequest"
 	Uses  string // the endpoints that use it, e.g. "the request of SayHello"
 	JSON  string // the schema, indented
+}
+
+// EventsFile is the data of codegen/events.go.tmpl: an interface of event
+// handlers turned into topics, a publisher and the registration of handlers.
+type EventsFile struct {
+	Header     string   // Header
+	Source     string   // base name of the file that declares the interface
+	Command    string   // the generator arguments, for the "generated from" comment
+	Package    string   // package name
+	StdImports []Import // standard library imports, sorted by path
+	Imports    []Import // other imports, sorted by path
+	Interface  string   // interface type name, e.g. "OrderEvents"
+	Service    string   // the publishing service's name, e.g. "orders": the subjects' first token
+
+	// Qualifiers of the packages the generated code uses; usually "context",
+	// "dialtone", "event" and "service", renamed when the package already uses
+	// those names.
+	Context, Dialtone, Event, ServicePkg string
+
+	// Generated identifiers.
+	PublisherType string // OrderEventsPublisher
+	NewPublisher  string // NewOrderEventsPublisher
+	Register      string // RegisterOrderEvents
+
+	Events  []Event
+	Schemas []Schema // one per event type, in the order the methods first use them
+}
+
+// Event is one event of an EventsFile: a method of the interface.
+type Event struct {
+	Name    string // method and event name, e.g. "OrderPlaced"
+	Doc     string // the method's doc comment, without comment markers ("" if none)
+	Subject string // e.g. "orders.OrderPlaced"
+	Type    string // the event type as written in the generated file, e.g. "OrderPlaced"
+
+	SubjectConst string // OrderEventsOrderPlacedSubject
+	TopicFunc    string // OrderEventsOrderPlacedTopic
+	TopicVar     string // the unexported variable that holds the topic, e.g. orderEventsOrderPlacedTopic
+	SchemaConst  string // the Schema.Const of the event type
 }
 
 // Project is the data of the scaffold templates.
