@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/dialtone-dev/dialtone/internal/wire"
 	"github.com/dialtone-dev/dialtone/service"
 )
 
@@ -60,6 +61,19 @@ type ServiceInfo struct {
 	Versions    []string       `json:"versions"`
 	Instances   []string       `json:"instances"` // IDs that answered
 	Endpoints   []EndpointInfo `json:"endpoints"`
+	Events      []EventInfo    `json:"events,omitempty"`
+}
+
+// EventInfo is an event the service publishes or consumes (package event), from
+// the "events" of $SRV.INFO.
+type EventInfo struct {
+	Name       string            `json:"name"`
+	Subject    string            `json:"subject"`
+	Role       string            `json:"role"`                  // "publish" or "consume"
+	QueueGroup string            `json:"queue_group,omitempty"` // consume: "" when every instance gets each event
+	Metadata   map[string]string `json:"metadata,omitempty"`    // without the schema
+	Schema     json.RawMessage   `json:"schema,omitempty"`
+	Instances  int               `json:"instances"` // how many instances have it
 }
 
 // EndpointInfo is one endpoint: where it listens and the JSON Schemas of its
@@ -87,10 +101,34 @@ func (f *Fleet) Info(ctx context.Context, name string) (*ServiceInfo, error) {
 	}
 	si := &ServiceInfo{Name: name}
 	byName := map[string]*EndpointInfo{}
+	events := map[[2]string]*EventInfo{} // by role and name
 	for _, data := range replies {
 		var in micro.Info
 		if json.Unmarshal(data, &in) != nil || in.Name != name {
 			continue
+		}
+		var ext struct {
+			Events []service.EventInfo `json:"events"`
+		}
+		_ = json.Unmarshal(data, &ext) // an instance without events, or not a Dialtone one, has none
+		for _, ev := range ext.Events {
+			key := [2]string{ev.Role, ev.Name}
+			if e := events[key]; e != nil {
+				e.Instances++
+				continue
+			}
+			e := &EventInfo{Name: ev.Name, Subject: ev.Subject, Role: ev.Role, QueueGroup: ev.QueueGroup, Instances: 1}
+			for k, v := range ev.Metadata {
+				if k == wire.MetadataEventSchema {
+					e.Schema = rawJSON(v)
+					continue
+				}
+				if e.Metadata == nil {
+					e.Metadata = map[string]string{}
+				}
+				e.Metadata[k] = v
+			}
+			events[key] = e
 		}
 		si.Instances = append(si.Instances, in.ID)
 		if !slices.Contains(si.Versions, in.Version) {
@@ -128,6 +166,15 @@ func (f *Fleet) Info(ctx context.Context, name string) (*ServiceInfo, error) {
 	slices.Sort(si.Instances)
 	for _, k := range slices.Sorted(maps.Keys(byName)) {
 		si.Endpoints = append(si.Endpoints, *byName[k])
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(events), func(a, b [2]string) int {
+		// Published events first, then consumed ones, each by name.
+		if c := strings.Compare(b[0], a[0]); c != 0 {
+			return c
+		}
+		return strings.Compare(a[1], b[1])
+	}) {
+		si.Events = append(si.Events, *events[k])
 	}
 	return si, nil
 }
