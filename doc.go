@@ -4,8 +4,9 @@
 // OpenTelemetry carrier over NATS headers.
 //
 // The packages that do the work build on it: service (server side), heartbeat
-// (the instance heartbeat document), discovery (a live registry of instances) and
-// rpc (client side). The wire formats they share are described in
+// (the instance heartbeat document), discovery (a live registry of instances),
+// rpc (client side) and event (typed events, delivered once per service or to
+// every instance). The wire formats they share are described in
 // docs/design/sdk.md and are a stable contract.
 //
 // Errors travel on the NATS header block as in NATS ADR-32: the numeric Code in
