@@ -232,8 +232,10 @@ func TestCodec(t *testing.T) {
 				}
 			}
 		}
+		refused := make(chan service.ErrorEvent, 1)
 		e.start("custom", sub("custom"), service.WithCodec(upperJSON{}))
-		plain := e.start("plain", sub("plain"), service.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		plain := e.start("plain", sub("plain"), service.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+			service.WithErrorHandler(func(ctx context.Context, ev service.ErrorEvent) { refused <- ev }))
 
 		pub := event.NewPublisher(e.client, event.WithCodec(upperJSON{}))
 		if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: "x"}); err != nil {
@@ -246,6 +248,14 @@ func TestCodec(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("not handled")
+		}
+		select {
+		case ev := <-refused:
+			if dialtone.CodeOf(ev.Err) != dialtone.CodeInvalidArgument || !strings.Contains(ev.Err.Error(), `unsupported content type "application/x-test"`) {
+				t.Errorf("the JSON service refused the event with %v", ev.Err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the JSON service did not refuse the event")
 		}
 		stop(t, plain.Service)
 		if !strings.Contains(logs.String(), `unsupported content type \"application/x-test\"`) {
