@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/event"
 	"github.com/dialtone-dev/dialtone/examples/hello/greeter"
 	"github.com/dialtone-dev/dialtone/internal/bustest"
 	"github.com/dialtone-dev/dialtone/rpc"
@@ -76,7 +77,8 @@ func browser(t *testing.T) context.Context {
 }
 
 // startInventory starts an instance of a second service, "inventory", whose
-// Reserve endpoint has a richer schema and fails one call in ten.
+// Reserve endpoint has a richer schema and fails one call in ten. It consumes
+// the event OrderPlaced on its queue group and publishes StockLow.
 func startInventory(t *testing.T, url string) {
 	nc := bustest.Connect(t, url)
 	svc, err := service.New(nc, service.Config{Name: "inventory", Version: "2.3.1"}, service.WithMaxConcurrent(16))
@@ -102,6 +104,13 @@ func startInventory(t *testing.T, url string) {
 		`"quantity":{"type":"integer","minimum":1,"maximum":100},"express":{"type":"boolean"}},"required":["sku","quantity"]}`,
 		`{"type":"object","properties":{"left":{"type":"integer"}}}`))
 	if err != nil {
+		t.Fatal(err)
+	}
+	placed := event.NewTopic[orderPlaced](event.Spec{Name: "OrderPlaced", Subject: "orders.OrderPlaced"})
+	if err := event.Subscribe(svc, placed, func(context.Context, *orderPlaced) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := event.NewPublisher(nc, event.WithService(svc)).Declare(event.Spec{Name: "StockLow", Subject: "inventory.StockLow"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.Start(context.Background()); err != nil {
@@ -229,6 +238,21 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if got := text("#live"); got != "live" {
 		t.Errorf("live badge %q", got)
+	}
+
+	// A service's card shows the events it publishes and consumes, and the
+	// "who listens to what" panel lists each subject's publishers and consumers.
+	consumed := `article[data-service="inventory"] .svc-events li[data-event-role="consume"][data-event-name="OrderPlaced"]`
+	wait("inventory's events", visible(consumed),
+		visible(`article[data-service="inventory"] .svc-events li[data-event-role="publish"][data-event-name="StockLow"]`))
+	if got := text(consumed); !containsAll(got, "consumes", "OrderPlaced", "orders.OrderPlaced", "queue inventory") {
+		t.Errorf("inventory's OrderPlaced: %q", got)
+	}
+	if got := text(`#wiring li[data-subject="orders.OrderPlaced"]`); !containsAll(got, "no publisher running", "inventory (queue inventory)") {
+		t.Errorf("who listens to orders.OrderPlaced: %q", got)
+	}
+	if got := text(`#wiring li[data-subject="inventory.StockLow"]`); !containsAll(got, "inventory", "nobody listens") {
+		t.Errorf("who listens to inventory.StockLow: %q", got)
 	}
 
 	// An instance that joins now appears, and the log says so.

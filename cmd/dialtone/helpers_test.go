@@ -224,16 +224,26 @@ func startBus(t testing.TB) string { return bustest.Busd(t) }
 // its subscriptions have crossed the routes.
 func reachable(t testing.TB, url string, ins ...*instance) {
 	t.Helper()
+	svcs := make([]*service.Service, len(ins))
+	for i, in := range ins {
+		svcs[i] = in.svc
+	}
+	reachableServices(t, url, svcs...)
+}
+
+// reachableServices is reachable for instances of any service.
+func reachableServices(t testing.TB, url string, svcs ...*service.Service) {
+	t.Helper()
 	nc := bustest.Connect(t, url)
 	deadline := time.Now().Add(10 * time.Second)
-	for _, in := range ins {
-		subject := "$SRV.PING.greeter." + in.svc.ID()
+	for _, svc := range svcs {
+		subject := "$SRV.PING." + svc.Name() + "." + svc.ID()
 		for {
 			if _, err := nc.Request(subject, nil, 200*time.Millisecond); err == nil {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("instance %s not reachable through %s within 10s", in.svc.ID(), url)
+				t.Fatalf("instance %s not reachable through %s within 10s", svc.ID(), url)
 			}
 			time.Sleep(10 * time.Millisecond) // no responders comes back at once: do not spin
 		}

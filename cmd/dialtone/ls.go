@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/dialtone-dev/dialtone/cmd/dialtone/internal/fleet"
 )
 
 func (a *app) lsCommand() *cobra.Command {
@@ -16,7 +19,10 @@ func (a *app) lsCommand() *cobra.Command {
 		Short: "List services and their instances, from heartbeats",
 		Long: `ls lists the running services and their instances, as their heartbeats
 describe them: id, version, status (up or draining), load (handlers in flight /
-capacity), requests queued for a slot, uptime and endpoints.`,
+capacity), requests queued for a slot, uptime, endpoints and, for an instance
+that publishes or consumes events, its events: pub:Name for one it publishes,
+sub:Name(queue group) for one it consumes on a queue group, sub:Name(broadcast)
+for one every instance receives. --json gives each event's subject too.`,
 		Example: "  dialtone ls\n  dialtone ls greeter --json",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, done, err := a.open(cmd.Context(), false)
@@ -45,14 +51,27 @@ capacity), requests queued for a slot, uptime and endpoints.`,
 				}
 				fmt.Fprintf(a.stdout, "%s: %d instance%s, version %s\n", s.Name, len(s.Instances), plural(len(s.Instances)), strings.Join(s.Versions, ", "))
 				tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "  ID\tVERSION\tSTATUS\tLOAD\tQUEUED\tUPTIME\tENDPOINTS")
+				withEvents := slices.ContainsFunc(s.Instances, func(in fleet.Instance) bool { return len(in.Events) > 0 })
+				head := "  ID\tVERSION\tSTATUS\tLOAD\tQUEUED\tUPTIME\tENDPOINTS"
+				if withEvents {
+					head += "\tEVENTS"
+				}
+				fmt.Fprintln(tw, head)
 				for _, in := range s.Instances {
 					eps := make([]string, len(in.Endpoints))
 					for i, ep := range in.Endpoints {
 						eps[i] = ep.Name
 					}
-					fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d\t%d\t%s\t%s\n", in.ID, in.Version, in.Status,
+					line := fmt.Sprintf("  %s\t%s\t%s\t%d/%d\t%d\t%s\t%s", in.ID, in.Version, in.Status,
 						in.InFlight, in.Capacity, in.Queued, human(in.Uptime().Truncate(time.Second)), strings.Join(eps, " "))
+					if withEvents {
+						evs := make([]string, len(in.Events))
+						for i, ev := range in.Events {
+							evs[i] = ev.String()
+						}
+						line += "\t" + strings.Join(evs, " ")
+					}
+					fmt.Fprintln(tw, line)
 				}
 				if err := tw.Flush(); err != nil {
 					return err

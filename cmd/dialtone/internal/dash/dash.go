@@ -1,8 +1,10 @@
 // Package dash is the dialtone dashboard: one page, served on loopback, that
 // shows every service with its instances (version, status, load, queue, uptime),
-// per-endpoint request rate, error rate and latency over the last minutes, an
-// event log, and an endpoint explorer that builds a form from the request JSON
-// Schema and shows the reply or the typed error.
+// per-endpoint request rate, error rate and latency over the last minutes, the
+// typed events each service publishes and consumes with a "who listens to what"
+// view of every event subject, a log of instances joining and leaving, and an
+// endpoint explorer that builds a form from the request JSON Schema and shows
+// the reply or the typed error.
 //
 // The page is plain HTML, CSS and JavaScript written for it (charts are SVG drawn
 // by app.js), embedded in the binary: it works offline and builds with go build

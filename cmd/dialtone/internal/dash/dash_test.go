@@ -7,18 +7,25 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dialtone-dev/dialtone/cmd/dialtone/internal/fleet"
+	"github.com/dialtone-dev/dialtone/event"
 	"github.com/dialtone-dev/dialtone/examples/hello/greeter"
 	"github.com/dialtone-dev/dialtone/internal/bustest"
 	"github.com/dialtone-dev/dialtone/service"
 )
 
-// serve starts a greeter instance and a dashboard on 127.0.0.1, and returns the
-// dashboard's base URL.
+type greeted struct {
+	Name string `json:"name"`
+}
+
+// serve starts a greeter instance, which publishes the event Greeted and
+// consumes it on its queue group and by broadcast, and a dashboard on
+// 127.0.0.1, and returns the dashboard's base URL.
 func serve(t *testing.T) string {
 	url := bustest.Busd(t)
 	snc := bustest.Connect(t, url)
@@ -27,6 +34,17 @@ func serve(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if err := greeter.RegisterGreeter(svc, greeter.Server{}); err != nil {
+		t.Fatal(err)
+	}
+	topic := event.NewTopic[greeted](event.Spec{Name: "Greeted", Subject: "greeter.Greeted"})
+	if err := event.NewPublisher(snc, event.WithService(svc)).Declare(topic.Spec()); err != nil {
+		t.Fatal(err)
+	}
+	noop := func(context.Context, *greeted) error { return nil }
+	if err := event.Subscribe(svc, topic, noop); err != nil {
+		t.Fatal(err)
+	}
+	if err := event.Subscribe(svc, topic, noop, event.Broadcast(), event.WithName("Audit")); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.Start(t.Context()); err != nil {
@@ -205,6 +223,26 @@ func TestStream(t *testing.T) {
 	ev, snap := next()
 	if ev != "snapshot" || !strings.Contains(string(snap["services"]), `"service":"greeter"`) {
 		t.Fatalf("first event %s: %s", ev, snap["services"])
+	}
+	// Each instance carries the events it publishes and consumes, for the
+	// service cards and the "who listens to what" panel.
+	var svcs []fleet.Service
+	if err := json.Unmarshal(snap["services"], &svcs); err != nil || len(svcs) != 1 || len(svcs[0].Instances) != 1 {
+		t.Fatalf("snapshot services: %v, %s", err, snap["services"])
+	}
+	want := []fleet.EventRef{
+		{Name: "Greeted", Subject: "greeter.Greeted", Role: "publish"},
+		{Name: "Greeted", Subject: "greeter.Greeted", Role: "consume", QueueGroup: "greeter"},
+		{Name: "Audit", Subject: "greeter.Greeted", Role: "consume"},
+	}
+	got := svcs[0].Instances[0].Events
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("snapshot events %+v lack %+v", got, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("snapshot events %+v, want %d", got, len(want))
 	}
 	for range 3 {
 		ev, tick := next()

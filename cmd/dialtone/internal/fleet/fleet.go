@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/dialtone-dev/dialtone/discovery"
+	"github.com/dialtone-dev/dialtone/heartbeat"
 	"github.com/dialtone-dev/dialtone/rpc"
 )
 
@@ -55,6 +56,7 @@ type Instance struct {
 	LastSeen    time.Time         `json:"last_seen"`
 	IntervalMS  int64             `json:"interval_ms"`
 	Endpoints   []EndpointRef     `json:"endpoints"`
+	Events      []EventRef        `json:"events,omitempty"`
 }
 
 // Uptime is how long the instance has been running.
@@ -65,6 +67,28 @@ type EndpointRef struct {
 	Name       string `json:"name"`
 	Subject    string `json:"subject"`
 	QueueGroup string `json:"queue_group"`
+}
+
+// EventRef is an event an instance publishes or consumes, as its heartbeat
+// lists it.
+type EventRef struct {
+	Name       string `json:"name"`
+	Subject    string `json:"subject"`               // a consumer's may hold wildcards
+	Role       string `json:"role"`                  // publish or consume
+	QueueGroup string `json:"queue_group,omitempty"` // consume: "" when every instance gets each event
+}
+
+// String is the event in a few characters, for a listing: "pub:Name", or
+// "sub:Name(group)", "sub:Name(broadcast)" for a consumer.
+func (e EventRef) String() string {
+	if e.Role == heartbeat.RolePublish {
+		return "pub:" + e.Name
+	}
+	delivery := e.QueueGroup
+	if delivery == "" {
+		delivery = "broadcast"
+	}
+	return "sub:" + e.Name + "(" + delivery + ")"
 }
 
 // Service is a service and its live instances, oldest first.
@@ -87,6 +111,9 @@ func instanceOf(in discovery.Instance, now time.Time) Instance {
 	}
 	for i, ep := range in.Endpoints {
 		out.Endpoints[i] = EndpointRef{Name: ep.Name, Subject: ep.Subject, QueueGroup: ep.QueueGroup}
+	}
+	for _, ev := range in.Events {
+		out.Events = append(out.Events, EventRef{Name: ev.Name, Subject: ev.Subject, Role: ev.Role, QueueGroup: ev.QueueGroup})
 	}
 	return out
 }

@@ -134,6 +134,7 @@ function renderFleet() {
     art.querySelector(".versions").textContent = "version " + (svc.versions || []).join(", ");
     art.querySelector(".count").textContent = insts.length + (insts.length === 1 ? " instance" : " instances");
     renderInstances(art.querySelector(".instances"), insts);
+    renderServiceEvents(art.querySelector(".svc-events"), svc);
     rps += renderEndpoints(art.querySelector("tbody"), svc);
   }
   for (const art of root.querySelectorAll("article[data-service]")) if (!seen.has(art.dataset.service)) art.remove();
@@ -143,6 +144,7 @@ function renderFleet() {
     .forEach((a) => root.append(a));
   $("empty").hidden = state.services.length > 0;
   const n = allInstances().length;
+  renderWiring();
   $("summary").textContent = `${state.services.length} service${state.services.length === 1 ? "" : "s"} · ${n} instance${n === 1 ? "" : "s"} · ${fmtRate(rps)} req/s`;
 }
 
@@ -219,6 +221,70 @@ function renderEndpoints(tbody, svc) {
   }
   tbody.replaceChildren(...rows);
   return total;
+}
+
+// ---- typed events: who publishes and who listens ----
+// serviceEvents is a service's events across its instances, each once,
+// published ones first, then by name.
+function serviceEvents(svc) {
+  const seen = new Map();
+  for (const in_ of svc.instances || []) for (const ev of in_.events || []) {
+    const key = [ev.role, ev.name, ev.subject, ev.queue_group || ""].join("\n");
+    if (!seen.has(key)) seen.set(key, ev);
+  }
+  return [...seen.values()].sort((a, b) => (a.role === b.role ? a.name.localeCompare(b.name) : a.role === "publish" ? -1 : 1));
+}
+function delivery(ev) { return ev.queue_group ? "queue group " + ev.queue_group : "broadcast: every instance"; }
+
+function renderServiceEvents(ul, svc) {
+  const evs = serviceEvents(svc);
+  ul.hidden = evs.length === 0;
+  ul.replaceChildren(...evs.map((ev) =>
+    el("li", { "data-event-role": ev.role, "data-event-name": ev.name, title: ev.role === "publish" ? "published on " + ev.subject : "consumed from " + ev.subject + ", " + delivery(ev) },
+      el("span", { class: "pill " + ev.role, text: ev.role === "publish" ? "publishes" : "consumes" }),
+      el("b", { text: ev.name }), el("span", { class: "subject", text: ev.subject }),
+      ev.role === "consume" ? el("span", { class: "delivery", text: ev.queue_group ? "queue " + ev.queue_group : "broadcast" }) : null)));
+}
+
+// subjectMatches reports whether a NATS subject matches a subscription's
+// pattern: "*" is one token, a last ">" is one or more.
+function subjectMatches(pattern, subject) {
+  const p = pattern.split("."), s = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return i === p.length - 1 && s.length > i;
+    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+// renderWiring lists every event subject with the services that publish it and
+// the services whose subscriptions (wildcards included) receive it.
+function renderWiring() {
+  const pubs = new Map(), subs = [];
+  for (const svc of state.services) for (const ev of serviceEvents(svc)) {
+    if (ev.role === "publish") {
+      if (!pubs.has(ev.subject)) pubs.set(ev.subject, new Set());
+      pubs.get(ev.subject).add(svc.name);
+    } else subs.push({ service: svc.name, ev });
+  }
+  const subjects = new Set(pubs.keys());
+  for (const s of subs) if (![...pubs.keys()].some((p) => subjectMatches(s.ev.subject, p))) subjects.add(s.ev.subject);
+  const ul = $("wiring");
+  if (!subjects.size) {
+    ul.replaceChildren(el("li", { class: "none", text: "No service publishes or consumes typed events." }));
+    return;
+  }
+  ul.replaceChildren(...[...subjects].sort().map((subject) => {
+    const from = [...(pubs.get(subject) || [])].sort();
+    const to = subs.filter((s) => s.ev.subject === subject || (pubs.has(subject) && subjectMatches(s.ev.subject, subject)))
+      .sort((a, b) => a.service.localeCompare(b.service))
+      .map((s) => `${s.service} (${s.ev.queue_group ? "queue " + s.ev.queue_group : "broadcast"}${s.ev.subject !== subject ? ", via " + s.ev.subject : ""})`);
+    return el("li", { "data-subject": subject },
+      el("span", { class: "subject", text: subject }),
+      el("div", { class: "flow" },
+        el("span", { text: "from" }), el("span", { class: from.length ? "from" : "from nobody", text: from.length ? from.join(", ") : "no publisher running" }),
+        el("span", { text: "to" }), el("span", { class: to.length ? "to" : "to nobody", text: to.length ? to.join(", ") : "nobody listens" })));
+  }));
 }
 
 // ---- events ----
