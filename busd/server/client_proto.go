@@ -12,13 +12,9 @@ import (
 	"time"
 )
 
-// preOp enforces that an authenticating client's first op is CONNECT.
-func (c *client) preOp(op int) error {
-	if c.authed || op == opConnect || !c.srv.authRequired() {
-		return nil
-	}
-	return errAuthViolation
-}
+// awaitingAuth reports whether auth is required and not yet passed, so that
+// the only op allowed is CONNECT. Only the reader sets authed.
+func (c *client) awaitingAuth() bool { return !c.authed && c.srv.authRequired() }
 
 // headersOK reports whether the client may send HPUB.
 func (c *client) headersOK() bool { return c.opts.Headers }
@@ -31,8 +27,8 @@ func (c *client) processMsg(pa *pubArg, payload []byte) error {
 		c.traceIn("PUB", pa.subject, pa.reply, len(payload))
 	}
 	if c.opts.Pedantic && !validLiteralSubject(pa.subject) {
+		// Said, but the message still goes, as with nats-server.
 		c.sendErr("Invalid Publish Subject")
-		return nil
 	}
 	if p := c.perms.Load(); p != nil && !p.pubAllowed(pa.subject) {
 		c.sendErr(fmt.Sprintf("Permissions Violation for Publish to %q", pa.subject))
@@ -147,9 +143,7 @@ func (c *client) processUnsub(line []byte) error {
 	}
 	max := -1
 	if len(args) == 2 {
-		if max = parseSize(args[1]); max < 0 {
-			return errBadArgs
-		}
+		max = parseSize(args[1]) // not a size: a plain UNSUB, as nats-server reads it
 	}
 	if c.srv.trace {
 		c.srv.logger.Log(context.Background(), LevelTrace, "<<- UNSUB", "cid", c.cid, "sid", string(args[0]), "max", max)
@@ -195,7 +189,15 @@ func (c *client) processPong() error {
 	return nil
 }
 
-func (c *client) processInfo([]byte) error { return nil }
+// processInfo accepts an INFO from a client, which means nothing to a server,
+// as long as it is a JSON object (or null), as nats-server does.
+func (c *client) processInfo(arg []byte) error {
+	var v struct{}
+	if json.Unmarshal(arg, &v) != nil {
+		return errBadArgs
+	}
+	return nil
+}
 
 func (c *client) processOK() error { return nil }
 

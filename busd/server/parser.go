@@ -14,10 +14,13 @@ import (
 
 // parser states.
 const (
-	stOpStart = iota // expecting the first byte of an op
-	stOp             // inside an op name
-	stArgs           // inside an argument line, up to '\n'
-	stPayload        // inside a PUB/HPUB payload and its trailing CRLF
+	stOpStart  = iota // expecting the first byte of an op
+	stOp              // inside an op name
+	stOpSpace         // after PUB, HPUB, SUB, UNSUB or -ERR: a space or tab must follow
+	stArgSpace        // skipping the blanks before an argument line
+	stArgs            // inside an argument line, up to '\n'
+	stSkip            // after PING, PONG or +OK: anything up to '\n' is ignored
+	stPayload         // inside a PUB/HPUB payload and its trailing CRLF
 )
 
 // op codes.
@@ -35,23 +38,30 @@ const (
 	opErr
 )
 
+// How an op's name is followed, as nats-server reads it.
+const (
+	endSpace = iota // a space or tab, then the argument line (PUB, SUB, ...)
+	endBlank        // optional blanks, then the argument line (CONNECT, INFO)
+	endLine         // nothing that matters: the rest of the line is ignored (PING, PONG, +OK)
+)
+
 // opNames are the ops a client may send, upper case. A byte sequence that is not a
-// prefix of one of them is an unknown operation.
+// prefix of one of them is an unknown operation; none is a prefix of another.
 var opNames = [...]struct {
 	name string
 	op   int
-	args bool // the op takes an argument line
+	end  int
 }{
-	{"PUB", opPub, true},
-	{"HPUB", opHPub, true},
-	{"SUB", opSub, true},
-	{"UNSUB", opUnsub, true},
-	{"PING", opPing, false},
-	{"PONG", opPong, false},
-	{"CONNECT", opConnect, true},
-	{"INFO", opInfo, true},
-	{"+OK", opOK, false},
-	{"-ERR", opErr, true},
+	{"PUB", opPub, endSpace},
+	{"HPUB", opHPub, endSpace},
+	{"SUB", opSub, endSpace},
+	{"UNSUB", opUnsub, endSpace},
+	{"PING", opPing, endLine},
+	{"PONG", opPong, endLine},
+	{"CONNECT", opConnect, endBlank},
+	{"INFO", opInfo, endBlank},
+	{"+OK", opOK, endLine},
+	{"-ERR", opErr, endSpace},
 }
 
 const maxOpLen = 7 // len("CONNECT")
@@ -79,23 +89,24 @@ type pubArg struct {
 
 // parseState is the parser's memory between two calls.
 type parseState struct {
-	state  int
-	op     [maxOpLen]byte // op name so far, upper case
-	opLen  int
-	opCode int
-	opArgs bool
-	argBuf []byte // argument line straddling reads; nil when none
-	msgBuf []byte // payload straddling reads; nil when none
-	argScr []byte // reusable backing for argBuf
-	msgScr []byte // reusable backing for msgBuf
-	pa     pubArg
-	need   int // payload bytes + CRLF still expected in stPayload
+	state    int
+	op       [maxOpLen]byte // op name so far, upper case
+	opLen    int
+	opCode   int
+	argFirst bool   // the argument line's first byte is still to be taken, whatever it is
+	argBuf   []byte // argument line straddling reads; nil when none
+	msgBuf   []byte // payload straddling reads; nil when none
+	argScr   []byte // reusable backing for argBuf
+	msgScr   []byte // reusable backing for msgBuf
+	pa       pubArg
+	need     int // payload bytes + CRLF still expected in stPayload
 }
 
 // opHandler is what the parser drives: the client in production, recorders in tests.
 type opHandler interface {
-	// preOp is called before any op is processed; it may refuse it (auth).
-	preOp(op int) error
+	// awaitingAuth reports whether the next op must be CONNECT: auth is
+	// required and the client has not passed it.
+	awaitingAuth() bool
 	// headersOK reports whether the client announced headers in CONNECT; an
 	// HPUB from one that did not is refused.
 	headersOK() bool
@@ -114,64 +125,74 @@ type opHandler interface {
 
 // parse consumes buf, calling h for every complete operation. On error the
 // connection must be closed; the handler has already told the client if needed.
+//
+// What it accepts is what nats-server's client parser accepts: op names in any
+// case, the first byte of an op checked against auth before anything else, no
+// blank lines between ops, anything after PING, PONG and +OK up to the end of
+// the line ignored, and every argument line (CONNECT and INFO included) bounded
+// by max_control_line, counted without its CRLF, also while it is incomplete.
 func (p *parseState) parse(buf []byte, h opHandler) error {
 	i := 0
 	for i < len(buf) {
 		switch p.state {
 		case stOpStart:
-			// Fast path for the two hot ops: a whole "PUB " or "HPUB " in the buffer.
-			if rest := buf[i:]; len(rest) >= 4 && rest[3] == ' ' && upper(rest[0]) == 'P' && upper(rest[1]) == 'U' && upper(rest[2]) == 'B' {
-				if err := h.preOp(opPub); err != nil {
-					return err
-				}
-				p.opCode, p.opArgs, p.state = opPub, true, stArgs
-				i += 4
-				continue
-			}
 			c := buf[i]
-			if c == '\r' || c == '\n' || c == ' ' || c == '\t' {
-				// Blank lines between ops are tolerated.
-				i++
+			if c != 'C' && c != 'c' && h.awaitingAuth() {
+				return errAuthViolation
+			}
+			// Fast path for the hot op: a whole "PUB x" in the buffer.
+			if rest := buf[i:]; len(rest) >= 5 && rest[3] == ' ' && upper(rest[0]) == 'P' && upper(rest[1]) == 'U' && upper(rest[2]) == 'B' && rest[4] != ' ' && rest[4] != '\t' {
+				p.opCode, p.state, p.argFirst = opPub, stArgs, true
+				i += 4
 				continue
 			}
 			p.opLen = 0
 			p.state = stOp
-			fallthrough
 		case stOp:
-			for ; i < len(buf); i++ {
-				c := buf[i]
-				if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
-					if err := p.endOp(h); err != nil {
-						return err
-					}
-					i++
-					if c == '\n' {
-						// An op with no arguments ended the line: run it now.
-						if err := p.dispatch(h, nil); err != nil {
-							return err
-						}
-					} else {
-						p.state = stArgs
-					}
-					break
-				}
-				if p.opLen == maxOpLen || !p.isOpPrefix(upper(c)) {
-					return errUnknownOp
-				}
-				p.op[p.opLen] = upper(c)
-				p.opLen++
+			c := upper(buf[i])
+			if p.opLen == maxOpLen || !p.isOpPrefix(c) {
+				return errUnknownOp
 			}
-			if p.state == stOp {
-				return nil // op name continues in the next read
+			p.op[p.opLen] = c
+			p.opLen++
+			i++
+			p.endOp()
+		case stOpSpace:
+			if c := buf[i]; c != ' ' && c != '\t' {
+				return errUnknownOp
+			}
+			p.state = stArgSpace
+			i++
+		case stArgSpace:
+			for i < len(buf) && (buf[i] == ' ' || buf[i] == '\t') {
+				i++
+			}
+			if i < len(buf) {
+				// Whatever comes next starts the argument line, even CR or LF.
+				p.state, p.argFirst = stArgs, true
+			}
+		case stSkip:
+			nl := bytes.IndexByte(buf[i:], '\n')
+			if nl < 0 {
+				return nil // nothing of it is kept
+			}
+			i += nl + 1
+			if err := p.dispatch(h, nil); err != nil {
+				return err
 			}
 		case stArgs:
-			nl := bytes.IndexByte(buf[i:], '\n')
-			limit := h.maxControlLine()
-			if p.opCode == opConnect || p.opCode == opInfo {
-				limit = max(limit, h.maxPayload()) // JSON documents carry credentials and lists
+			from := i
+			if p.argFirst {
+				from, p.argFirst = i+1, false
 			}
+			nl := bytes.IndexByte(buf[from:], '\n')
+			limit := h.maxControlLine()
 			if nl < 0 {
-				if len(p.argBuf)+len(buf)-i > limit {
+				n := len(p.argBuf) + len(buf) - i
+				if buf[len(buf)-1] == '\r' {
+					n-- // the line may end with the next read
+				}
+				if n > limit {
 					return errMaxControlLine
 				}
 				if p.argBuf == nil {
@@ -180,16 +201,18 @@ func (p *parseState) parse(buf []byte, h opHandler) error {
 				p.argBuf = append(p.argBuf, buf[i:]...)
 				return nil
 			}
-			line := buf[i : i+nl]
+			nl += from
+			line := buf[i:nl]
 			if p.argBuf != nil {
 				p.argBuf = append(p.argBuf, line...)
 				line = p.argBuf
 			}
+			line = trimCR(line)
 			if len(line) > limit {
 				return errMaxControlLine
 			}
-			i += nl + 1
-			if err := p.dispatch(h, trimCR(line)); err != nil {
+			i = nl + 1
+			if err := p.dispatch(h, line); err != nil {
 				return err
 			}
 			if p.state == stPayload && len(buf)-i < p.need && p.argBuf == nil {
@@ -246,16 +269,24 @@ func (p *parseState) isOpPrefix(c byte) bool {
 	return false
 }
 
-// endOp resolves the op name once its terminating byte arrived.
-func (p *parseState) endOp(h opHandler) error {
+// endOp moves on once the op name so far is a whole one.
+func (p *parseState) endOp() {
 	name := p.op[:p.opLen]
 	for k := range opNames {
-		if opNames[k].name == string(name) {
-			p.opCode, p.opArgs = opNames[k].op, opNames[k].args
-			return h.preOp(p.opCode)
+		if opNames[k].name != string(name) {
+			continue
 		}
+		p.opCode = opNames[k].op
+		switch opNames[k].end {
+		case endSpace:
+			p.state = stOpSpace
+		case endBlank:
+			p.state = stArgSpace
+		default:
+			p.state = stSkip
+		}
+		return
 	}
-	return errUnknownOp
 }
 
 // dispatch runs a complete op whose argument line is args.
@@ -277,18 +308,12 @@ func (p *parseState) dispatch(h opHandler, args []byte) error {
 		err = h.processSub(args)
 	case opUnsub:
 		err = h.processUnsub(args)
-	case opPing, opPong, opOK:
-		if len(trimSpace(args)) != 0 {
-			return errUnknownOp
-		}
-		switch op {
-		case opPing:
-			err = h.processPing()
-		case opPong:
-			err = h.processPong()
-		default:
-			err = h.processOK()
-		}
+	case opPing:
+		err = h.processPing()
+	case opPong:
+		err = h.processPong()
+	case opOK:
+		err = h.processOK()
 	case opConnect:
 		err = h.processConnect(args)
 	case opInfo:
@@ -369,16 +394,19 @@ func parsePubArgs(pa *pubArg, line []byte, headers bool, maxPayload int) error {
 	if pa.size > maxPayload {
 		return errMaxPayload
 	}
+	if pa.hdr == 0 {
+		pa.hdr = -1 // an empty header block is no header block: delivered as MSG, as nats-server does
+	}
 	return nil
 }
 
-// splitArgs splits an argument line on runs of spaces and tabs into dst, which it
-// returns with the fields appended; it reports false when there are more fields
-// than dst can hold.
+// splitArgs splits a SUB or UNSUB argument line on runs of spaces, tabs, CRs
+// and LFs into dst, which it returns with the fields appended; it reports false
+// when there are more fields than dst can hold.
 func splitArgs(dst [][]byte, line []byte) ([][]byte, bool) {
 	start := -1
 	for i, c := range line {
-		if c == ' ' || c == '\t' {
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
 			if start >= 0 {
 				if len(dst) == cap(dst) {
 					return dst, false
@@ -450,16 +478,6 @@ func upper(c byte) byte {
 func trimCR(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\r' {
 		return b[:n-1]
-	}
-	return b
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
 	}
 	return b
 }

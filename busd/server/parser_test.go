@@ -20,12 +20,7 @@ type recorder struct {
 
 func newRecorder() *recorder { return &recorder{headers: true, mcl: 4096, mpay: 1 << 20} }
 
-func (r *recorder) preOp(op int) error {
-	if r.authReq && !r.authed && op != opConnect {
-		return errAuthViolation
-	}
-	return nil
-}
+func (r *recorder) awaitingAuth() bool { return r.authReq && !r.authed }
 
 func (r *recorder) headersOK() bool { return r.headers }
 
@@ -67,6 +62,9 @@ const stream = "CONNECT {\"verbose\":false,\"headers\":true}\r\n" +
 	"+OK\r\n" +
 	"PUB bin 4\r\n\r\n\r\n\r\n" +
 	"INFO {}\r\n" +
+	"ping with anything after it\r\n" +
+	"+OK x\r\n" +
+	"SUB \nlf 3\r\n" +
 	"PING\n"
 
 var streamOps = []string{
@@ -84,6 +82,9 @@ var streamOps = []string{
 	"+OK",
 	`MSG bin||-1|"\r\n\r\n"`,
 	"INFO {}",
+	"PING",
+	"+OK",
+	"SUB \nlf 3",
 	"PING",
 }
 
@@ -155,9 +156,11 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"unknown op", "FOO\r\n", errUnknownOp},
 		{"unknown op caught at first bad byte", "PX", errUnknownOp},
-		{"op too long", "CONNECTX {}\r\n", errUnknownOp},
+		{"op name without its space", "PUB\r\n", errUnknownOp},
+		{"blank line", "\r\n", errUnknownOp},
+		{"leading space", " PING\r\n", errUnknownOp},
 		{"MSG from a client", "MSG foo 1 2\r\nhi\r\n", errUnknownOp},
-		{"ping with args", "PING x\r\n", errUnknownOp},
+		{"-ERR without its space", "-ERR\r\n", errUnknownOp},
 		{"pub missing size", "PUB foo\r\n", errBadArgs},
 		{"pub bad size", "PUB foo 1x\r\n", errBadArgs},
 		{"pub 10 digit size", "PUB foo 1234567890\r\n", errBadArgs},
@@ -328,6 +331,46 @@ func FuzzParser(f *testing.F) {
 		}
 		if errWhole == nil && !equalOps(rw.ops, rs.ops) {
 			t.Fatalf("split at %d: got %q, want %q", cut, rs.ops, rw.ops)
+		}
+	})
+}
+
+// FuzzControlLine checks that no argument line longer than max_control_line
+// is ever handed on, and that the parser never holds more than that much of an
+// incomplete line, wherever the input is cut.
+func FuzzControlLine(f *testing.F) {
+	f.Add([]byte("CONNECT {\"name\":\""+strings.Repeat("x", 100)+"\"}\r\n"), 7, uint16(64))
+	f.Add([]byte("SUB "+strings.Repeat("a", 62)+" 1\r\n"), 30, uint16(64))
+	f.Add([]byte("PUB "+strings.Repeat("a", 61)+" 1\r\nx\r\n"), 66, uint16(64))
+	f.Add([]byte("PING "+strings.Repeat("a", 500)+"\r\nPONG\r\n"), 3, uint16(16))
+	f.Add([]byte("INFO {}\r\n-ERR '"+strings.Repeat("e", 40)+"'\r\n"), 12, uint16(32))
+	f.Add([]byte("SUB a 1\r"), 8, uint16(7))
+	f.Fuzz(func(t *testing.T, in []byte, cut int, mcl uint16) {
+		limit := int(mcl%512) + 1
+		r := newRecorder()
+		r.mcl, r.mpay = limit, 1<<16
+		var p parseState
+		if cut < 0 {
+			cut = -cut
+		}
+		step := cut%16 + 1
+		for off := 0; off < len(in); off += step {
+			chunk := append([]byte(nil), in[off:min(off+step, len(in))]...)
+			if err := p.parse(chunk, r); err != nil {
+				break
+			}
+			if n := len(trimCR(p.argBuf)); n > limit {
+				t.Fatalf("holding %d bytes of an incomplete line, limit %d", n, limit)
+			}
+		}
+		for _, op := range r.ops {
+			if strings.HasPrefix(op, "MSG ") {
+				continue // payloads are bounded by max_payload, not the line limit
+			}
+			name, arg, _ := strings.Cut(op, " ")
+			if name != "+OK" && len(arg) > limit {
+				t.Fatalf("%s line of %d bytes handed on, limit %d", name, len(arg), limit)
+			}
 		}
 	})
 }
