@@ -110,6 +110,7 @@ type client struct {
 	out      outbound
 	flushCh  chan struct{} // wakes the writer; capacity 1
 	closed   bool
+	writerOn bool          // the writer goroutine runs: it closes the socket after a flushing close
 	writing  bool          // a flush (inline or the writer's) owns fl and the socket
 	noFlush  bool          // close without sending what is queued
 	stall    chan struct{} // closed when pending falls below the stall mark again
@@ -222,21 +223,50 @@ func (c *client) close(reason closeReason, flush bool) bool {
 		close(c.stall) // producers waiting on c go on
 		c.stall = nil
 	}
+	rec := c.closedRecordLocked()
+	conn := c.conn
+	// Without a writer (a TLS handshake still under way) nobody else would
+	// close the socket.
+	cut := !flush || !c.writerOn
 	c.mu.Unlock()
 
-	if !flush {
-		_ = c.conn.Close() // unblocks a writer stuck on a slow socket
+	if cut {
+		_ = conn.Close() // unblocks a writer stuck on a slow socket
 	}
 	c.signalFlush()
 	if len(subs) > 0 {
 		acc.sl.removeBatch(subs)
 	}
-	c.srv.removeClient(c)
+	c.srv.removeClient(c, rec)
 	c.srv.clientClosed(c, reason)
 	if c.srv.debug {
 		c.srv.logger.Debug("client closed", "cid", c.cid, "addr", c.host, "reason", reason.String())
 	}
 	return true
+}
+
+// closedRecordLocked is what /connz keeps of c once it is closed; c.mu is held.
+func (c *client) closedRecordLocked() closedConn {
+	return closedConn{
+		cid:      c.cid,
+		host:     c.host,
+		port:     c.port,
+		start:    c.start,
+		stop:     c.stop,
+		lastIn:   time.Unix(0, c.lastIn.Load()),
+		reason:   c.reason,
+		rtt:      c.rtt,
+		inMsgs:   c.inMsgs.Load(),
+		inBytes:  c.inBytes.Load(),
+		outMsgs:  c.outMsgs,
+		outBytes: c.outBytes,
+		numSubs:  uint32(len(c.subs)),
+		name:     capString(c.opts.Name),
+		lang:     capString(c.opts.Lang),
+		version:  capString(c.opts.Version),
+		user:     capString(c.user),
+		acc:      c.account().name, // an account's name is the server's, not the client's: not capped
+	}
 }
 
 // pingTimer fires every PingInterval: it pings an idle client and closes one

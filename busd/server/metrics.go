@@ -72,10 +72,8 @@ func (in *inbound) read() (msgs, bytes int64) {
 		msgs += c.inMsgs.Load()
 		bytes += c.inBytes.Load()
 	}
-	for _, c := range s.closedLog.list() {
-		msgs += c.inMsgs.Load()
-		bytes += c.inBytes.Load()
-	}
+	cm, cb := s.closedLog.inTotals()
+	msgs, bytes = msgs+cm, bytes+cb
 	s.mu.Unlock()
 	msgs, bytes = max(msgs, s.inMsgs.Load()), max(bytes, s.inBytes.Load())
 	in.mu.Lock()

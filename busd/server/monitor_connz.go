@@ -239,7 +239,8 @@ func (m *monitor) handleConnz(w http.ResponseWriter, r *http.Request) {
 // connz builds the /connz document.
 func (s *Server) connz(o *connzOptions) *connz {
 	now := time.Now()
-	var open, closed []*client
+	var open []*client
+	var closed []closedConn
 	s.mu.Lock()
 	if o.state != connClosed {
 		if o.cid > 0 {
@@ -255,20 +256,19 @@ func (s *Server) connz(o *connzOptions) *connz {
 	}
 	// A cid found open is not looked for among the closed.
 	if (o.state != connOpen && len(open) == 0) || (o.state == connAny && o.cid == 0) {
-		for _, c := range s.closedLog.list() {
-			if o.cid == 0 || c.cid == o.cid {
-				closed = append(closed, c)
-			}
+		closed = s.closedLog.list()
+		if o.cid > 0 {
+			closed = slices.DeleteFunc(closed, func(cc closedConn) bool { return cc.cid != o.cid })
 		}
 	}
 	s.mu.Unlock()
 
 	infos := make([]*connInfo, 0, len(open)+len(closed))
 	for _, c := range open {
-		infos = append(infos, c.connInfo(now, o, true))
+		infos = append(infos, c.connInfo(now, o))
 	}
-	for _, c := range closed {
-		infos = append(infos, c.connInfo(now, o, false))
+	for i := range closed {
+		infos = append(infos, closed[i].connInfo(o))
 	}
 	if o.user != "" {
 		infos = slices.DeleteFunc(infos, func(ci *connInfo) bool { return ci.user != o.user })
@@ -308,7 +308,7 @@ const rttPingAfter = 2 * time.Second
 // connInfo snapshots c under its lock. For an open client that has a
 // language (a real client library), no RTT yet and is past its handshake, it
 // sends a PING so that a later /connz shows the RTT, as nats-server does.
-func (c *client) connInfo(now time.Time, o *connzOptions, open bool) *connInfo {
+func (c *client) connInfo(now time.Time, o *connzOptions) *connInfo {
 	ci := &connInfo{
 		Cid:          c.cid,
 		Kind:         "Client",
@@ -332,7 +332,7 @@ func (c *client) connInfo(now time.Time, o *connzOptions, open bool) *connInfo {
 		stop := c.stop
 		ci.Stop = &stop
 		ci.Reason = c.reason.String()
-	} else if open && c.authed && c.rtt == 0 && c.opts.Lang != "" && c.pingSent.IsZero() && now.Sub(c.start) > rttPingAfter {
+	} else if c.authed && c.rtt == 0 && c.opts.Lang != "" && c.pingSent.IsZero() && now.Sub(c.start) > rttPingAfter {
 		c.pingSent = time.Now()
 		c.out.write(&c.srv.pool, []byte("PING\r\n"))
 		pinged = true

@@ -37,11 +37,15 @@ import (
 // bounded cache of publish decisions, since the same few subjects are
 // published again and again.
 
+// Every per-client cache is bounded in entries and in bytes, so that a client
+// publishing to many long distinct subjects costs a few KiB, not MiB.
 const (
-	permCacheMax    = 1024 // publish decisions cached per client
-	replyPruneEvery = 4096 // reply subjects tracked between two prunes
-	replyPruneAge   = time.Second
-	replyMax        = 1 << 16 // reply subjects tracked per client, at most
+	permCacheMax     = 128  // publish decisions cached per client, as nats-server
+	permCacheSubjMax = 256  // longer subjects are checked every time, never cached
+	replyPruneEvery  = 4096 // reply subjects tracked between two prunes
+	replyPruneAge    = time.Second
+	replyMax         = 1 << 16 // reply subjects tracked per client, at most
+	replyBytesMax    = 1 << 20 // and their total length
 )
 
 // permNode is one level of a permission trie. An entry ends at a node: plain
@@ -328,6 +332,7 @@ type clientPerms struct {
 
 	rmu        sync.Mutex
 	replies    map[string]replyAllow // reply subjects this client may publish to
+	replyBytes int                   // their total length
 	sincePrune int
 	lastPrune  time.Time
 }
@@ -378,6 +383,13 @@ func (p *clientPerms) pubCheck(subj []byte) bool {
 	// a cheap hash and a compare; the map behind it holds the rest.
 	if p.pmemo == nil {
 		p.pmemo = new([pubMemoSize]pubDecision)
+	}
+	if len(subj) > permCacheSubjMax {
+		ok := ps.pubStatic(subj)
+		if !ok && ps.resp != nil {
+			return p.responseAllowed(subj)
+		}
+		return ok
 	}
 	m := &p.pmemo[pubMemoSlot(subj)]
 	ok := m.ok
@@ -439,6 +451,11 @@ func (p *clientPerms) deliverDenied(subj, queue []byte) bool {
 	// A full hash under a secret seed picks the slot: a collision here costs
 	// a trie walk and an allocation, so publishers must not be able to aim
 	// for one.
+	if len(subj)+len(queue) > permCacheSubjMax {
+		var h permHit
+		p.set.subDeny.match(subj, false, &h)
+		return h.plain || (queue != nil && h.queueMatches(string(queue)))
+	}
 	slot := &p.dmemo[maphash.Bytes(p.dseed, subj)>>(64-7)] // pubMemoSize = 1<<7
 	if d := slot.Load(); d != nil && d.subj == string(subj) && d.queue == string(queue) {
 		return d.denied
@@ -465,31 +482,35 @@ func (p *clientPerms) trackReply(reply []byte) {
 	}
 	now := time.Now()
 	p.rmu.Lock()
+	if _, had := p.replies[string(reply)]; !had {
+		p.replyBytes += len(reply)
+	}
 	p.replies[string(reply)] = replyAllow{t: now}
 	p.sincePrune++
-	if p.sincePrune > replyPruneEvery || now.Sub(p.lastPrune) > replyPruneAge || len(p.replies) > replyMax {
+	if p.sincePrune > replyPruneEvery || now.Sub(p.lastPrune) > replyPruneAge || len(p.replies) > replyMax || p.replyBytes > replyBytesMax {
 		p.pruneReplies(now)
 	}
 	p.rmu.Unlock()
 }
 
 // pruneReplies drops used-up and expired reply subjects and, past replyMax
-// (a client that never answers), an arbitrary quarter. rmu is held.
+// or replyBytesMax (a client that never answers), an arbitrary quarter. rmu
+// is held.
 func (p *clientPerms) pruneReplies(now time.Time) {
 	rp := p.set.resp
 	for k, r := range p.replies {
 		if (rp.max > 0 && r.n >= rp.max) || (rp.expires > 0 && now.Sub(r.t) > rp.expires) {
-			delete(p.replies, k)
+			p.dropReply(k)
 		}
 	}
-	if len(p.replies) > replyMax {
+	if len(p.replies) > replyMax || p.replyBytes > replyBytesMax {
 		// Drop a quarter at once so a client that never answers does not make
 		// every delivery pay for a full prune.
 		for k := range p.replies {
-			if len(p.replies) <= replyMax*3/4 {
+			if len(p.replies) <= replyMax*3/4 && p.replyBytes <= replyBytesMax*3/4 {
 				break
 			}
-			delete(p.replies, k)
+			p.dropReply(k)
 		}
 	}
 	p.sincePrune, p.lastPrune = 0, now
@@ -505,12 +526,12 @@ func (p *clientPerms) responseAllowed(subj []byte) bool {
 		return false
 	}
 	if rp.expires > 0 && time.Since(r.t) > rp.expires {
-		delete(p.replies, string(subj))
+		p.dropReply(string(subj))
 		return false
 	}
 	r.n++
 	if rp.max > 0 && r.n >= rp.max {
-		delete(p.replies, string(subj)) // used up
+		p.dropReply(string(subj)) // used up
 	} else {
 		p.replies[string(subj)] = r
 	}
@@ -527,7 +548,16 @@ func (p *clientPerms) inheritReplies(old *clientPerms) {
 	for k, r := range old.replies {
 		p.replies[k] = r
 	}
+	p.replyBytes = old.replyBytes
 	old.rmu.Unlock()
+}
+
+// dropReply forgets one tracked reply subject; rmu is held.
+func (p *clientPerms) dropReply(k string) {
+	if _, ok := p.replies[k]; ok {
+		delete(p.replies, k)
+		p.replyBytes -= len(k)
+	}
 }
 
 // pubDecision is a cached publish decision; it keeps its subject so the memo

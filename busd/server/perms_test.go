@@ -142,6 +142,56 @@ func TestPermCachesBounded(t *testing.T) {
 	}
 }
 
+// TestPermCachesBoundedInBytes: long subjects are checked, never cached, so
+// a client publishing to many long distinct subjects holds no more than a
+// client publishing to short ones; tracked reply subjects are bounded in
+// bytes as well as in number.
+func TestPermCachesBoundedInBytes(t *testing.T) {
+	ps := compilePerms(&Permissions{
+		Publish:   &SubjectPermission{Allow: []string{"a.>"}, Deny: []string{"a.secret.>"}},
+		Subscribe: &SubjectPermission{Allow: []string{">"}, Deny: []string{"a.secret.>"}},
+		Response:  &ResponsePermission{MaxMsgs: 1},
+	})
+	p := newClientPerms(ps, nil)
+	sub := &subscription{subject: []byte("a.>"), sid: []byte("1")}
+	long := strings.Repeat("x", 3500)
+	for i := 0; i < 1024; i++ {
+		subj := []byte(fmt.Sprintf("a.%s.%d", long, i))
+		if !p.pubAllowed(subj) || !p.deliverAllowed(sub, subj, nil) {
+			t.Fatalf("long subject %d refused", i)
+		}
+	}
+	secret := []byte("a.secret." + long)
+	if p.pubAllowed(secret) || p.deliverAllowed(sub, secret, nil) {
+		t.Fatal("long denied subject allowed")
+	}
+	if len(p.pcache) != 0 {
+		t.Errorf("%d long subjects cached", len(p.pcache))
+	}
+	for i := range p.pmemo {
+		if len(p.pmemo[i].subj) > permCacheSubjMax {
+			t.Fatalf("memo slot %d holds a %d-byte subject", i, len(p.pmemo[i].subj))
+		}
+	}
+	for i := range p.dmemo {
+		if d := p.dmemo[i].Load(); d != nil && len(d.subj) > permCacheSubjMax {
+			t.Fatalf("delivery memo slot %d holds a %d-byte subject", i, len(d.subj))
+		}
+	}
+
+	reply := strings.Repeat("r", 1000)
+	for i := 0; i < 4*replyBytesMax/len(reply); i++ {
+		p.trackReply([]byte(fmt.Sprintf("%s.%d", reply, i)))
+	}
+	total := 0
+	for k := range p.replies {
+		total += len(k)
+	}
+	if total != p.replyBytes || total > replyBytesMax+len(reply)+8 {
+		t.Errorf("tracked replies hold %d bytes (counted %d), bound %d", total, p.replyBytes, replyBytesMax)
+	}
+}
+
 // TestPermResponseUnit: allow_responses counts and expiry, without waiting:
 // the recorded time of a reply subject is moved into the past.
 func TestPermResponseUnit(t *testing.T) {

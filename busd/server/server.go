@@ -317,33 +317,49 @@ func (s *Server) createClient(conn net.Conn) {
 	s.mu.Unlock()
 	s.totalConnections.Add(1)
 
-	// INFO goes out before anything else, TLS included.
+	// INFO goes out before anything else, TLS included; a new socket takes it
+	// without blocking. Everything that may wait on the client (the TLS
+	// handshake) happens on the client's own goroutine, never here: a client
+	// that stalls must not stall the accept loop.
 	_ = conn.SetWriteDeadline(time.Now().Add(s.opts.WriteDeadline))
 	if _, err := conn.Write(s.infoFor(c, false)); err != nil {
-		s.removeClient(c)
-		conn.Close()
+		c.close(closeWriteError, false)
 		return
 	}
 	_ = conn.SetWriteDeadline(time.Time{})
+	s.wg.Add(1)
+	go c.run()
+}
+
+// run is the client's reader goroutine: the TLS handshake if any, then the
+// timers and the writer, then reading until the connection ends.
+func (c *client) run() {
+	s := c.srv
+	conn := c.conn
 	if s.opts.TLSConfig != nil {
 		tc := tls.Server(conn, s.opts.TLSConfig)
 		_ = conn.SetDeadline(time.Now().Add(s.opts.TLSTimeout))
 		if err := tc.Handshake(); err != nil {
 			s.logger.Debug("TLS handshake failed", "cid", c.cid, "err", err)
-			s.removeClient(c)
-			conn.Close()
+			c.close(closeTLSHandshake, false)
+			s.wg.Done()
 			return
 		}
 		_ = conn.SetDeadline(time.Time{})
-		c.conn = tc
+		conn = tc
 	}
-	if s.debug {
-		s.logger.Debug("client connected", "cid", c.cid, "addr", c.host, "port", c.port)
-	}
-	c.raw = rawConnOf(c.conn)
+	c.raw = rawConnOf(conn) // before any SUB: nobody delivers to c before that
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		_ = conn.Close()
+		s.wg.Done()
+		return
+	}
+	c.conn = conn
+	c.writerOn = true
 	c.pingTmr = time.AfterFunc(s.opts.PingInterval, c.pingTimer)
-	if s.authRequired() {
+	if s.authRequired() && c.authTmr == nil { // a reload may have set it already
 		c.authTmr = time.AfterFunc(s.opts.AuthTimeout, func() {
 			c.mu.Lock()
 			authed := c.authed
@@ -355,17 +371,21 @@ func (s *Server) createClient(conn net.Conn) {
 		})
 	}
 	c.mu.Unlock()
-	s.wg.Add(2)
-	go c.readLoop()
+	if s.debug {
+		s.logger.Debug("client connected", "cid", c.cid, "addr", c.host, "port", c.port)
+	}
+	s.wg.Add(1)
 	go c.writeLoop()
+	c.readLoop()
 }
 
-// removeClient forgets a closed client and remembers it for /connz?state=closed.
-func (s *Server) removeClient(c *client) {
+// removeClient forgets a closed client and keeps its record for
+// /connz?state=closed.
+func (s *Server) removeClient(c *client, rec closedConn) {
 	s.mu.Lock()
 	if _, ok := s.clients[c.cid]; ok {
 		delete(s.clients, c.cid)
-		s.closedLog.add(c)
+		s.closedLog.add(rec)
 	}
 	s.mu.Unlock()
 }

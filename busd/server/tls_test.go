@@ -285,3 +285,36 @@ authorization { user: u, password: p }
 		t.Error("connected without a client certificate")
 	}
 }
+
+// TestTLSStalledHandshakeDoesNotBlockAccept: clients that connect and never
+// start their handshake wait on their own goroutines, not in the accept loop;
+// a well-behaved client connects at once meanwhile, and the stalled ones are
+// closed at the TLS timeout with a record saying why.
+func TestTLSStalledHandshakeDoesNotBlockAccept(t *testing.T) {
+	ca := secNewCA(t, "test CA")
+	s := secTLSServer(t, ca, false, &Options{TLSTimeout: time.Hour})
+	var stalled []*secRaw
+	for i := 0; i < 5; i++ {
+		stalled = append(stalled, secDial(t, s))
+	}
+	nc := secConnect(t, s, nats.Secure(secClientTLS(ca)), nats.Timeout(5*time.Second))
+	if err := nc.Flush(); err != nil {
+		t.Fatalf("a good client behind 5 stalled handshakes: %v", err)
+	}
+	nc.Close()
+	// The stalled clients end when they hang up.
+	for _, rc := range stalled {
+		rc.conn.Close()
+	}
+	secWait(t, "the stalled clients to be closed", func() bool { return s.NumClients() == 0 })
+	cz := s.connz(&connzOptions{state: connClosed, limit: 100, sort: "cid"})
+	n := 0
+	for _, c := range cz.Conns {
+		if c.Reason == closeTLSHandshake.String() {
+			n++
+		}
+	}
+	if n != len(stalled) {
+		t.Errorf("%d closed connections with reason %q, want %d", n, closeTLSHandshake, len(stalled))
+	}
+}
