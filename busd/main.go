@@ -16,9 +16,12 @@
 // nats-server's common flags (-a/--addr, -p/--port, -n/--name, -m/--http_port,
 // -c/--config, -D/--debug, -V/--trace, -DV, --user, --pass, --auth, -l/--log,
 // -v/--version). Signals: SIGINT and SIGTERM shut down gracefully, SIGHUP
-// re-reads the config file and applies it (auth, permissions, limits) without a
-// restart, SIGUSR2 enters lame duck mode: clients are told to move and closed
-// gradually, then busd exits.
+// re-reads the config file and applies every option that can change at run
+// time (limits, auth, permissions, TLS, ping, lame duck, debug and trace)
+// without a restart; a file that does not load, or that changes where busd
+// listens or its name, is refused with an error naming the option, and the
+// running configuration is kept. SIGUSR2 enters lame duck mode: clients are
+// told to move and closed gradually, then busd exits.
 package main
 
 import (
@@ -227,8 +230,7 @@ func (d *daemon) tryReload() error {
 	if err := d.srv.Reload(opts); err != nil {
 		return err
 	}
-	d.level.Set(logLevel(opts))
-	d.logger.Info("config reloaded", "config", d.cl.config)
+	d.level.Set(logLevel(opts)) // the server logs what changed
 	return nil
 }
 

@@ -490,3 +490,56 @@ func TestRunReloadWithoutConfig(t *testing.T) {
 		t.Errorf("exit code %d", code)
 	}
 }
+
+// TestRunReloadTellsTheTruth: a SIGHUP reload that changes the listen port,
+// or names TLS files that do not load, is refused with an error naming the
+// option (and the file and line, for TLS), and nothing it carried is applied;
+// one that turns trace on makes busd trace at once.
+func TestRunReloadTellsTheTruth(t *testing.T) {
+	if reloadSignal == nil {
+		t.Skip("no reload signal on this platform")
+	}
+	dir := t.TempDir()
+	conf := writeFile(t, dir, "busd.conf", "listen: 127.0.0.1:14333\n")
+	b := startBusd(t, "-c", conf)
+
+	writeFile(t, dir, "busd.conf", "listen: 127.0.0.1:14222\nmax_payload: 1000\n")
+	err := b.reload()
+	if err == nil || !strings.Contains(err.Error(), "config reload not supported for port: old=14333, new=14222") {
+		t.Errorf("port change: %v", err)
+	}
+	if got := b.srv.Options().MaxPayload; got != server.DefaultMaxPayload {
+		t.Errorf("max_payload %d after a refused reload", got)
+	}
+
+	writeFile(t, dir, "busd.conf", "listen: 127.0.0.1:14333\nmax_payload: 1000\n\ntls {\n  cert_file: "+strconv.Quote(filepath.Join(dir, "missing.pem"))+"\n  key_file: "+strconv.Quote(filepath.Join(dir, "missing.key"))+"\n}\n")
+	err = b.reload()
+	if err == nil || !strings.Contains(err.Error(), conf+":5:") || !strings.Contains(err.Error(), "tls.cert_file") {
+		t.Errorf("TLS files that do not load: %v", err)
+	}
+	if o := b.srv.Options(); o.TLSConfig != nil || o.MaxPayload != server.DefaultMaxPayload {
+		t.Errorf("a refused reload changed tls (%v) or max_payload (%d)", o.TLSConfig != nil, o.MaxPayload)
+	}
+
+	writeFile(t, dir, "busd.conf", "listen: 127.0.0.1:14333\nmax_payload: 1000\ntrace: true\n")
+	if err := b.reload(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if got := b.srv.Options().MaxPayload; got != 1000 {
+		t.Errorf("max_payload %d after reload, want 1000", got)
+	}
+	if !strings.Contains(b.stderr.String(), "changed=\"max_payload, trace\"") {
+		t.Errorf("the reload does not say what changed:\n%s", b.stderr.String())
+	}
+	nc, err := nats.Connect(b.srv.ClientURL(), nats.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	if !strings.Contains(b.stderr.String(), "level=TRACE") {
+		t.Errorf("trace turned on by reload logged no TRACE records:\n%s", b.stderr.String())
+	}
+}

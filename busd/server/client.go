@@ -158,9 +158,9 @@ func (c *client) account() *account { return c.acc.Load() }
 // String names the connection in logs.
 func (c *client) String() string { return fmt.Sprintf("cid:%d %s:%d", c.cid, c.host, c.port) }
 
-func (c *client) maxControlLine() int { return int(c.srv.opts.MaxControlLine) }
+func (c *client) maxControlLine() int { return int(c.srv.live().MaxControlLine) }
 
-func (c *client) maxPayload() int { return int(c.srv.opts.MaxPayload) }
+func (c *client) maxPayload() int { return int(c.srv.live().MaxPayload) }
 
 // closeOnError tells the client why, where nats-server does, and closes.
 func (c *client) closeOnError(err error) {
@@ -180,7 +180,7 @@ func (c *client) closeOnError(err error) {
 	case errClientClosed:
 		reason = closeClient
 	}
-	if c.srv.debug {
+	if c.srv.debug.Load() {
 		c.srv.logger.Debug("closing connection", "cid", c.cid, "reason", reason.String(), "err", err)
 	}
 	c.close(reason, true)
@@ -239,7 +239,7 @@ func (c *client) close(reason closeReason, flush bool) bool {
 	}
 	c.srv.removeClient(c, rec)
 	c.srv.clientClosed(c, reason)
-	if c.srv.debug {
+	if c.srv.debug.Load() {
 		c.srv.logger.Debug("client closed", "cid", c.cid, "addr", c.host, "reason", reason.String())
 	}
 	return true
@@ -272,7 +272,7 @@ func (c *client) closedRecordLocked() closedConn {
 // pingTimer fires every PingInterval: it pings an idle client and closes one
 // that left MaxPingsOut pings unanswered.
 func (c *client) pingTimer() {
-	opts := &c.srv.opts
+	opts := c.srv.live()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

@@ -190,7 +190,7 @@ func (c *client) sent(n int64) {
 
 // releaseStallLocked lets waiting producers go once c drained below the mark.
 func (c *client) releaseStallLocked() {
-	if c.stall != nil && c.out.pending <= c.srv.stallMark {
+	if c.stall != nil && c.out.pending <= c.srv.live().stallMark {
 		close(c.stall)
 		c.stall = nil
 	}
@@ -221,15 +221,15 @@ func (c *client) dropReaderState() {
 // writeLoop sends queued data until the connection is closed.
 func (c *client) writeLoop() {
 	defer c.srv.wg.Done()
-	wd := c.srv.opts.WriteDeadline
 	for range c.flushCh {
 		c.mu.Lock()
 		for c.out.pending > 0 && !c.noFlush && !c.writing {
 			c.writing = true
 			q := c.fl.take(&c.out)
 			c.mu.Unlock()
-			_ = c.conn.SetWriteDeadline(time.Now().Add(wd))
-			_, err := c.fl.send(c.conn, &c.srv.pool, q, c.srv.writeChunks, c.sent)
+			lo := c.srv.live()
+			_ = c.conn.SetWriteDeadline(time.Now().Add(lo.WriteDeadline))
+			_, err := c.fl.send(c.conn, &c.srv.pool, q, lo.writeChunks, c.sent)
 			// No deadline between flushes: the inline path must not trip on a stale one.
 			_ = c.conn.SetWriteDeadline(time.Time{})
 			c.mu.Lock()

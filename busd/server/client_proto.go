@@ -23,7 +23,7 @@ func (c *client) headersOK() bool { return c.opts.Headers }
 func (c *client) processMsg(pa *pubArg, payload []byte) error {
 	c.readMsgs++
 	c.readBytes += int64(len(payload))
-	if c.srv.trace {
+	if c.srv.trace.Load() {
 		c.traceIn("PUB", pa.subject, pa.reply, len(payload))
 	}
 	if c.opts.Pedantic && !validLiteralSubject(pa.subject) {
@@ -60,7 +60,7 @@ func (c *client) processSub(line []byte) error {
 	default:
 		return errBadArgs
 	}
-	if c.srv.trace {
+	if c.srv.trace.Load() {
 		c.srv.logger.Log(context.Background(), LevelTrace, "<<- SUB", "cid", c.cid, "subject", string(subject), "queue", string(queue), "sid", string(sid))
 	}
 	if !validSubject(subject) || (queue != nil && !validQueue(queue)) {
@@ -95,7 +95,7 @@ func (c *client) processSub(line []byte) error {
 		c.okIfVerbose()
 		return nil
 	}
-	if max := c.srv.opts.MaxSubs; max > 0 && len(c.subs) >= max {
+	if max := c.srv.live().MaxSubs; max > 0 && len(c.subs) >= max {
 		c.mu.Unlock()
 		c.sendErr("maximum subscriptions exceeded")
 		return nil
@@ -145,7 +145,7 @@ func (c *client) processUnsub(line []byte) error {
 	if len(args) == 2 {
 		max = parseSize(args[1]) // not a size: a plain UNSUB, as nats-server reads it
 	}
-	if c.srv.trace {
+	if c.srv.trace.Load() {
 		c.srv.logger.Log(context.Background(), LevelTrace, "<<- UNSUB", "cid", c.cid, "sid", string(args[0]), "max", max)
 	}
 	c.mu.Lock()
@@ -168,7 +168,7 @@ func (c *client) processUnsub(line []byte) error {
 }
 
 func (c *client) processPing() error {
-	if c.srv.trace {
+	if c.srv.trace.Load() {
 		c.srv.logger.Log(context.Background(), LevelTrace, "<<- PING", "cid", c.cid)
 	}
 	c.sendProto("PONG\r\n")
@@ -215,7 +215,7 @@ func (c *client) processConnect(arg []byte) error {
 	if err := json.Unmarshal(arg, &opts); err != nil {
 		return errBadArgs
 	}
-	if c.srv.trace {
+	if c.srv.trace.Load() {
 		c.srv.logger.Log(context.Background(), LevelTrace, "<<- CONNECT", "cid", c.cid, "name", opts.Name, "lang", opts.Lang, "version", opts.Version)
 	}
 	// authenticate sets c.user and c.perms; it runs even when auth is off, to

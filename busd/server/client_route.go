@@ -103,20 +103,21 @@ func (c *client) deliver(sub *subscription, pa *pubArg, payload []byte) bool {
 	mh = append(mh, '\r', '\n')
 	c.msgh = mh
 
-	if d.out.pending+int64(len(mh)+len(body)+2) > c.srv.opts.MaxPending {
+	lo := c.srv.live()
+	if d.out.pending+int64(len(mh)+len(body)+2) > lo.MaxPending {
 		d.mu.Unlock()
 		d.slowConsumer(closeSlowConsumerPending)
 		return false
 	}
 	d.out.writeMsg(&c.srv.pool, mh, body)
-	if d.out.pending > c.srv.stallMark && d != c {
+	if d.out.pending > lo.stallMark && d != c {
 		// d is falling behind: the producer waits for it after this read.
 		if d.stall == nil {
 			d.stall = make(chan struct{})
 		}
 		c.stallOn = d.stall
 	}
-	if c.srv.trace {
+	if c.srv.trace.Load() {
 		c.srv.logger.Log(context.Background(), LevelTrace, "->> "+string(mh[:len(mh)-2]), "cid", d.cid)
 	}
 	d.outMsgs++

@@ -86,7 +86,7 @@ func (m *monitor) varz() *varz {
 	mem := processRSS()
 
 	s.mu.Lock()
-	o := &s.opts
+	o := &s.live().Options
 	v := &varz{
 		ID:             s.id,
 		Name:           o.ServerName,

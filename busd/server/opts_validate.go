@@ -97,6 +97,9 @@ func (o *Options) Validate() error {
 	if o.TLSVerify && o.TLSConfig == nil {
 		bad("TLS verify is set without a TLS configuration")
 	}
+	if tc := o.TLSConfig; tc != nil && len(tc.Certificates) == 0 && tc.GetCertificate == nil && tc.GetConfigForClient == nil {
+		bad("tls: the configuration has no certificate (set Certificates, GetCertificate or GetConfigForClient)")
+	}
 	return errors.Join(errs...)
 }
 

@@ -17,7 +17,7 @@ func TestValidate(t *testing.T) {
 		{Users: []*User{{Username: "a"}, {Username: "b", Permissions: &Permissions{
 			Publish: &SubjectPermission{Allow: []string{"a.*"}, Deny: []string{">"}}, Subscribe: &SubjectPermission{Allow: []string{"q.> workers"}}}}},
 			Nkeys: []*NkeyUser{{Nkey: testNkey}}},
-		{TLSConfig: &tls.Config{}, TLSVerify: true},
+		{TLSConfig: &tls.Config{Certificates: []tls.Certificate{{}}}, TLSVerify: true},
 	}
 	for i, o := range good {
 		if err := o.Validate(); err != nil {
@@ -51,6 +51,7 @@ func TestValidate(t *testing.T) {
 		{Options{DefaultPermissions: &Permissions{Subscribe: &SubjectPermission{Allow: []string{"a b c"}}}},
 			`default permissions: subscribe permission "a b c" is not a valid subject`},
 		{Options{TLSVerify: true}, "TLS verify is set without a TLS configuration"},
+		{Options{TLSConfig: &tls.Config{}}, "tls: the configuration has no certificate"},
 	}
 	for _, tt := range bad {
 		err := tt.o.Validate()

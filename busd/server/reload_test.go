@@ -70,7 +70,7 @@ func TestReloadAuth(t *testing.T) {
 		},
 		Nkeys: []*NkeyUser{{Nkey: keepPub}},
 	}
-	if err := s.Reload(o2); err != nil {
+	if err := reloadAll(t, s, o2); err != nil {
 		t.Fatal(err)
 	}
 	secExpectViolationClose(alice)
@@ -113,7 +113,7 @@ func TestReloadAuth(t *testing.T) {
 	o3 := *o2
 	o3.Users = append([]*User(nil), o2.Users...)
 	o3.Users[4] = &User{Username: "erin", Password: secBcrypt(t, "e1")}
-	if err := s.Reload(&o3); err != nil {
+	if err := reloadAll(t, s, &o3); err != nil {
 		t.Fatal(err)
 	}
 	secExpectViolationClose(erin)
@@ -137,7 +137,7 @@ func TestReloadTurnsAuthOn(t *testing.T) {
 	notYet := secDial(t, s) // no CONNECT yet
 	silent := secDial(t, s) // and never
 
-	if err := s.Reload(&Options{Users: []*User{{Username: "u", Password: "p", Permissions: &Permissions{
+	if err := reloadAll(t, s, &Options{Users: []*User{{Username: "u", Password: "p", Permissions: &Permissions{
 		Publish: &SubjectPermission{Allow: []string{"u.>"}},
 	}}}}); err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestReloadTurnsAuthOn(t *testing.T) {
 	silent.expectClosed()
 
 	// And off again: everyone stays, unrestricted.
-	if err := s.Reload(&Options{}); err != nil {
+	if err := reloadAll(t, s, &Options{}); err != nil {
 		t.Fatal(err)
 	}
 	withCreds.send("PUB x 0\r\n\r\n")
@@ -171,11 +171,11 @@ func TestReloadTokenAndDefaultPermissions(t *testing.T) {
 	tok := secDial(t, s)
 	tok.connect(map[string]any{"auth_token": "t1"})
 	tok.expect("PONG")
-	if err := s.Reload(&Options{Authorization: "t1"}); err != nil {
+	if err := reloadAll(t, s, &Options{Authorization: "t1"}); err != nil {
 		t.Fatal(err)
 	}
 	tok.sync()
-	if err := s.Reload(&Options{Authorization: "t2"}); err != nil {
+	if err := reloadAll(t, s, &Options{Authorization: "t2"}); err != nil {
 		t.Fatal(err)
 	}
 	secExpectViolationClose(tok)
@@ -184,7 +184,7 @@ func TestReloadTokenAndDefaultPermissions(t *testing.T) {
 	u := secLogin(t, d, "u", "p")
 	u.send("SUB a.b 1\r\nSUB a.* 2\r\n")
 	u.sync()
-	if err := d.Reload(&Options{
+	if err := reloadAll(t, d, &Options{
 		Users:              []*User{{Username: "u", Password: "p"}},
 		DefaultPermissions: &Permissions{Subscribe: &SubjectPermission{Deny: []string{"a.b"}}},
 	}); err != nil {
@@ -217,7 +217,7 @@ func TestReloadRacesConnects(t *testing.T) {
 			if i%2 == 1 {
 				o = bad
 			}
-			_ = s.Reload(o)
+			_ = reloadAll(t, s, o)
 		}
 	}()
 	var conns []*nats.Conn
@@ -263,7 +263,7 @@ func TestReloadRacesSubscribe(t *testing.T) {
 	}}}}
 	s := runServer(t, open)
 	for round := 0; round < 5; round++ {
-		if err := s.Reload(open); err != nil {
+		if err := reloadAll(t, s, open); err != nil {
 			t.Fatal(err)
 		}
 		rc := secLogin(t, s, "u", "p")
@@ -277,7 +277,7 @@ func TestReloadRacesSubscribe(t *testing.T) {
 			defer close(sent)
 			_, _ = rc.conn.Write([]byte(batch.String()))
 		}()
-		if err := s.Reload(closed); err != nil {
+		if err := reloadAll(t, s, closed); err != nil {
 			t.Fatal(err)
 		}
 		<-sent
@@ -295,4 +295,14 @@ func TestReloadRacesSubscribe(t *testing.T) {
 		}
 		rc.conn.Close()
 	}
+}
+
+// reloadAll reloads s with o, where o says nothing about where s listens or
+// its name: those are fixed, and Reload refuses to change them.
+func reloadAll(t testing.TB, s *Server, o *Options) error {
+	t.Helper()
+	cur := s.Options()
+	n := *o
+	n.Host, n.Port, n.HTTPHost, n.HTTPPort, n.ServerName = cur.Host, cur.Port, cur.HTTPHost, cur.HTTPPort, cur.ServerName
+	return s.Reload(&n)
 }

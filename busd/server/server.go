@@ -35,24 +35,23 @@ import (
 
 // Server is a NATS-protocol broker.
 type Server struct {
-	opts   Options
-	logger *slog.Logger
-	debug  bool
-	trace  bool
-	id     string
-	start  time.Time
-	pool   chunkPool
-	auth   atomic.Pointer[authState]  // replaced whole on reload
-	accs   atomic.Pointer[accountSet] // replaced whole on reload (accounts.go)
-	sys    *sysState                  // the system account's requests and events (sysaccount.go)
-	// stallMark is the pending-bytes level past which producers wait for a consumer.
-	stallMark int64
-	// writeChunks is how many outbound chunks one blocking writev sends at most.
-	writeChunks int
-	ready       chan struct{}
-	done        chan struct{} // closed when Shutdown has finished
-	wg          sync.WaitGroup
-	nextCID     atomic.Uint64
+	opts    Options // as started; what may change at run time is read through live()
+	logger  *slog.Logger
+	debug   atomic.Bool
+	trace   atomic.Bool
+	lopts   atomic.Pointer[liveOpts] // the options in force, replaced whole by Reload
+	id      string
+	start   time.Time
+	pool    chunkPool
+	auth    atomic.Pointer[authState]  // replaced whole on reload
+	accs    atomic.Pointer[accountSet] // replaced whole on reload (accounts.go)
+	sys     *sysState                  // the system account's requests and events (sysaccount.go)
+	ready   chan struct{}
+	done    chan struct{} // closed when Shutdown has finished
+	wg      sync.WaitGroup
+	nextCID atomic.Uint64
+
+	reloadMu sync.Mutex // one Reload at a time
 
 	mu        sync.Mutex
 	started   bool
@@ -95,8 +94,6 @@ func New(opts *Options, logger *slog.Logger) (*Server, error) {
 	s := &Server{
 		opts:      o,
 		logger:    logger,
-		debug:     o.Debug || o.Trace,
-		trace:     o.Trace,
 		id:        id,
 		ready:     make(chan struct{}),
 		done:      make(chan struct{}),
@@ -106,10 +103,7 @@ func New(opts *Options, logger *slog.Logger) (*Server, error) {
 	if s.opts.ServerName == "" {
 		s.opts.ServerName = id
 	}
-	s.stallMark = s.opts.MaxPending / 4 * 3
-	// A writev sends at most an eighth of max_pending (32 KiB to 256 KiB), so a
-	// consumer's pending count falls in steps small enough to release stalls.
-	s.writeChunks = int(min(max(s.opts.MaxPending/8, chunkSize), 256*1024) / chunkSize)
+	s.setLive(s.opts)
 	s.sys = newSysState(s)
 	s.installAccounts(&s.opts, s.buildAccounts(&s.opts, nil), nil)
 	s.auth.Store(newAuthState(&s.opts))
@@ -261,6 +255,7 @@ func (s *Server) infoFor(c *client, ldm bool) []byte { return s.infoDoc(c, ldm, 
 
 // infoDoc is infoFor, with edit applied to the document before it is encoded.
 func (s *Server) infoDoc(c *client, ldm bool, edit func(*info)) []byte {
+	lo := s.live()
 	host, port := s.opts.Host, s.opts.Port
 	if a, ok := s.Addr().(*net.TCPAddr); ok {
 		port = a.Port
@@ -275,9 +270,9 @@ func (s *Server) infoDoc(c *client, ldm bool, edit func(*info)) []byte {
 		Port:         port,
 		Headers:      true,
 		AuthRequired: s.authRequired(),
-		TLSRequired:  s.opts.TLSConfig != nil,
-		TLSVerify:    s.opts.TLSConfig != nil && s.opts.TLSVerify,
-		MaxPayload:   s.opts.MaxPayload,
+		TLSRequired:  lo.TLSConfig != nil,
+		TLSVerify:    lo.TLSConfig != nil && lo.TLSVerify,
+		MaxPayload:   lo.MaxPayload,
 		ClientID:     c.cid,
 		ClientIP:     c.host,
 		Nonce:        string(c.nonce),
@@ -305,7 +300,8 @@ func (s *Server) createClient(conn net.Conn) {
 		conn.Close()
 		return
 	}
-	if len(s.clients) >= s.opts.MaxConn {
+	lo := s.live()
+	if len(s.clients) >= lo.MaxConn {
 		s.mu.Unlock()
 		// As nats-server: INFO, then the error, then close.
 		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
@@ -321,7 +317,7 @@ func (s *Server) createClient(conn net.Conn) {
 	// without blocking. Everything that may wait on the client (the TLS
 	// handshake) happens on the client's own goroutine, never here: a client
 	// that stalls must not stall the accept loop.
-	_ = conn.SetWriteDeadline(time.Now().Add(s.opts.WriteDeadline))
+	_ = conn.SetWriteDeadline(time.Now().Add(lo.WriteDeadline))
 	if _, err := conn.Write(s.infoFor(c, false)); err != nil {
 		c.close(closeWriteError, false)
 		return
@@ -336,9 +332,10 @@ func (s *Server) createClient(conn net.Conn) {
 func (c *client) run() {
 	s := c.srv
 	conn := c.conn
-	if s.opts.TLSConfig != nil {
-		tc := tls.Server(conn, s.opts.TLSConfig)
-		_ = conn.SetDeadline(time.Now().Add(s.opts.TLSTimeout))
+	lo := s.live()
+	if lo.TLSConfig != nil {
+		tc := tls.Server(conn, lo.TLSConfig)
+		_ = conn.SetDeadline(time.Now().Add(lo.TLSTimeout))
 		if err := tc.Handshake(); err != nil {
 			s.logger.Debug("TLS handshake failed", "cid", c.cid, "err", err)
 			c.close(closeTLSHandshake, false)
@@ -358,9 +355,9 @@ func (c *client) run() {
 	}
 	c.conn = conn
 	c.writerOn = true
-	c.pingTmr = time.AfterFunc(s.opts.PingInterval, c.pingTimer)
+	c.pingTmr = time.AfterFunc(lo.PingInterval, c.pingTimer)
 	if s.authRequired() && c.authTmr == nil { // a reload may have set it already
-		c.authTmr = time.AfterFunc(s.opts.AuthTimeout, func() {
+		c.authTmr = time.AfterFunc(lo.AuthTimeout, func() {
 			c.mu.Lock()
 			authed := c.authed
 			c.mu.Unlock()
@@ -371,7 +368,7 @@ func (c *client) run() {
 		})
 	}
 	c.mu.Unlock()
-	if s.debug {
+	if s.debug.Load() {
 		s.logger.Debug("client connected", "cid", c.cid, "addr", c.host, "port", c.port)
 	}
 	s.wg.Add(1)
@@ -467,7 +464,8 @@ func (s *Server) LameDuck(ctx context.Context) error {
 		ln.Close()
 	}
 	clients := s.snapshotClients()
-	s.logger.Info("entering lame duck mode", "clients", len(clients), "duration", s.opts.LameDuckDuration)
+	lo := s.live()
+	s.logger.Info("entering lame duck mode", "clients", len(clients), "duration", lo.LameDuckDuration)
 	for _, c := range clients {
 		c.queueAndFlush(s.infoFor(c, true))
 	}
@@ -481,11 +479,11 @@ func (s *Server) LameDuck(ctx context.Context) error {
 			return false
 		}
 	}
-	if !wait(s.opts.LameDuckGracePeriod) {
+	if !wait(lo.LameDuckGracePeriod) {
 		return s.Shutdown(ctx)
 	}
 	if n := len(clients); n > 0 {
-		step := (s.opts.LameDuckDuration - s.opts.LameDuckGracePeriod) / time.Duration(n)
+		step := (lo.LameDuckDuration - lo.LameDuckGracePeriod) / time.Duration(n)
 		if step <= 0 {
 			step = time.Millisecond
 		}
