@@ -132,12 +132,16 @@ type opHandler interface {
 // the line ignored, and every argument line (CONNECT and INFO included) bounded
 // by max_control_line, counted without its CRLF, also while it is incomplete.
 func (p *parseState) parse(buf []byte, h opHandler) error {
+	// Auth and limits are read once per call, as nats-server reads them once
+	// per read: a reload reaches the client at its next read.
+	awaiting := h.awaitingAuth()
+	limit, maxPayload := h.maxControlLine(), h.maxPayload()
 	i := 0
 	for i < len(buf) {
 		switch p.state {
 		case stOpStart:
 			c := buf[i]
-			if c != 'C' && c != 'c' && h.awaitingAuth() {
+			if awaiting && c != 'C' && c != 'c' {
 				return errAuthViolation
 			}
 			// Fast path for the hot op: a whole "PUB x" in the buffer.
@@ -177,7 +181,7 @@ func (p *parseState) parse(buf []byte, h opHandler) error {
 				return nil // nothing of it is kept
 			}
 			i += nl + 1
-			if err := p.dispatch(h, nil); err != nil {
+			if err := p.dispatch(h, nil, maxPayload); err != nil {
 				return err
 			}
 		case stArgs:
@@ -186,7 +190,6 @@ func (p *parseState) parse(buf []byte, h opHandler) error {
 				from, p.argFirst = i+1, false
 			}
 			nl := bytes.IndexByte(buf[from:], '\n')
-			limit := h.maxControlLine()
 			if nl < 0 {
 				n := len(p.argBuf) + len(buf) - i
 				if buf[len(buf)-1] == '\r' {
@@ -212,8 +215,11 @@ func (p *parseState) parse(buf []byte, h opHandler) error {
 				return errMaxControlLine
 			}
 			i = nl + 1
-			if err := p.dispatch(h, line); err != nil {
+			if err := p.dispatch(h, line, maxPayload); err != nil {
 				return err
+			}
+			if awaiting && p.opCode == opConnect {
+				awaiting = h.awaitingAuth()
 			}
 			if p.state == stPayload && len(buf)-i < p.need && p.argBuf == nil {
 				// The payload straddles this read: the arguments point into buf,
@@ -290,7 +296,7 @@ func (p *parseState) endOp() {
 }
 
 // dispatch runs a complete op whose argument line is args.
-func (p *parseState) dispatch(h opHandler, args []byte) error {
+func (p *parseState) dispatch(h opHandler, args []byte, maxPayload int) error {
 	op := p.opCode
 	p.state = stOpStart
 	var err error
@@ -299,7 +305,7 @@ func (p *parseState) dispatch(h opHandler, args []byte) error {
 		if op == opHPub && !h.headersOK() {
 			err = errHeadersDisabled
 		} else {
-			err = parsePubArgs(&p.pa, args, op == opHPub, h.maxPayload())
+			err = parsePubArgs(&p.pa, args, op == opHPub, maxPayload)
 		}
 		if err == nil {
 			p.state, p.need = stPayload, p.pa.size+2
