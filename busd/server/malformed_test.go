@@ -195,6 +195,15 @@ func TestWireMalformed(t *testing.T) {
 		{name: "UNSUB non-numeric max removes", in: conn + "SUB foo 1\r\nUNSUB 1 x\r\nPUB foo 1\r\nx\r\n"},
 		{name: "UNSUB max 1", in: conn + "SUB foo 1\r\nUNSUB 1 1\r\nPUB foo 1\r\nx\r\nPUB foo 1\r\ny\r\n"},
 		{name: "pedantic invalid subject still delivered", in: "CONNECT {\"verbose\":false,\"pedantic\":true}\r\nSUB foo.* 1\r\nPUB foo.* 1\r\nx\r\n"},
+		{
+			name: "pedantic invalid subject with a bad payload end",
+			in:   "CONNECT {\"verbose\":false,\"pedantic\":true}\r\nPUB foo.* 2\r\nhi!!",
+			differs: "busd checks a pedantic client's publish subject when the message is complete, " +
+				"with the message, not when its PUB line is read: the parser stays free of client state " +
+				"and PUB costs no extra call. Only a message whose payload is then malformed shows it: " +
+				"nats-server has already sent 'Invalid Publish Subject', busd has not; both close.",
+			busd: wireResult{out: "-ERR 'Unknown Protocol Operation'\r\n", closed: true},
+		},
 		{name: "verbose session", in: "CONNECT {\"verbose\":true}\r\nSUB foo 1\r\nPUB foo 1\r\nx\r\nUNSUB 1\r\nUNSUB 1\r\nPING\r\nPING\r\n"},
 
 		// Auth configured.
