@@ -42,7 +42,9 @@ func main() {
 		name string
 		run  func() string
 	}{
-		{"connect-8k-name", func() string { return answer("CONNECT {\"verbose\":false,\"name\":\"" + strings.Repeat("n", 8192) + "\"}\r\nPING\r\n") }},
+		{"connect-8k-name", func() string {
+			return answer("CONNECT {\"verbose\":false,\"name\":\"" + strings.Repeat("n", 8192) + "\"}\r\nPING\r\n")
+		}},
 		{"unsub-bare", func() string { return answer("CONNECT {\"verbose\":false}\r\nUNSUB\r\nPING\r\n") }},
 		{"pub-bare", func() string { return answer("CONNECT {\"verbose\":false}\r\nPUB\r\nPING\r\n") }},
 		{"sub-bare", func() string { return answer("CONNECT {\"verbose\":false}\r\nSUB\r\nPING\r\n") }},
