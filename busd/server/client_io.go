@@ -103,8 +103,11 @@ func (c *client) flushInline() {
 	c.mu.Unlock()
 	if err != nil {
 		c.close(closeWriteError, false)
-		return
+		more = true
 	}
+	// Always tell the writer once it is closed: it may have woken for the
+	// close while this flush held writing, and is waiting to exit. (close
+	// signals only when it is the one closing.)
 	if more {
 		c.signalFlush()
 	}
