@@ -118,6 +118,7 @@ func (c *client) processSub(line []byte) error {
 	revoked := false
 	if p := c.perms.Load(); !stale && p != nil && !p.subAllowed(subject, queue) {
 		delete(c.subs, string(sid))
+		sub.closed = true
 		stale, revoked = true, true
 	}
 	c.mu.Unlock()
@@ -156,6 +157,7 @@ func (c *client) processUnsub(line []byte) error {
 			sub.max = int64(max)
 		} else {
 			remove = true
+			sub.closed = true
 			delete(c.subs, string(sub.sid))
 		}
 	}

@@ -73,7 +73,7 @@ func (c *client) deliver(sub *subscription, pa *pubArg, payload []byte) bool {
 		return false
 	}
 	d.mu.Lock()
-	if d.closed || (sub.max > 0 && sub.nm >= sub.max) {
+	if d.closed || sub.closed || (sub.max > 0 && sub.nm >= sub.max) {
 		d.mu.Unlock()
 		return false
 	}
@@ -125,6 +125,7 @@ func (c *client) deliver(sub *subscription, pa *pubArg, payload []byte) bool {
 	sub.nm++
 	done := sub.max > 0 && sub.nm >= sub.max
 	if done {
+		sub.closed = true
 		delete(d.subs, string(sub.sid))
 	}
 	d.mu.Unlock()

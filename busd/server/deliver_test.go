@@ -128,3 +128,29 @@ func TestDeliverReachesWriter(t *testing.T) {
 		t.Fatalf("outMsgs = %d", sub.outMsgs)
 	}
 }
+
+// TestNoDeliveryAfterUnsub: a publisher that matched a subscription just
+// before its client's UNSUB was processed must not deliver to it afterwards.
+// A draining nats.go client has by then seen the PONG after its UNSUB and
+// dropped the subscription, so such a message would be lost (the service
+// package's drain test saw one in 20,000). nats-server checks the same.
+func TestNoDeliveryAfterUnsub(t *testing.T) {
+	s := runServer(t, nil)
+	sub := dial(t, s)
+	sub.send("CONNECT {\"verbose\":false}\r\nSUB x 1\r\n")
+	sub.sync()
+	r := s.globalAccount().sl.match([]byte("x"))
+	if len(r.psubs) != 1 {
+		t.Fatalf("%d subscriptions on x", len(r.psubs))
+	}
+	matched := r.psubs[0] // what a publisher holds between its match and its delivery
+
+	sub.send("UNSUB 1\r\n")
+	sub.sync()
+	pub, _ := benchClient(t, s, "CONNECT {\"verbose\":false}\r\n")
+	if pub.deliver(matched, &pubArg{subject: []byte("x"), hdr: -1, size: 2}, []byte("hi")) {
+		t.Error("delivered to a subscription its client had unsubscribed")
+	}
+	pub.flushPCD()
+	sub.sync() // a MSG would come before this PONG
+}

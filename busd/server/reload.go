@@ -270,6 +270,7 @@ func (s *Server) reauthorize(c *client, a *authState) {
 	c.mu.Lock()
 	for sid, sub := range c.subs {
 		if !np.subAllowed(sub.subject, sub.queue) {
+			sub.closed = true
 			delete(c.subs, sid)
 			gone = append(gone, sub)
 		}

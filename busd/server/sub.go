@@ -9,6 +9,11 @@ type subscription struct {
 	sid     []byte
 	max     int64 // auto-unsubscribe after this many deliveries; 0 is unlimited
 	nm      int64 // deliveries so far (guarded by client.mu)
+	// closed is set, under client.mu, when the subscription is removed from its
+	// client: a publisher that matched it just before must not deliver after
+	// the client has seen its UNSUB answered (a drain's PONG), as nats-server
+	// checks too.
+	closed bool
 	// icb handles messages for the server's own subscriptions (imports and
 	// system requests, see accounts.go); client is nil for those.
 	icb internalHandler
