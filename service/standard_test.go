@@ -6,7 +6,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/rpc"
@@ -27,9 +29,13 @@ func answer(ctx context.Context, req dialtone.Request) (dialtone.Response, error
 // Dialtone-Timeout gets one, its deadline context.)
 func TestStandardInterceptorsDoNotAllocate(t *testing.T) {
 	ctx := context.Background()
-	srv := dialtone.Chain(answer, service.Deadline(), service.Tracing(otel.GetTracerProvider(), nil),
-		service.Metrics(otel.GetMeterProvider()), service.Recover(nil), service.Validate())
-	cli := dialtone.Chain(answer, rpc.Tracing(otel.GetTracerProvider(), nil), rpc.Metrics(otel.GetMeterProvider()))
+	// Explicit no-op providers, not the global ones: another test of this
+	// package installs a recording global TracerProvider, and under -count=2
+	// it would run first.
+	tp, mp := tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider()
+	srv := dialtone.Chain(answer, service.Deadline(), service.Tracing(tp, nil),
+		service.Metrics(mp), service.Recover(nil), service.Validate())
+	cli := dialtone.Chain(answer, rpc.Tracing(tp, nil), rpc.Metrics(mp))
 	req := dialtone.Request{Spec: dialtone.Spec{Kind: dialtone.KindUnary, Service: "s", Name: "n", Subject: "s.n"},
 		Pattern: dialtone.PatternBalanced, Header: nats.Header{}, Msg: &plainReq{Name: "x"}, Data: []byte(`{"name":"x"}`)}
 	if a := testing.AllocsPerRun(1000, func() { _, _ = srv(ctx, req) }); a != 0 {
