@@ -6,10 +6,8 @@ import (
 	"go/token"
 	"go/types"
 	"path/filepath"
-	"strings"
 
 	"github.com/dialtone-dev/dialtone/codegen/internal/templates"
-	"github.com/dialtone-dev/dialtone/internal/wire"
 )
 
 // eventHandlers reports whether iface is an interface of event handlers: every
@@ -100,44 +98,18 @@ func (g *gen) eventsFile(obj types.Object) *templates.EventsFile {
 // event checks one event handler method, OrderPlaced(ctx context.Context, ev
 // *OrderPlaced) error, and returns its event and payload type.
 func (g *gen) event(m *types.Func, field *ast.Field, subjects map[string]*types.Func) (templates.Event, *types.Named, bool) {
-	ok := true
-	bad := func(pos token.Pos, format string, args ...any) {
-		if !pos.IsValid() {
-			pos = m.Pos()
-		}
-		g.errorf(pos, "method %s: "+format, append([]any{m.Name()}, args...)...)
-		ok = false
-	}
-	if !m.Exported() {
-		bad(m.Pos(), "unexported; every method of an events interface is an event and must be exported")
-	} else if !wire.ValidName(m.Name()) {
-		bad(m.Pos(), "event names are ASCII letters, digits, '_' and '-' only")
-	}
+	c := &methodCheck{g: g, m: m, ok: true}
+	bad := c.bad
 	const want = "want (ctx context.Context, ev *Event) error"
-	sig := m.Type().(*types.Signature)
-	if strings.Contains(types.TypeString(sig, nil), "invalid type") {
-		// The signature does not compile; the package's type errors say why.
-		g.invalid = true
+	sig, msgOK := g.checkMethod(c, "an events interface", "event", "the event", want)
+	if sig == nil {
 		return templates.Event{}, nil, false
 	}
-	params, results := sig.Params(), sig.Results()
 	var payload *types.Named
-	switch {
-	case sig.Variadic():
-		bad(params.At(params.Len()-1).Pos(), "variadic parameters are not supported; %s", want)
-	case params.Len() != 2:
-		bad(m.Pos(), "has %s; %s", plural(params.Len(), "parameter"), want)
-	default:
-		if t := params.At(0).Type(); !isNamed(t, "context", "Context") {
-			g.noteInvalid(t)
-			bad(params.At(0).Pos(), "first parameter is %s; it must be context.Context (%s)", g.typeString(t), want)
-		}
-		before := ok
-		g.messageType(params.At(1).Type(), params.At(1).Pos(), "second parameter (the event)", want, bad)
-		if ok == before {
-			payload, _ = types.Unalias(params.At(1).Type().(*types.Pointer).Elem()).(*types.Named)
-		}
+	if msgOK {
+		payload, _ = types.Unalias(sig.Params().At(1).Type().(*types.Pointer).Elem()).(*types.Named)
 	}
+	results := sig.Results()
 	if t := results.At(0).Type(); !types.Identical(t, types.Universe.Lookup("error").Type()) {
 		g.noteInvalid(t)
 		bad(results.At(0).Pos(), "returns %s; an event handler returns error (%s)", g.typeString(t), want)
@@ -155,10 +127,10 @@ func (g *gen) event(m *types.Func, field *ast.Field, subjects map[string]*types.
 	} else {
 		subjects[ev.Subject] = m
 	}
-	if ok {
+	if c.ok {
 		g.declare(m.Pos(), ev.SubjectConst, ev.TopicFunc)
 		ev.TopicVar = g.free(lowerFirst(ev.TopicFunc))
 		g.used[ev.TopicVar] = g.cfg.Type
 	}
-	return ev, payload, ok && payload != nil
+	return ev, payload, c.ok && payload != nil
 }

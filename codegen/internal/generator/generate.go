@@ -354,39 +354,14 @@ func (g *gen) interfaceMethods(obj types.Object) map[token.Pos]*ast.Field {
 }
 
 func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subjects map[string]*types.Func) (templates.Method, bool) {
-	ok := true
-	bad := func(pos token.Pos, format string, args ...any) {
-		if !pos.IsValid() {
-			pos = m.Pos()
-		}
-		g.errorf(pos, "method %s: "+format, append([]any{m.Name()}, args...)...)
-		ok = false
-	}
-	if !m.Exported() {
-		bad(m.Pos(), "unexported; every method of a service interface is an endpoint and must be exported")
-	} else if !wire.ValidName(m.Name()) {
-		bad(m.Pos(), "endpoint names are ASCII letters, digits, '_' and '-' only")
-	}
+	c := &methodCheck{g: g, m: m, ok: true}
+	bad := c.bad
 	want := "want (ctx context.Context, req *Request) (*Response, error)"
-	sig := m.Type().(*types.Signature)
-	if strings.Contains(types.TypeString(sig, nil), "invalid type") {
-		// The signature does not compile; the package's type errors say why.
-		g.invalid = true
+	sig, _ := g.checkMethod(c, "a service interface", "endpoint", "the request", want)
+	if sig == nil {
 		return templates.Method{}, false
 	}
-	params, results := sig.Params(), sig.Results()
-	switch {
-	case sig.Variadic():
-		bad(params.At(params.Len()-1).Pos(), "variadic parameters are not supported; %s", want)
-	case params.Len() != 2:
-		bad(m.Pos(), "has %s; %s", plural(params.Len(), "parameter"), want)
-	default:
-		if t := params.At(0).Type(); !isNamed(t, "context", "Context") {
-			g.noteInvalid(t)
-			bad(params.At(0).Pos(), "first parameter is %s; it must be context.Context (%s)", g.typeString(t), want)
-		}
-		g.messageType(params.At(1).Type(), params.At(1).Pos(), "second parameter (the request)", want, bad)
-	}
+	results := sig.Results()
 	switch {
 	case results.Len() == 1 && types.Identical(results.At(0).Type(), types.Universe.Lookup("error").Type()):
 		bad(m.Pos(), "returns only error, like an event handler, but the other methods of %s are endpoints (%s); "+
@@ -413,10 +388,10 @@ func (g *gen) method(f *templates.File, m *types.Func, field *ast.Field, subject
 	} else {
 		subjects[mm.Subject] = m
 	}
-	if ok {
+	if c.ok {
 		g.declare(m.Pos(), mm.SubjectConst, mm.EndpointFunc)
 	}
-	return mm, ok
+	return mm, c.ok
 }
 
 // directives reads a method's doc comment and its //dialtone: directives: the
