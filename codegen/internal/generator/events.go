@@ -58,12 +58,7 @@ func (g *gen) eventsFile(obj types.Object) *templates.EventsFile {
 	f.Dialtone = g.importName("github.com/dialtone-dev/dialtone", "dialtone")
 	f.Event = g.importName("github.com/dialtone-dev/dialtone/event", "event")
 	f.ServicePkg = g.importName("github.com/dialtone-dev/dialtone/service", "service")
-	qual := func(pkg *types.Package) string {
-		if pkg == g.p.types {
-			return ""
-		}
-		return g.importName(pkg.Path(), pkg.Name())
-	}
+	qual := g.qualifier
 
 	// One schema per distinct payload type, in the order the events first use them.
 	var msgs []*message

@@ -191,12 +191,7 @@ func (g *gen) file() (data any, template string) {
 	f.Dialtone = g.importName("github.com/dialtone-dev/dialtone", "dialtone")
 	f.RPC = g.importName("github.com/dialtone-dev/dialtone/rpc", "rpc")
 	f.ServicePkg = g.importName("github.com/dialtone-dev/dialtone/service", "service")
-	qual := func(pkg *types.Package) string {
-		if pkg == g.p.types {
-			return ""
-		}
-		return g.importName(pkg.Path(), pkg.Name())
-	}
+	qual := g.qualifier
 	g.messages(f, methods, astMethods, qual)
 	f.StdImports, f.Imports = g.importLists()
 
@@ -255,6 +250,15 @@ func (g *gen) declare(at token.Pos, names ...string) {
 		}
 		g.used[name] = g.cfg.Type
 	}
+}
+
+// qualifier names a package in the generated file's type expressions: nothing
+// for the interface's own package, else its import name.
+func (g *gen) qualifier(pkg *types.Package) string {
+	if pkg == g.p.types {
+		return ""
+	}
+	return g.importName(pkg.Path(), pkg.Name())
 }
 
 // importName gives the package path a name in the generated file, preferring want.
