@@ -52,7 +52,7 @@ func TestFailuresStayWithTheConsumer(t *testing.T) {
 			reported <- ev
 		}))
 
-		pub := event.NewPublisher(e.client)
+		pub := event.NewPublisher(e.Client)
 		ctx := context.Background()
 		for _, ev := range []OrderPlaced{{ID: ""}, {ID: "neg", Total: -1}, {ID: "fail"}, {ID: "panic"}} {
 			if err := event.Publish(ctx, pub, orderPlaced, &ev); err != nil {
@@ -134,7 +134,7 @@ func TestConcurrencyLimitIsShared(t *testing.T) {
 			running.Add(-1)
 			done <- struct{}{}
 		}
-		beats, err := e.client.SubscribeSync(heartbeat.Subject("limited"))
+		beats, err := e.Client.SubscribeSync(heartbeat.Subject("limited"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestConcurrencyLimitIsShared(t *testing.T) {
 			}
 		}, service.WithMaxConcurrent(limit))
 
-		pub := event.NewPublisher(e.client)
+		pub := event.NewPublisher(e.Client)
 		for i := range events {
 			if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: fmt.Sprint(i)}); err != nil {
 				t.Fatal(err)
@@ -162,7 +162,7 @@ func TestConcurrencyLimitIsShared(t *testing.T) {
 		}
 		reply := make(chan error, 1)
 		go func() {
-			_, err := e.client.Request("limited.Work", []byte("{}"), 10*time.Second)
+			_, err := e.Client.Request("limited.Work", []byte("{}"), 10*time.Second)
 			reply <- err
 		}()
 		for range limit {
@@ -237,7 +237,7 @@ func TestCodec(t *testing.T) {
 		plain := e.start("plain", sub("plain"), service.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
 			service.WithErrorHandler(func(ctx context.Context, ev service.ErrorEvent) { refused <- ev }))
 
-		pub := event.NewPublisher(e.client, event.WithCodec(upperJSON{}))
+		pub := event.NewPublisher(e.Client, event.WithCodec(upperJSON{}))
 		if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: "x"}); err != nil {
 			t.Fatal(err)
 		}
@@ -274,7 +274,7 @@ func TestCodec(t *testing.T) {
 func TestPublishErrors(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		nc := e.conn()
+		nc := e.Conn()
 		pub := event.NewPublisher(nc, event.WithValidation())
 		canceled, cancel := context.WithCancel(ctx)
 		cancel()
@@ -348,8 +348,8 @@ func TestSubscribeErrors(t *testing.T) {
 // TestDroppedEventsAreCounted overflows an instance's queue: the events the
 // client drops are counted in $SRV.STATS, so a slow consumer is visible.
 func TestDroppedEventsAreCounted(t *testing.T) {
-	e := &env{t: t, urls: []string{bustestURL(t)}}
-	e.client = e.conn()
+	e := oneBusd(t)
+	e.Client = e.Conn()
 	const n = 100
 	release := make(chan struct{})
 	in := e.start("slow", func(s *service.Service) {
@@ -360,7 +360,7 @@ func TestDroppedEventsAreCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}, service.WithMaxConcurrent(1), service.WithQueueLength(1))
-	pub := event.NewPublisher(e.client)
+	pub := event.NewPublisher(e.Client)
 	for i := range n {
 		if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
@@ -368,7 +368,7 @@ func TestDroppedEventsAreCounted(t *testing.T) {
 	}
 	// Every event has reached the instance's connection once a request on it
 	// comes back: the server delivers in order.
-	if _, err := e.client.Request("$SRV.PING.slow."+in.ID(), nil, 5*time.Second); err != nil {
+	if _, err := e.Client.Request("$SRV.PING.slow."+in.ID(), nil, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	close(release)

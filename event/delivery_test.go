@@ -68,7 +68,7 @@ func TestDelivery(t *testing.T) {
 		for _, c := range caches {
 			tl.expect(c.ID(), n)
 		}
-		pub := event.NewPublisher(e.client)
+		pub := event.NewPublisher(e.Client)
 		for i := range n {
 			if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: strconv.Itoa(i), Total: i}); err != nil {
 				t.Fatal(err)
@@ -107,8 +107,8 @@ func TestDelivery(t *testing.T) {
 // TestSubscribeAfterStart subscribes on a running instance: the subscription
 // takes events at once and is listed.
 func TestSubscribeAfterStart(t *testing.T) {
-	e := &env{t: t, urls: []string{bustestURL(t)}}
-	e.client = e.conn()
+	e := oneBusd(t)
+	e.Client = e.Conn()
 	in := e.start("late", nil)
 	got := make(chan string, 1)
 	if err := event.Subscribe(in.Service, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
@@ -117,7 +117,7 @@ func TestSubscribeAfterStart(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := event.Publish(context.Background(), event.NewPublisher(e.client), orderPlaced, &OrderPlaced{ID: "late-1"}); err != nil {
+	if err := event.Publish(context.Background(), event.NewPublisher(e.Client), orderPlaced, &OrderPlaced{ID: "late-1"}); err != nil {
 		t.Fatal(err)
 	}
 	select {

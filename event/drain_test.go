@@ -46,20 +46,20 @@ func TestDrainLosesNothing(t *testing.T) {
 		}, service.WithMaxConcurrent(2))
 		aIn := a.nc.Stats().InMsgs
 
-		pub := event.NewPublisher(e.client)
+		pub := event.NewPublisher(e.Client)
 		publish := func(from, to int) {
 			for i := from; i < to; i++ {
 				if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: strconv.Itoa(i)}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := e.client.Flush(); err != nil {
+			if err := e.Client.Flush(); err != nil {
 				t.Fatal(err)
 			}
 		}
 		publish(0, phase1)
 		// The reply comes back the way the events went, after them: a has them all.
-		if _, err := e.client.Request("$SRV.PING.billing."+a.ID(), nil, 5*time.Second); err != nil {
+		if _, err := e.Client.Request("$SRV.PING.billing."+a.ID(), nil, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
 		if got := a.nc.Stats().InMsgs - aIn; got != phase1+1 {
@@ -77,7 +77,7 @@ func TestDrainLosesNothing(t *testing.T) {
 		})
 		draining := make(chan struct{})
 		var once sync.Once
-		hbSub, err := e.client.Subscribe(heartbeat.Subject("billing"), func(m *nats.Msg) {
+		hbSub, err := e.Client.Subscribe(heartbeat.Subject("billing"), func(m *nats.Msg) {
 			// A drain that takes longer than a heartbeat interval says so again.
 			if h, err := heartbeat.Decode(m.Data); err == nil && h.ID == a.ID() && h.Status == heartbeat.StatusDraining {
 				once.Do(func() { close(draining) })
@@ -87,7 +87,7 @@ func TestDrainLosesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer hbSub.Unsubscribe()
-		if err := e.client.Flush(); err != nil {
+		if err := e.Client.Flush(); err != nil {
 			t.Fatal(err)
 		}
 

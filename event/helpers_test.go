@@ -3,7 +3,6 @@ package event_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -24,33 +23,18 @@ type OrderPlaced struct {
 
 var orderPlaced = event.NewTopic[OrderPlaced](event.Spec{Subject: "orders.OrderPlaced"})
 
-// forEachBackend runs f on busd and on a nats-server cluster, with a client
-// connection for the publisher; instances connect to other nodes than the client
-// where there are several.
+// forEachBackend runs f on busd and on a nats-server cluster (bustest.Env); on
+// a cluster, instances connect to other nodes than the client.
 func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Helper()
-	for _, b := range bustest.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			urls := b.Start(t)
-			e := &env{t: t, urls: urls}
-			e.client = bustest.Connect(t, urls[0])
-			f(t, e)
-		})
-	}
+	bustest.ForEachBackend(t, func(t *testing.T, be *bustest.Env) { f(t, &env{be}) })
 }
 
-type env struct {
-	t      *testing.T
-	urls   []string
-	client *nats.Conn
-	n      int
-}
+type env struct{ *bustest.Env }
 
-// conn connects a new instance connection, to another node than the client
-// where there is one.
-func (e *env) conn() *nats.Conn {
-	e.n++
-	return bustest.Connect(e.t, e.urls[e.n%len(e.urls)])
+// oneBusd is an env on a fresh busd, with no client connection yet.
+func oneBusd(t *testing.T) *env {
+	return &env{&bustest.Env{T: t, URLs: []string{bustestURL(t)}}}
 }
 
 // instance is a started service instance and its connection.
@@ -63,49 +47,27 @@ type instance struct {
 // stops it on cleanup and waits until the client's server knows its
 // subscriptions.
 func (e *env) start(name string, setup func(s *service.Service), opts ...service.Option) *instance {
-	e.t.Helper()
-	nc := e.conn()
+	e.T.Helper()
+	nc := e.Conn()
 	opts = append([]service.Option{service.WithHeartbeatInterval(100 * time.Millisecond),
 		service.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	s, err := service.New(nc, service.Config{Name: name, Version: "1.0.0"}, opts...)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	if setup != nil {
 		setup(s)
 	}
 	if err := s.Start(context.Background()); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
-	e.t.Cleanup(func() {
+	e.T.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = s.Stop(ctx)
 	})
-	e.reachable(s)
+	e.Reachable(s.Name(), s.ID())
 	return &instance{Service: s, nc: nc}
-}
-
-// reachable waits until the client's server routes to the instance. On one server
-// that is at once. Across a cluster interest travels asynchronously but in order,
-// and an instance subscribes its consumers before $SRV.PING, so once PING answers
-// through the client's node, events published there reach the instance too.
-func (e *env) reachable(s *service.Service) {
-	e.t.Helper()
-	subj := "$SRV.PING." + s.Name() + "." + s.ID()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, err := e.client.Request(subj, nil, time.Second)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("instance %s not reachable from the client: %v", s.ID(), err)
-		}
-		if errors.Is(err, nats.ErrNoResponders) {
-			time.Sleep(5 * time.Millisecond) // no signal for route interest: bounded poll
-		}
-	}
 }
 
 // tally counts the events each service and each instance handled, by order ID,

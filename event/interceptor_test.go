@@ -80,7 +80,7 @@ func TestInterceptorsSeeEvents(t *testing.T) {
 				return next(ctx, req)
 			}
 		})
-		pub := event.NewPublisher(e.client, event.WithInterceptors(pubSeen.interceptor("publisher"), stamp, blockDrafts))
+		pub := event.NewPublisher(e.Client, event.WithInterceptors(pubSeen.interceptor("publisher"), stamp, blockDrafts))
 		ctx := context.Background()
 		if err := event.Publish(ctx, pub, orderPlaced, &OrderPlaced{ID: "draft"}); dialtone.CodeOf(err) != dialtone.CodeFailedPrecondition {
 			t.Fatalf("draft: %v, want failed_precondition from the publisher's interceptor", err)
@@ -158,7 +158,7 @@ func TestEventMetrics(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, service.WithMeterProvider(srvMP), service.WithLogger(slog.New(slog.DiscardHandler)))
-		pub := event.NewPublisher(e.client, event.WithMeterProvider(pubMP))
+		pub := event.NewPublisher(e.Client, event.WithMeterProvider(pubMP))
 		ctx := context.Background()
 		// The first fails validation. Events reach the instance in order, so once
 		// the last is handled the first has arrived, and Stop handles it if it has

@@ -27,7 +27,7 @@ func TestMetadataSaysWhoPublishesAndConsumes(t *testing.T) {
 		orders := e.start("orders", func(s *service.Service) {
 			// The client's connection: its server knows billing's subscription
 			// once billing is reachable (e.start waits for that).
-			pub = event.NewPublisher(e.client, event.WithService(s))
+			pub = event.NewPublisher(e.Client, event.WithService(s))
 			if err := pub.Declare(placed.Spec()); err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func TestMetadataSaysWhoPublishesAndConsumes(t *testing.T) {
 			t.Fatal("billing did not handle the event")
 		}
 
-		reg, err := discovery.New(context.Background(), e.client)
+		reg, err := discovery.New(context.Background(), e.Client)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestMetadataSaysWhoPublishesAndConsumes(t *testing.T) {
 		}
 
 		var info service.Info
-		m, err := e.client.Request("$SRV.INFO.orders."+orders.ID(), nil, 5*time.Second)
+		m, err := e.Client.Request("$SRV.INFO.orders."+orders.ID(), nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func TestMetadataSaysWhoPublishesAndConsumes(t *testing.T) {
 			t.Errorf("orders $SRV.INFO: events %+v, metadata %v", info.Events, info.Metadata)
 		}
 
-		m, err = e.client.Request("$SRV.INFO.billing."+billing.ID(), nil, 5*time.Second)
+		m, err = e.Client.Request("$SRV.INFO.billing."+billing.ID(), nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestMetadataSaysWhoPublishesAndConsumes(t *testing.T) {
 		}
 
 		var stats service.Stats
-		m, err = e.client.Request("$SRV.STATS.billing."+billing.ID(), nil, 5*time.Second)
+		m, err = e.Client.Request("$SRV.STATS.billing."+billing.ID(), nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,7 @@ func TestTraceLinksConsumerToProducer(t *testing.T) {
 		billing := e.start("billing", sub(false), service.WithTracerProvider(tp))
 		mail := e.start("mail", sub(true), service.WithTracerProvider(tp))
 
-		pub := event.NewPublisher(e.client, event.WithTracerProvider(tp))
+		pub := event.NewPublisher(e.Client, event.WithTracerProvider(tp))
 		ctx, parent := tp.Tracer("test").Start(context.Background(), "checkout")
 		if err := event.Publish(ctx, pub, orderPlaced, &OrderPlaced{ID: "o-1"}); err != nil {
 			t.Fatal(err)
@@ -109,8 +109,8 @@ func TestTraceLinksConsumerToProducer(t *testing.T) {
 // records nothing, inside a span of another provider: the trace context still
 // travels, so the consumer joins the caller's trace.
 func TestTraceContextWithoutProducerSpans(t *testing.T) {
-	e := &env{t: t, urls: []string{bustestURL(t)}}
-	e.client = e.conn()
+	e := oneBusd(t)
+	e.Client = e.Conn()
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	defer tp.Shutdown(context.Background())
@@ -122,7 +122,7 @@ func TestTraceContextWithoutProducerSpans(t *testing.T) {
 		})
 	}, service.WithTracerProvider(noop.NewTracerProvider()), service.WithPropagator(propagation.TraceContext{}))
 
-	pub := event.NewPublisher(e.client, event.WithTracerProvider(noop.NewTracerProvider()))
+	pub := event.NewPublisher(e.Client, event.WithTracerProvider(noop.NewTracerProvider()))
 	ctx, parent := tp.Tracer("test").Start(context.Background(), "checkout")
 	defer parent.End()
 	if err := event.Publish(ctx, pub, orderPlaced, &OrderPlaced{ID: "o-1"}); err != nil {
@@ -142,8 +142,8 @@ func TestTraceContextWithoutProducerSpans(t *testing.T) {
 // TestBaggageTravels publishes with a propagator that carries baggage and no
 // span: the consumer's handler sees the baggage.
 func TestBaggageTravels(t *testing.T) {
-	e := &env{t: t, urls: []string{bustestURL(t)}}
-	e.client = e.conn()
+	e := oneBusd(t)
+	e.Client = e.Conn()
 	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	got := make(chan string, 1)
 	billing := e.start("billing", func(s *service.Service) {
@@ -160,7 +160,7 @@ func TestBaggageTravels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := event.NewPublisher(e.client, event.WithPropagator(prop))
+	pub := event.NewPublisher(e.Client, event.WithPropagator(prop))
 	if err := event.Publish(baggage.ContextWithBaggage(context.Background(), bag), pub, orderPlaced, &OrderPlaced{ID: "o-1"}); err != nil {
 		t.Fatal(err)
 	}

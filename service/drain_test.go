@@ -27,16 +27,16 @@ func TestStopWaitsForHandlers(t *testing.T) {
 				return &service.Response{Data: []byte("finished")}, nil
 			}))
 		})
-		beats, err := e.client.SubscribeSync(heartbeat.Subject("slow"))
+		beats, err := e.Client.SubscribeSync(heartbeat.Subject("slow"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.client.Flush(); err != nil {
+		if err := e.Client.Flush(); err != nil {
 			t.Fatal(err)
 		}
 		reply := make(chan *nats.Msg, 1)
 		go func() {
-			m, err := e.client.Request("slow.Work", nil, 10*time.Second)
+			m, err := e.Client.Request("slow.Work", nil, 10*time.Second)
 			if err != nil {
 				t.Error(err)
 			}
@@ -62,7 +62,7 @@ func TestStopWaitsForHandlers(t *testing.T) {
 		}
 		waitStatus(t, beats, s.ID(), heartbeat.StatusStopped)
 		// Out: no endpoint, no monitoring subject answers.
-		if _, err := e.client.Request("$SRV.PING.slow."+s.ID(), nil, 200*time.Millisecond); err == nil {
+		if _, err := e.Client.Request("$SRV.PING.slow."+s.ID(), nil, 200*time.Millisecond); err == nil {
 			t.Fatal("stopped instance answers PING")
 		}
 		if err := s.Stop(context.Background()); err != nil {
@@ -102,7 +102,7 @@ func TestStopDeadlineCancelsHandlers(t *testing.T) {
 				return nil, ctx.Err()
 			}))
 		})
-		if err := e.client.PublishRequest("stuck.Work", nats.NewInbox(), nil); err != nil {
+		if err := e.Client.PublishRequest("stuck.Work", nats.NewInbox(), nil); err != nil {
 			t.Fatal(err)
 		}
 		<-started
@@ -134,7 +134,7 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 			}
 		}
 		newInstance := func() *service.Service {
-			nc := e.conn()
+			nc := e.Conn()
 			s, err := service.New(nc, cfg, service.WithHeartbeatInterval(100*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
@@ -143,7 +143,7 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 			if err := s.Start(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			e.reachable(s)
+			e.Reachable(s.Name(), s.ID())
 			return s
 		}
 		instances := []*service.Service{newInstance(), newInstance(), newInstance()}
@@ -166,7 +166,7 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 					}
 					name := string(rune('a'+w)) + "-" + time.Now().Format("150405.000000")
 					data := []byte(`{"name":"` + name + `"}`)
-					m, err := e.client.Request("roll.Echo", data, 5*time.Second)
+					m, err := e.Client.Request("roll.Echo", data, 5*time.Second)
 					sent.Add(1)
 					if err == nil {
 						if de := dialtone.ErrorFromHeader(m.Header); de != nil {
@@ -225,8 +225,8 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 func TestStopAnswersRequestsAlreadyRouted(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		// Client and instance on one server, so that no cluster route decides.
-		client := bustest.Connect(t, e.urls[0])
-		s, err := service.New(bustest.Connect(t, e.urls[0]), service.Config{Name: "flood", Version: "1.0.0"},
+		client := bustest.Connect(t, e.URLs[0])
+		s, err := service.New(bustest.Connect(t, e.URLs[0]), service.Config{Name: "flood", Version: "1.0.0"},
 			service.WithQueueLength(32*1024))
 		if err != nil {
 			t.Fatal(err)
@@ -313,16 +313,16 @@ func TestDrainHonoursReservations(t *testing.T) {
 		s := e.start(service.Config{Name: "promise", Version: "1.0.0"}, func(s *service.Service) {
 			_ = service.Handle(s, "SayHello", greeter)
 		})
-		beats, err := e.client.SubscribeSync(heartbeat.Subject("promise"))
+		beats, err := e.Client.SubscribeSync(heartbeat.Subject("promise"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.client.Flush(); err != nil {
+		if err := e.Client.Flush(); err != nil {
 			t.Fatal(err)
 		}
 		probe := func(key string) {
 			t.Helper()
-			m, err := e.client.Request("_DT.promise.avail", []byte(`{"key":"`+key+`"}`), 5*time.Second)
+			m, err := e.Client.Request("_DT.promise.avail", []byte(`{"key":"`+key+`"}`), 5*time.Second)
 			if err != nil {
 				t.Fatalf("probe %s: %v", key, err)
 			}
@@ -334,7 +334,7 @@ func TestDrainHonoursReservations(t *testing.T) {
 		probe("kept")
 		probe("elsewhere")
 		// The caller of "elsewhere" chose another instance.
-		if err := e.client.Publish("_DT.promise.avail", []byte(`{"key":"elsewhere","keep":"other"}`)); err != nil {
+		if err := e.Client.Publish("_DT.promise.avail", []byte(`{"key":"elsewhere","keep":"other"}`)); err != nil {
 			t.Fatal(err)
 		}
 
@@ -343,7 +343,7 @@ func TestDrainHonoursReservations(t *testing.T) {
 		waitStatus(t, beats, s.ID(), heartbeat.StatusDraining)
 
 		// Draining: no new promises.
-		if _, err := e.client.Request("_DT.promise.avail", []byte(`{"key":"late"}`), 200*time.Millisecond); err == nil {
+		if _, err := e.Client.Request("_DT.promise.avail", []byte(`{"key":"late"}`), 200*time.Millisecond); err == nil {
 			t.Fatal("a draining instance volunteered")
 		}
 		select {
@@ -353,7 +353,7 @@ func TestDrainHonoursReservations(t *testing.T) {
 		}
 		req := &nats.Msg{Subject: s.Inbox() + ".promise.SayHello", Data: []byte(`{"name":"Ada"}`),
 			Header: nats.Header{"Dialtone-Reservation": {"kept"}}}
-		m, err := e.client.RequestMsg(req, 5*time.Second)
+		m, err := e.Client.RequestMsg(req, 5*time.Second)
 		if err != nil {
 			t.Fatalf("the promised request: %v", err)
 		}

@@ -14,80 +14,38 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// forEachBackend runs f on every backend with a client connection and a function
-// that connects instances; on a cluster, instances connect to other nodes than the
-// client.
+// forEachBackend runs f on busd and on a nats-server cluster (bustest.Env); on
+// a cluster, instances connect to other nodes than the client.
 func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Helper()
-	for _, b := range bustest.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			urls := b.Start(t)
-			e := &env{t: t, urls: urls}
-			e.client = bustest.Connect(t, urls[0])
-			f(t, e)
-		})
-	}
+	bustest.ForEachBackend(t, func(t *testing.T, be *bustest.Env) { f(t, &env{be}) })
 }
 
-type env struct {
-	t      *testing.T
-	urls   []string
-	client *nats.Conn
-	n      int
-}
-
-// conn connects a new instance connection, to a different node than the client
-// where there is one.
-func (e *env) conn() *nats.Conn {
-	e.n++
-	return bustest.Connect(e.t, e.urls[e.n%len(e.urls)])
-}
+type env struct{ *bustest.Env }
 
 // start creates, configures and starts an instance and stops it on cleanup.
 func (e *env) start(cfg service.Config, setup func(s *service.Service), opts ...service.Option) *service.Service {
-	e.t.Helper()
-	nc := e.conn()
+	e.T.Helper()
+	nc := e.Conn()
 	opts = append([]service.Option{service.WithHeartbeatInterval(100 * time.Millisecond),
 		service.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	s, err := service.New(nc, cfg, opts...)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	if setup != nil {
 		setup(s)
 	}
 	if err := s.Start(context.Background()); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
-	e.t.Cleanup(func() {
+	e.T.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = s.Stop(ctx)
 	})
-	e.reachable(s)
+	e.Reachable(s.Name(), s.ID())
 	return s
-}
-
-// reachable waits until the client reaches the instance. On one server that is at
-// once; across a cluster interest travels asynchronously, and the monitoring
-// subjects are subscribed after the endpoints, so once PING answers through the
-// client's node, the endpoints do too.
-func (e *env) reachable(s *service.Service) {
-	e.t.Helper()
-	subj := "$SRV.PING." + s.Name() + "." + s.ID()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, err := e.client.Request(subj, nil, time.Second)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("instance %s not reachable from the client: %v", s.ID(), err)
-		}
-		if errors.Is(err, nats.ErrNoResponders) {
-			time.Sleep(5 * time.Millisecond) // no signal for route interest: bounded poll
-		}
-	}
 }
 
 // call sends a JSON request and returns the raw reply and its error, if any.

@@ -74,7 +74,7 @@ func TestInterceptorOrder(t *testing.T) {
 			}
 		}, service.WithInterceptors(tr.mark("svc1"), tr.mark("svc2")))
 
-		c := rpc.NewClient(e.client,
+		c := rpc.NewClient(e.Client,
 			rpc.WithInterceptors(tr.mark("c1"), tr.mark("c2")),
 			rpc.WithEndpointInterceptors(sayHello.Spec(), tr.mark("cep")),
 			rpc.WithInnerInterceptors(tr.mark("cin")))
@@ -122,7 +122,7 @@ func TestInterceptorPerEndpoint(t *testing.T) {
 			_ = service.Handle(s, "Other", greeter)
 		})
 		other := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "greeter", Name: "Other"})
-		c := rpc.NewClient(e.client, rpc.WithEndpointInterceptors(sayHello.Spec(), tr.mark("cli-hello")))
+		c := rpc.NewClient(e.Client, rpc.WithEndpointInterceptors(sayHello.Spec(), tr.mark("cli-hello")))
 		for range 2 {
 			if _, err := rpc.Call(context.Background(), c, other, &helloReq{Name: "x"}); err != nil {
 				t.Fatal(err)
@@ -170,7 +170,7 @@ func TestInterceptorShortCircuit(t *testing.T) {
 				return &helloResp{Message: "hi " + r.Name}, nil
 			})
 		}, service.WithInterceptors(requireToken(&checked)))
-		c := rpc.NewClient(e.client)
+		c := rpc.NewClient(e.Client)
 		ctx := context.Background()
 
 		// An invalid request without a token: refused as unauthenticated, not as
@@ -200,15 +200,15 @@ func TestInterceptorShortCircuit(t *testing.T) {
 				return dialtone.Response{}, dialtone.Errorf(dialtone.CodePermissionDenied, "not today")
 			}
 		})
-		c = rpc.NewClient(e.client, rpc.WithInterceptors(deny))
-		out := e.client.Stats().OutMsgs
+		c = rpc.NewClient(e.Client, rpc.WithInterceptors(deny))
+		out := e.Client.Stats().OutMsgs
 		if _, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "x"}); dialtone.CodeOf(err) != dialtone.CodePermissionDenied {
 			t.Fatalf("client refusal: %v", err)
 		}
 		if resp, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "cached"}); err != nil || resp.Message != "from cache" {
 			t.Fatalf("client cache: %v %v", resp, err)
 		}
-		if e.client.Stats().OutMsgs != out || handled.Load() != 1 {
+		if e.Client.Stats().OutMsgs != out || handled.Load() != 1 {
 			t.Fatal("a short-circuited call was sent")
 		}
 	})
@@ -239,7 +239,7 @@ func TestInterceptorRetries(t *testing.T) {
 				}
 			}
 		})
-		c := rpc.NewClient(e.client, rpc.WithInterceptors(retry))
+		c := rpc.NewClient(e.Client, rpc.WithInterceptors(retry))
 		resp, err := rpc.Call(context.Background(), c, sayHello, &helloReq{Name: "x"})
 		if err != nil || resp.Message != "hi" || attempts.Load() != 2 || n.Load() != 2 {
 			t.Fatalf("retry: %v %v, %d attempts, %d requests", resp, err, attempts.Load(), n.Load())
@@ -275,7 +275,7 @@ func TestStandardInterceptorsReplaceable(t *testing.T) {
 			// which so sees the panic as an error. No validation.
 			service.WithOuterInterceptors(outside, service.Recover(slog.New(slog.DiscardHandler))),
 			service.WithInnerInterceptors())
-		c := rpc.NewClient(e.client)
+		c := rpc.NewClient(e.Client)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if resp, err := rpc.Call(ctx, c, sayHello, &helloReq{}); err != nil || resp.Message != "hi " {
@@ -301,7 +301,7 @@ func TestUndecodableRequestThroughInterceptors(t *testing.T) {
 		e.start(service.Config{Name: "greeter", Version: "1.0.0"}, func(s *service.Service) {
 			_ = service.Handle(s, "SayHello", greeter)
 		}, service.WithInterceptors(tr.mark("svc")))
-		m, err := e.client.Request("greeter.SayHello", []byte("{not json"), 5*time.Second)
+		m, err := e.Client.Request("greeter.SayHello", []byte("{not json"), 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,7 +324,7 @@ func TestInterceptorRaw(t *testing.T) {
 				return &service.Response{Data: append([]byte("echo:"), r.Data...), Header: nats.Header{"X-Sub": {r.Subject}}}, nil
 			}))
 		}, service.WithInterceptors(tr.mark("svc")))
-		c := rpc.NewClient(e.client, rpc.WithInterceptors(tr.mark("cli")))
+		c := rpc.NewClient(e.Client, rpc.WithInterceptors(tr.mark("cli")))
 		m, err := c.CallRaw(context.Background(), rpc.Spec{Service: "raw", Name: "Echo"}, []byte("x"), nil, rpc.LowestLatency())
 		if err != nil || string(m.Data) != "echo:x" || m.Header.Get("X-Sub") != "_DT.raw.all.raw.Echo" {
 			t.Fatalf("CallRaw: %+v %v", m, err)

@@ -80,7 +80,7 @@ func TestMetrics(t *testing.T) {
 				return &helloResp{}, nil
 			})
 		}, service.WithMeterProvider(srvMP), service.WithMaxConcurrent(1))
-		c := rpc.NewClient(e.client, rpc.WithMeterProvider(cliMP))
+		c := rpc.NewClient(e.Client, rpc.WithMeterProvider(cliMP))
 		ctx := context.Background()
 		for _, name := range []string{"a", "b", "c", "missing"} {
 			_, _ = rpc.Call(ctx, c, sayHello, &helloReq{Name: name})
@@ -175,11 +175,11 @@ func TestStatsPercentiles(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				call(t, e.client, "lat.Work", helloReq{Name: name}, nil)
+				call(t, e.Client, "lat.Work", helloReq{Name: name}, nil)
 			}()
 		}
 		wg.Wait()
-		m, err := e.client.Request("$SRV.STATS.lat", nil, 5*time.Second)
+		m, err := e.Client.Request("$SRV.STATS.lat", nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -51,13 +51,13 @@ func TestADR32(t *testing.T) {
 		b := e.start(cfg, setup)
 
 		// Two requests fine, one fails.
-		call(t, e.client, a.Inbox()+".adr.Hello", helloReq{Name: "x"}, nil)
-		call(t, e.client, a.Inbox()+".adr.Hello", helloReq{Name: "y"}, nil)
-		call(t, e.client, a.Inbox()+".adr.Hello", helloReq{Name: "missing"}, nil)
+		call(t, e.Client, a.Inbox()+".adr.Hello", helloReq{Name: "x"}, nil)
+		call(t, e.Client, a.Inbox()+".adr.Hello", helloReq{Name: "y"}, nil)
+		call(t, e.Client, a.Inbox()+".adr.Hello", helloReq{Name: "missing"}, nil)
 
 		for _, subj := range []string{"$SRV.PING", "$SRV.PING.adr"} {
 			ids := map[string]bool{}
-			for _, data := range collect(t, e.client, subj, 2) {
+			for _, data := range collect(t, e.Client, subj, 2) {
 				var p map[string]any
 				if err := json.Unmarshal(data, &p); err != nil {
 					t.Fatal(err)
@@ -72,7 +72,7 @@ func TestADR32(t *testing.T) {
 			}
 		}
 
-		m, err := e.client.Request("$SRV.INFO.adr."+a.ID(), nil, 5*time.Second)
+		m, err := e.Client.Request("$SRV.INFO.adr."+a.ID(), nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func TestADR32(t *testing.T) {
 			t.Fatalf("info endpoint 1: %+v", ep)
 		}
 
-		m, err = e.client.Request("$SRV.STATS.adr."+a.ID(), nil, 5*time.Second)
+		m, err = e.Client.Request("$SRV.STATS.adr."+a.ID(), nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func TestBeatNow(t *testing.T) {
 			_ = service.Handle(s, "Hello", greeter)
 		})
 		var hb *heartbeat.Heartbeat
-		for _, data := range collect(t, e.client, heartbeat.BeatSubject, 1) {
+		for _, data := range collect(t, e.Client, heartbeat.BeatSubject, 1) {
 			h, err := heartbeat.Decode(data)
 			if err != nil {
 				t.Fatal(err)
@@ -165,7 +165,7 @@ func TestAvailabilityReservesSlots(t *testing.T) {
 		}, service.WithMaxConcurrent(1))
 
 		probe := func() (string, bool) {
-			m, err := e.client.Request("_DT.slot.avail", nil, 200*time.Millisecond)
+			m, err := e.Client.Request("_DT.slot.avail", nil, 200*time.Millisecond)
 			if err != nil {
 				return "", false
 			}
@@ -189,7 +189,7 @@ func TestAvailabilityReservesSlots(t *testing.T) {
 		// The direct request uses the reservation.
 		done := make(chan *nats.Msg, 1)
 		go func() {
-			m, err := e.client.Request(inbox+".slot.Work", nil, 10*time.Second)
+			m, err := e.Client.Request(inbox+".slot.Work", nil, 10*time.Second)
 			if err != nil {
 				t.Error(err)
 			}
@@ -221,18 +221,18 @@ func TestUnreservedSlotExpires(t *testing.T) {
 		e.start(service.Config{Name: "exp", Version: "1.0.0"}, func(s *service.Service) {
 			_ = service.Handle(s, "Hello", greeter)
 		}, service.WithMaxConcurrent(1))
-		if _, err := e.client.Request("_DT.exp.avail", nil, time.Second); err != nil {
+		if _, err := e.Client.Request("_DT.exp.avail", nil, time.Second); err != nil {
 			t.Fatal(err)
 		}
 		// The reservation times out after a second; a balanced call waits for it.
 		start := time.Now()
-		if _, derr := call(t, e.client, "exp.Hello", helloReq{Name: "x"}, nil); derr != nil {
+		if _, derr := call(t, e.Client, "exp.Hello", helloReq{Name: "x"}, nil); derr != nil {
 			t.Fatal(derr)
 		}
 		if d := time.Since(start); d < 500*time.Millisecond {
 			t.Fatalf("balanced call took %v while the only slot was reserved", d)
 		}
-		if _, err := e.client.Request("_DT.exp.avail", nil, time.Second); err != nil {
+		if _, err := e.Client.Request("_DT.exp.avail", nil, time.Second); err != nil {
 			t.Fatalf("probe after expiry: %v", err)
 		}
 	})

@@ -70,7 +70,7 @@ func TestOversizedReply(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		start := time.Now()
-		msg, err := rpc.NewClient(e.client).CallRaw(ctx, rpc.Spec{Service: "big", Name: "Blob"}, nil, nil)
+		msg, err := rpc.NewClient(e.Client).CallRaw(ctx, rpc.Spec{Service: "big", Name: "Blob"}, nil, nil)
 		took := time.Since(start)
 		if err == nil {
 			t.Fatalf("got a reply of %d bytes", len(msg.Data))
@@ -116,7 +116,7 @@ func TestErrorHandlerSeesPanics(t *testing.T) {
 		e.start(service.Config{Name: "greeter", Version: "1.0.0"}, func(s *service.Service) {
 			_ = service.Handle(s, "SayHello", greeter)
 		}, service.WithErrorHandler(func(ctx context.Context, ev service.ErrorEvent) { got <- ev }))
-		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "panic"}, nil); derr == nil || derr.Message() != "internal error" {
+		if _, derr := call(t, e.Client, "greeter.SayHello", helloReq{Name: "panic"}, nil); derr == nil || derr.Message() != "internal error" {
 			t.Fatalf("panic answered %v", derr)
 		}
 		select {

@@ -49,14 +49,14 @@ func TestRollingDrainLosesNoCall(t *testing.T) {
 
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		reg, err := discovery.New(ctx, e.client)
+		reg, err := discovery.New(ctx, e.Client)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer reg.Close()
 		events := reg.Watch(ctx)
 
-		c := rpc.NewClient(e.client, rpc.WithAvailabilityTimeout(2*time.Second))
+		c := rpc.NewClient(e.Client, rpc.WithAvailabilityTimeout(2*time.Second))
 		ep := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "roll", Name: "Work"})
 		patterns := []struct {
 			name string

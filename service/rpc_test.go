@@ -30,7 +30,7 @@ func TestWithRPCClient(t *testing.T) {
 		a := e.start(service.Config{Name: "greeter", Version: "1.0.0"}, setup)
 		e.start(service.Config{Name: "greeter", Version: "1.0.0"}, setup)
 
-		c := rpc.NewClient(e.client)
+		c := rpc.NewClient(e.Client)
 		ep := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "greeter", Name: "SayHello", Subject: "greeter.SayHello"})
 		for name, opt := range map[string]rpc.CallOption{
 			"balanced":       rpc.Balanced(),
@@ -88,7 +88,7 @@ func TestAvailableRefusesWhenSaturated(t *testing.T) {
 				return &helloResp{Message: "done"}, nil
 			})
 		}, service.WithMaxConcurrent(1))
-		c := rpc.NewClient(e.client, rpc.WithAvailabilityTimeout(200*time.Millisecond))
+		c := rpc.NewClient(e.Client, rpc.WithAvailabilityTimeout(200*time.Millisecond))
 		ep := rpc.NewEndpoint[helloReq, helloResp](rpc.Spec{Service: "tiny", Name: "Work", Subject: "tiny.Work"})
 		done := make(chan error, 1)
 		go func() {

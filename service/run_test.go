@@ -13,7 +13,7 @@ import (
 
 func TestRunStopsWhenContextEnds(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		s, err := service.New(e.conn(), service.Config{Name: "runner", Version: "1.0.0"},
+		s, err := service.New(e.Conn(), service.Config{Name: "runner", Version: "1.0.0"},
 			service.WithHeartbeatInterval(100*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
@@ -21,11 +21,11 @@ func TestRunStopsWhenContextEnds(t *testing.T) {
 		if err := service.Handle(s, "Hello", greeter); err != nil {
 			t.Fatal(err)
 		}
-		beats, err := e.client.SubscribeSync(heartbeat.Subject("runner"))
+		beats, err := e.Client.SubscribeSync(heartbeat.Subject("runner"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.client.Flush(); err != nil {
+		if err := e.Client.Flush(); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -36,8 +36,8 @@ func TestRunStopsWhenContextEnds(t *testing.T) {
 		for hb := waitStatus(t, beats, s.ID(), heartbeat.StatusUp); hb.Seq < 2; {
 			hb = waitStatus(t, beats, s.ID(), heartbeat.StatusUp)
 		}
-		e.reachable(s)
-		if _, derr := call(t, e.client, "runner.Hello", helloReq{Name: "x"}, nil); derr != nil {
+		e.Reachable(s.Name(), s.ID())
+		if _, derr := call(t, e.Client, "runner.Hello", helloReq{Name: "x"}, nil); derr != nil {
 			t.Fatal(derr)
 		}
 		cancel()
@@ -59,10 +59,10 @@ func TestADR32DecodesWithNatsMicro(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		s := e.start(service.Config{Name: "compat", Version: "0.3.1", Description: "d", Metadata: map[string]string{"a": "b"}},
 			func(s *service.Service) { _ = service.Handle(s, "Hello", greeter) })
-		call(t, e.client, "compat.Hello", helloReq{Name: "x"}, nil)
-		call(t, e.client, "compat.Hello", helloReq{Name: "missing"}, nil)
+		call(t, e.Client, "compat.Hello", helloReq{Name: "x"}, nil)
+		call(t, e.Client, "compat.Hello", helloReq{Name: "missing"}, nil)
 
-		m, err := e.client.Request("$SRV.PING.compat", nil, 5*time.Second)
+		m, err := e.Client.Request("$SRV.PING.compat", nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func TestADR32DecodesWithNatsMicro(t *testing.T) {
 		if err := json.Unmarshal(m.Data, &ping); err != nil || ping.Type != micro.PingResponseType || ping.ID != s.ID() {
 			t.Fatalf("ping %+v %v", ping, err)
 		}
-		m, err = e.client.Request("$SRV.INFO.compat."+s.ID(), nil, 5*time.Second)
+		m, err = e.Client.Request("$SRV.INFO.compat."+s.ID(), nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +80,7 @@ func TestADR32DecodesWithNatsMicro(t *testing.T) {
 			info.Endpoints[0].Subject != "compat.Hello" || info.Endpoints[0].QueueGroup != "compat" {
 			t.Fatalf("info %+v %v", info, err)
 		}
-		m, err = e.client.Request("$SRV.STATS", nil, 5*time.Second)
+		m, err = e.Client.Request("$SRV.STATS", nil, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

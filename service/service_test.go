@@ -78,7 +78,7 @@ func TestEndpoints(t *testing.T) {
 
 		for _, subj := range []string{"greeter.SayHello", "greeter.v2.Hi", "custom.hello",
 			"_DT.greeter.all.greeter.SayHello", "_DT.greeter." + s.ID() + ".greeter.v2.Hi"} {
-			m, derr := call(t, e.client, subj, helloReq{Name: "ann"}, nil)
+			m, derr := call(t, e.Client, subj, helloReq{Name: "ann"}, nil)
 			if derr != nil {
 				t.Fatalf("%s: %v", subj, derr)
 			}
@@ -91,43 +91,43 @@ func TestEndpoints(t *testing.T) {
 			}
 		}
 
-		_, derr := call(t, e.client, "greeter.SayHello", helloReq{}, nil)
+		_, derr := call(t, e.Client, "greeter.SayHello", helloReq{}, nil)
 		if derr == nil || derr.Code() != dialtone.CodeInvalidArgument {
 			t.Fatalf("validation: %v", derr)
 		}
 		if f, _ := derr.Details()["fields"].(map[string]any); f["name"] != "required" {
 			t.Fatalf("validation details: %v", derr.Details())
 		}
-		m, err := e.client.Request("greeter.SayHello", []byte("{not json"), 5*time.Second)
+		m, err := e.Client.Request("greeter.SayHello", []byte("{not json"), 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if de := dialtone.ErrorFromHeader(m.Header); de == nil || de.Code() != dialtone.CodeInvalidArgument || len(m.Data) != 0 {
 			t.Fatalf("bad payload: %v %q", de, m.Data)
 		}
-		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "missing"}, nil); derr == nil ||
+		if _, derr := call(t, e.Client, "greeter.SayHello", helloReq{Name: "missing"}, nil); derr == nil ||
 			derr.Code() != dialtone.CodeNotFound || derr.Message() != "no such person" {
 			t.Fatalf("handler error: %v", derr)
 		}
 		// An error that is not a *dialtone.Error is unknown, with its text as the message.
-		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "plain"}, nil); derr == nil ||
+		if _, derr := call(t, e.Client, "greeter.SayHello", helloReq{Name: "plain"}, nil); derr == nil ||
 			derr.Code() != dialtone.CodeUnknown || derr.Message() != "plain failure" {
 			t.Fatalf("plain error: %v", derr)
 		}
 		// A panic answers internal error and the instance keeps serving.
-		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "panic"}, nil); derr == nil ||
+		if _, derr := call(t, e.Client, "greeter.SayHello", helloReq{Name: "panic"}, nil); derr == nil ||
 			derr.Code() != dialtone.CodeInternal || derr.Message() != "internal error" {
 			t.Fatalf("panic: %v", derr)
 		}
-		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "bob"}, nil); derr != nil {
+		if _, derr := call(t, e.Client, "greeter.SayHello", helloReq{Name: "bob"}, nil); derr != nil {
 			t.Fatalf("after panic: %v", derr)
 		}
 		hdr := nats.Header{}
 		hdr.Set(dialtone.HeaderContentType, "application/protobuf")
-		if _, derr := call(t, e.client, "greeter.SayHello", helloReq{Name: "bob"}, hdr); derr == nil || derr.Code() != dialtone.CodeInvalidArgument {
+		if _, derr := call(t, e.Client, "greeter.SayHello", helloReq{Name: "bob"}, hdr); derr == nil || derr.Code() != dialtone.CodeInvalidArgument {
 			t.Fatalf("foreign content type: %v", derr)
 		}
-		if _, derr := call(t, e.client, "_DT.greeter.all.nope", helloReq{Name: "bob"}, nil); derr == nil || derr.Code() != dialtone.CodeUnimplemented {
+		if _, derr := call(t, e.Client, "_DT.greeter.all.nope", helloReq{Name: "bob"}, nil); derr == nil || derr.Code() != dialtone.CodeUnimplemented {
 			t.Fatalf("unknown subject: %v", derr)
 		}
 	})
@@ -141,7 +141,7 @@ func TestEndpointAddedAfterStart(t *testing.T) {
 		}
 		// Across a cluster the new interest travels asynchronously; direct calls to the
 		// instance's wildcard subject work at once.
-		if _, derr := call(t, e.client, s.Inbox()+".late.Hello", helloReq{Name: "x"}, nil); derr != nil {
+		if _, derr := call(t, e.Client, s.Inbox()+".late.Hello", helloReq{Name: "x"}, nil); derr != nil {
 			t.Fatal(derr)
 		}
 		if got := len(s.Info().Endpoints); got != 1 {
@@ -190,7 +190,7 @@ func TestConcurrencyLimit(t *testing.T) {
 				if i%2 == 1 {
 					subj = "busy.B"
 				}
-				m, err := e.client.Request(subj, nil, 10*time.Second)
+				m, err := e.Client.Request(subj, nil, 10*time.Second)
 				if err == nil && string(m.Data) != "ok" {
 					err = dialtone.ErrorFromHeader(m.Header)
 				}
@@ -210,7 +210,7 @@ func TestConcurrencyLimit(t *testing.T) {
 		// of them are counted as queued.
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			m, err := e.client.Request("_DT.beat", nil, 5*time.Second)
+			m, err := e.Client.Request("_DT.beat", nil, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -263,7 +263,7 @@ func TestQueueGroups(t *testing.T) {
 		e.start(service.Config{Name: "pool", Version: "1.0.0"}, mk(2, service.WithQueueGroup("audit")))
 		const n = 200
 		for range n {
-			if _, err := e.client.Request("pool.Work", nil, 5*time.Second); err != nil {
+			if _, err := e.Client.Request("pool.Work", nil, 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -300,7 +300,7 @@ func TestDeadlineFromHeader(t *testing.T) {
 				return nil, ctx.Err()
 			}))
 		})
-		if _, err := e.client.Request("dl.Wait", nil, 5*time.Second); err != nil {
+		if _, err := e.Client.Request("dl.Wait", nil, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
 		if d := <-got; d != -1 {
@@ -308,7 +308,7 @@ func TestDeadlineFromHeader(t *testing.T) {
 		}
 		hdr := nats.Header{}
 		dialtone.SetTimeoutHeader(hdr, 300*time.Millisecond)
-		_, derr := call(t, e.client, "dl.Wait", nil, hdr)
+		_, derr := call(t, e.Client, "dl.Wait", nil, hdr)
 		if d := <-got; d <= 0 || d > 300*time.Millisecond {
 			t.Fatalf("deadline = %v, want within 300ms", d)
 		}

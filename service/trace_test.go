@@ -38,11 +38,11 @@ func TestServerSpanIsChildOfCaller(t *testing.T) {
 		hdr := nats.Header{}
 		prop.Inject(ctx, dialtone.HeaderCarrier(hdr))
 		parent.End()
-		if _, derr := call(t, e.client, "traced.Hello", helloReq{Name: "ann"}, hdr); derr != nil {
+		if _, derr := call(t, e.Client, "traced.Hello", helloReq{Name: "ann"}, hdr); derr != nil {
 			t.Fatal(derr)
 		}
 		inHandler := <-seen
-		if _, derr := call(t, e.client, "traced.Hello", helloReq{Name: "missing"}, nil); derr == nil {
+		if _, derr := call(t, e.Client, "traced.Hello", helloReq{Name: "missing"}, nil); derr == nil {
 			t.Fatal("want an error")
 		}
 		<-seen
@@ -100,19 +100,19 @@ func TestGlobalProviderInstalledLater(t *testing.T) {
 		t.Skip("the global provider was installed by an earlier run (-count)")
 	}
 	globalInstalled = true
-	e := &env{t: t, urls: bustest.Backends(t)[0].Start(t)}
-	e.client = bustest.Connect(t, e.urls[0])
+	e := &env{&bustest.Env{T: t, URLs: bustest.Backends(t)[0].Start(t)}}
+	e.Client = bustest.Connect(t, e.URLs[0])
 	s := e.start(service.Config{Name: "lateotel", Version: "1.0.0"}, func(s *service.Service) {
 		_ = service.Handle(s, "Hello", greeter)
 	})
-	if _, derr := call(t, e.client, "lateotel.Hello", helloReq{Name: "before"}, nil); derr != nil {
+	if _, derr := call(t, e.Client, "lateotel.Hello", helloReq{Name: "before"}, nil); derr != nil {
 		t.Fatal(derr)
 	}
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	otel.SetTracerProvider(tp)
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	if _, derr := call(t, e.client, "lateotel.Hello", helloReq{Name: "after"}, nil); derr != nil {
+	if _, derr := call(t, e.Client, "lateotel.Hello", helloReq{Name: "after"}, nil); derr != nil {
 		t.Fatal(derr)
 	}
 	if err := s.Stop(context.Background()); err != nil {
