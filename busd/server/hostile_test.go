@@ -94,12 +94,24 @@ func waitNoClients(t *testing.T, s *Server) {
 // all, and returns the heap in use while they were connected.
 func runHostileRound(t *testing.T, addr string, n int) uint64 {
 	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	keep := func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	}
+	// dial connects, reads INFO and keeps the connection until the round ends.
 	dial := func() (net.Conn, *bufio.Reader) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Error(err)
 			return nil, nil
 		}
+		keep(c)
 		r := bufio.NewReader(c)
 		if _, err := r.ReadString('\n'); err != nil { // INFO
 			t.Error(err)
@@ -123,28 +135,21 @@ func runHostileRound(t *testing.T, addr string, n int) uint64 {
 			}
 		}
 	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	keep := func(c net.Conn) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
+	// client runs f in a goroutine of the round on a new connection.
+	client := func(f func(c net.Conn, r *bufio.Reader)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if c, r := dial(); c != nil {
+				f(c, r)
+			}
+		}()
 	}
 	long := strings.Repeat("n", 4000)
 	subj := strings.Repeat("s", 3500)
 	for i := 0; i < n; i++ {
-		wg.Add(5)
 		// The longest name a CONNECT line may carry, and 200 subscriptions.
-		go func() {
-			defer wg.Done()
-			c, r := dial()
-			if c == nil {
-				return
-			}
-			keep(c)
+		client(func(c net.Conn, r *bufio.Reader) {
 			var b strings.Builder
 			fmt.Fprintf(&b, "CONNECT {\"verbose\":false,\"user\":\"open\",\"pass\":\"x\",\"name\":%q}\r\n", long)
 			for j := 0; j < 200; j++ {
@@ -152,15 +157,9 @@ func runHostileRound(t *testing.T, addr string, n int) uint64 {
 			}
 			io.WriteString(c, b.String())
 			ping(c, r)
-		}()
+		})
 		// A CONNECT line that never ends: cut off past max_control_line.
-		go func() {
-			defer wg.Done()
-			c, r := dial()
-			if c == nil {
-				return
-			}
-			keep(c)
+		client(func(c net.Conn, r *bufio.Reader) {
 			io.WriteString(c, "CONNECT {\"name\":\"")
 			for j := 0; j < 64; j++ {
 				if _, err := io.WriteString(c, strings.Repeat("x", 128)); err != nil {
@@ -171,15 +170,9 @@ func runHostileRound(t *testing.T, addr string, n int) uint64 {
 			if l != "-ERR 'maximum control line exceeded'\r\n" {
 				t.Errorf("trickled CONNECT: got %q", l)
 			}
-		}()
+		})
 		// 256 distinct 3.5 KB subjects through the publish permission cache.
-		go func() {
-			defer wg.Done()
-			c, r := dial()
-			if c == nil {
-				return
-			}
-			keep(c)
+		client(func(c net.Conn, r *bufio.Reader) {
 			io.WriteString(c, "CONNECT {\"verbose\":false,\"user\":\"perm\",\"pass\":\"x\"}\r\n")
 			var b strings.Builder
 			for j := 0; j < 256; j++ {
@@ -187,23 +180,16 @@ func runHostileRound(t *testing.T, addr string, n int) uint64 {
 			}
 			io.WriteString(c, b.String())
 			ping(c, r)
-		}()
+		})
 		// A reader that never reads, subscribed to everything and fed until
 		// it is a slow consumer.
-		go func() {
-			defer wg.Done()
-			c, r := dial()
-			if c == nil {
-				return
-			}
-			keep(c)
+		client(func(c net.Conn, r *bufio.Reader) {
 			io.WriteString(c, "CONNECT {\"verbose\":false,\"user\":\"open\",\"pass\":\"x\"}\r\nSUB slow.> 1\r\n")
 			ping(c, r)
 			p, pr := dial()
 			if p == nil {
 				return
 			}
-			keep(p)
 			payload := strings.Repeat("p", 64*1024)
 			io.WriteString(p, "CONNECT {\"verbose\":false,\"user\":\"open\",\"pass\":\"x\"}\r\n")
 			var b strings.Builder
@@ -212,14 +198,9 @@ func runHostileRound(t *testing.T, addr string, n int) uint64 {
 			}
 			io.WriteString(p, b.String())
 			ping(p, pr)
-		}()
+		})
 		// A client that connects and says nothing.
-		go func() {
-			defer wg.Done()
-			if c, _ := dial(); c != nil {
-				keep(c)
-			}
-		}()
+		client(func(net.Conn, *bufio.Reader) {})
 	}
 	wg.Wait()
 	peak := heapInUse()
