@@ -363,11 +363,13 @@ func (s *Service) Stop(ctx context.Context) error {
 
 func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) error {
 	var errs []error
+	// Stop volunteering before the heartbeat says "draining": a caller that has
+	// seen that heartbeat must not get a promise from this instance.
+	s.avail.stopVolunteering()
 	if err := s.hb.SetStatus(ctx, heartbeat.StatusDraining); err != nil {
 		errs = append(errs, err)
 	}
 	announced := time.Now()
-	s.avail.stopVolunteering()
 
 	// Drain: the client keeps delivering what the server sent before it processed
 	// the UNSUB (the PING/PONG after it proves that) into the request channels, then
