@@ -1,6 +1,7 @@
 package dialtone
 
 import (
+	"cmp"
 	"reflect"
 	"strconv"
 	"strings"
@@ -204,37 +205,9 @@ func (f *fastField) ok(v reflect.Value) bool {
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 			pass = r.cmpInt(v.Int())
 		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-			n := v.Uint()
-			switch r.op {
-			case opMin:
-				pass = n >= r.u
-			case opMax:
-				pass = n <= r.u
-			case opLen, opEq:
-				pass = n == r.u
-			case opNe:
-				pass = n != r.u
-			case opGt:
-				pass = n > r.u
-			case opLt:
-				pass = n < r.u
-			}
+			pass = compare(r.op, v.Uint(), r.u)
 		case reflect.Float32, reflect.Float64:
-			x := v.Float()
-			switch r.op {
-			case opMin:
-				pass = x >= r.f
-			case opMax:
-				pass = x <= r.f
-			case opLen, opEq:
-				pass = x == r.f
-			case opNe:
-				pass = x != r.f
-			case opGt:
-				pass = x > r.f
-			case opLt:
-				pass = x < r.f
-			}
+			pass = compare(r.op, v.Float(), r.f)
 		case reflect.Bool:
 			switch r.op {
 			case opEq:
@@ -250,20 +223,23 @@ func (f *fastField) ok(v reflect.Value) bool {
 	return true
 }
 
-func (r *fastRule) cmpInt(n int64) bool {
-	switch r.op {
+func (r *fastRule) cmpInt(n int64) bool { return compare(r.op, n, r.i) }
+
+// compare applies a comparison rule to x against the rule's bound.
+func compare[T cmp.Ordered](op fastOp, x, bound T) bool {
+	switch op {
 	case opMin:
-		return n >= r.i
+		return x >= bound
 	case opMax:
-		return n <= r.i
+		return x <= bound
 	case opLen, opEq:
-		return n == r.i
+		return x == bound
 	case opNe:
-		return n != r.i
+		return x != bound
 	case opGt:
-		return n > r.i
+		return x > bound
 	case opLt:
-		return n < r.i
+		return x < bound
 	}
 	return false
 }
