@@ -319,44 +319,58 @@ func (s *Service) addEndpoint(prefix, queue string, groupIx []dialtone.Intercept
 // ch; workers take requests from it.
 //
 // The pool is elastic. A worker that takes a request makes sure another worker is
-// parked on ch before it runs the handler (waking the spare, or starting one if
+// parked on ch before it runs the handler (waking a spare, or starting one if
 // there is none, up to max), so a request never waits for a handler to finish
 // while the instance has free slots. A worker that finishes takes the next
 // queued request without parking if there is one; otherwise it parks on ch
-// unless another worker is parked there already, in which case it becomes the
-// spare, or leaves if there is a spare too. So a request goes from the
-// connection's reader to an already parked worker (one wake-up, as for a
-// subscription callback), bursts are served by workers that are awake, and an
-// idle instance keeps two goroutines per queue: one parked on ch, one spare.
+// unless another worker is parked there already, in which case it becomes a
+// spare. So a request goes from the connection's reader to an already parked
+// worker (one wake-up, as for a subscription callback), and bursts are served
+// by workers that are awake.
 //
 // One worker parked on ch, not two: the reader hands each message of a read to a
 // parked worker directly, so with two parked the first two requests of a burst
 // went to two workers, each of which woke nats.go's flusher when it replied,
 // and a burst's replies left in two writes instead of one (twice the write
 // system calls per request across processes: about 1 µs of the service's CPU
-// and some of the bus's per request, see docs/performance.md). The spare waits
-// apart, on standby, so that the worker that takes the parked one's place is
-// woken rather than started: a goroutine started and ended per request cost an
-// isolated request (a burst of one) more than the wake-up does.
+// and some of the bus's per request, see docs/performance.md).
+//
+// Spares wait apart, on standby, so that the worker that takes the parked one's
+// place is woken rather than started. There are as many spares as the recent
+// concurrency needs: with one spare at most, 8 concurrent callers made the pool
+// start and end a goroutine for 84% of requests (TestWorkerPoolKeepsItsWorkers),
+// which cost the service more CPU per request than any interceptor. Spares
+// beyond one that go unwoken for spareIdle leave (scheduleTrim).
 type queue struct {
 	ch      chan *nats.Msg
-	standby chan struct{} // the spare waits here; unbuffered: a send reaches a waiting spare or nobody
-	closed  chan struct{} // closed with ch, so the spare leaves too
+	standby chan struct{} // spares wait here; unbuffered: a send reaches a waiting spare or nobody
+	trim    chan struct{} // a send tells one waiting spare to leave
+	closed  chan struct{} // closed with ch, so the spares leave too
 	direct  bool          // direct requests may use a reserved slot
 	events  bool          // consumers' messages: no endpoint, no reply
 	max     int32
 	idle    atomic.Int32 // workers parked on ch
-	spare   atomic.Int32 // workers on standby (at most one)
+	spare   atomic.Int32 // workers on standby
 	workers atomic.Int32
-	started atomic.Int64 // workers started so far
+	started atomic.Int64  // workers started so far
+	woken   atomic.Int64  // spares woken so far; trimming leaves the spares alone while it moves
+	trimmer atomic.Bool   // a trim is scheduled
+	unused  time.Duration // how long spares beyond one may go unwoken before they leave
 }
 
-func newQueue(length, max int, direct bool) *queue {
-	return &queue{ch: make(chan *nats.Msg, length), standby: make(chan struct{}), closed: make(chan struct{}),
-		max: int32(max), direct: direct}
+func newQueue(length, max int, direct, events bool) *queue {
+	q := &queue{standby: make(chan struct{}), trim: make(chan struct{}), closed: make(chan struct{}),
+		max: int32(max), direct: direct, events: events, unused: spareIdle}
+	if length > 0 {
+		q.ch = make(chan *nats.Msg, length)
+	}
+	return q
 }
 
-const maxIdle = 1 // workers parked on ch
+const (
+	maxIdle   = 1               // workers parked on ch
+	spareIdle = 5 * time.Second // how long spares beyond one may go unwoken before they leave
+)
 
 // spawn starts one more worker unless the pool is full.
 func (s *Service) spawn(q *queue) {
@@ -374,21 +388,50 @@ func (s *Service) spawn(q *queue) {
 	}
 }
 
-// replenish makes sure a worker will park on ch: it wakes the spare, or starts
+// replenish makes sure a worker will park on ch: it wakes a spare, or starts
 // a worker when there is no spare waiting.
 func (s *Service) replenish(q *queue) {
 	if q.spare.Load() > 0 {
 		select {
 		case q.standby <- struct{}{}:
+			q.woken.Add(1)
 			return
-		default: // the spare is not waiting yet (or any more)
+		default: // no spare is waiting yet (or any more)
 		}
 	}
 	s.spawn(q)
 }
 
-// work is one worker of q. It returns when ch is closed (at Stop) or when enough
-// other workers are parked or on standby.
+// scheduleTrim arranges for spares beyond one to leave if none of them is
+// woken for q.unused.
+func (q *queue) scheduleTrim() {
+	if !q.trimmer.CompareAndSwap(false, true) {
+		return
+	}
+	seen := q.woken.Load()
+	var check func()
+	check = func() {
+		if now := q.woken.Load(); now != seen {
+			seen = now
+			time.AfterFunc(q.unused, check) // still in use: look again later
+			return
+		}
+		q.trimmer.Store(false)
+		for range q.spare.Load() - 1 {
+			select {
+			case q.trim <- struct{}{}:
+			case <-q.closed:
+				return
+			default:
+				return
+			}
+		}
+	}
+	time.AfterFunc(q.unused, check)
+}
+
+// work is one worker of q. It returns when ch is closed (at Stop) or when it is
+// a spare that went unused (trim).
 func (s *Service) work(q *queue) {
 	defer s.wg.Done()
 	for {
@@ -398,19 +441,19 @@ func (s *Service) work(q *queue) {
 		case m, ok = <-q.ch:
 		default:
 			if q.idle.Load() >= maxIdle {
-				if !q.spare.CompareAndSwap(0, 1) {
-					q.workers.Add(-1)
-					return
+				if q.spare.Add(1) > 1 {
+					q.scheduleTrim()
 				}
 				select {
 				case <-q.standby:
 					q.spare.Add(-1)
 					continue
+				case <-q.trim:
 				case <-q.closed:
-					q.spare.Add(-1)
-					q.workers.Add(-1)
-					return
 				}
+				q.spare.Add(-1)
+				q.workers.Add(-1)
+				return
 			}
 			q.idle.Add(1)
 			m, ok = <-q.ch // closed at Stop, after delivery into it has ended

@@ -137,9 +137,9 @@ func New(nc *nats.Conn, cfg Config, opts ...Option) (*Service, error) {
 		id:      nuid.Next(),
 		started: time.Now().UTC(),
 		sem:     make(chan struct{}, o.maxConcurrent),
-		reqQ:    newQueue(o.queueLen, o.maxConcurrent, false),
-		directQ: newQueue(max(o.queueLen/8, 64), o.maxConcurrent, true),
-		eventQ:  &queue{standby: make(chan struct{}), closed: make(chan struct{}), max: int32(o.maxConcurrent), events: true}, // ch: the first AddConsumer's
+		reqQ:    newQueue(o.queueLen, o.maxConcurrent, false, false),
+		directQ: newQueue(max(o.queueLen/8, 64), o.maxConcurrent, true, false),
+		eventQ:  newQueue(0, o.maxConcurrent, false, true), // ch: the first AddConsumer's
 	}
 	s.outer, s.inner = o.outer, o.inner
 	if !o.outerSet {

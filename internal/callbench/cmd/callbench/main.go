@@ -20,6 +20,8 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +45,12 @@ func main() {
 	pids := flag.String("pids", "", "comma-separated `pids` (e.g. busd's and the responders') whose CPU time per call to report, with the caller's own")
 	detail := flag.Bool("detail", false, "add sdk-client and sdk-service, which split typed's cost between caller and service")
 	only := flag.String("only", "", "comma-separated `kinds` to run, e.g. typed to profile one kind alone (default all)")
+	cpuprofile := flag.String("cpuprofile", "", "write this process's CPU profile (the caller's, or with -serve the responders') to `file`")
 	flag.Parse()
+	if *cpuprofile != "" {
+		stop := profile(*cpuprofile)
+		defer stop()
+	}
 	log.SetFlags(0)
 
 	// Recording, never collected: what an SDK MeterProvider costs per call.
@@ -127,5 +134,22 @@ func cpuReader(pids []string) func() []time.Duration {
 			out = append(out, time.Duration(ut+st)*tick)
 		}
 		return out
+	}
+}
+
+// profile starts a CPU profile written to path, sampled at 1 kHz rather than
+// pprof's 100 Hz: a burst of calls is a few seconds.
+func profile(path string) (stop func()) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	runtime.SetCPUProfileRate(1000)
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
 	}
 }
