@@ -144,6 +144,26 @@ func Serve(connect func() (*nats.Conn, error), mp metric.MeterProvider) (stop fu
 		}
 		svcs = append(svcs, s)
 	}
+	// The floor of a service: no interceptors, no codec, a raw handler answering
+	// the fixed reply. What is left is the worker pool, the endpoint's bookkeeping
+	// and nats.go's parsing of the Dialtone-Timeout header (svc-floor).
+	if nc, err = conn(); err != nil {
+		return fail(err)
+	}
+	s, err := service.New(nc, service.Config{Name: "benchf", Version: "1.0.0"},
+		service.WithLogger(slog.New(slog.DiscardHandler)), service.WithOuterInterceptors(), service.WithInnerInterceptors())
+	if err != nil {
+		return fail(err)
+	}
+	svcs = append(svcs, s)
+	if err := s.AddEndpoint("Hello", service.HandlerFunc(func(ctx context.Context, req *service.Request) (*service.Response, error) {
+		return &service.Response{Data: replyData}, nil
+	})); err != nil {
+		return fail(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		return fail(err)
+	}
 	return stop, nil
 }
 
@@ -189,9 +209,12 @@ func Kinds(nc *nats.Conn, mp metric.MeterProvider) []Kind {
 
 // DetailKinds returns more kinds that split typed's cost: sdk-client is rpc.Call
 // to the hand-written responder, sdk-service the hand-written caller to the
-// typed service (each against nats-json), and raw-timeout is raw with the
+// typed service (each against nats-json), raw-timeout is raw with the
 // Dialtone-Timeout header every typed call carries (against raw: what the header
-// costs the caller, the bus and nats.go's header parsing in the responder).
+// costs the caller, the bus and nats.go's header parsing in the responder), and
+// svc-floor is raw-timeout's request to a service with no interceptors and a raw
+// handler answering the fixed reply (against raw-timeout: what the service's
+// worker pool and bookkeeping cost, with no codec, validation or telemetry).
 func DetailKinds(nc *nats.Conn) []Kind {
 	ctx := context.Background()
 	c := rpc.NewClient(nc)
@@ -202,6 +225,12 @@ func DetailKinds(nc *nats.Conn) []Kind {
 	return []Kind{
 		{"raw-timeout", func() error {
 			_, err := nc.RequestMsg(timeoutMsg(), 5*time.Second)
+			return err
+		}},
+		{"svc-floor", func() error {
+			m := timeoutMsg()
+			m.Subject = "benchf.Hello"
+			_, err := nc.RequestMsg(m, 5*time.Second)
 			return err
 		}},
 		{"sdk-client", func() error {
