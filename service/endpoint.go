@@ -152,6 +152,7 @@ func (s *Service) addEndpoint(prefix, queue string, groupIx []dialtone.Intercept
 	}
 	all := make([]dialtone.Interceptor, 0, len(s.outer)+len(s.opts.interceptors)+len(groupIx)+len(c.interceptors)+len(s.inner))
 	all = append(append(append(append(append(all, s.outer...), s.opts.interceptors...), groupIx...), c.interceptors...), s.inner...)
+	s.bindRecover(all)
 	ep.chain = dialtone.Chain(ep.fitReply(invoke), all...)
 
 	s.mu.Lock()

@@ -64,8 +64,11 @@ func Metrics(mp metric.MeterProvider) dialtone.Interceptor {
 
 // Recover returns the interceptor that turns a panic of what it wraps into the
 // reply CodeInternal "internal error", logged at Error with the stack on logger
-// (slog.Default() when nil), so the instance keeps serving. The service's own
-// Recover (the default) also tells the error handler (WithErrorHandler).
+// (slog.Default() when nil), so the instance keeps serving. On an endpoint, the
+// default one and one installed in any list (WithOuterInterceptors,
+// WithInterceptors, a group's, an endpoint's, WithInnerInterceptors) also tell
+// the service's error handler (WithErrorHandler) what panicked, once per panic.
+// One Recover may be shared by several services: each tells its own.
 func Recover(logger *slog.Logger) dialtone.Interceptor {
 	if logger == nil {
 		logger = slog.Default()
@@ -75,7 +78,21 @@ func Recover(logger *slog.Logger) dialtone.Interceptor {
 
 type recoverer struct {
 	logger *slog.Logger
-	report func(ctx context.Context, ev ErrorEvent) // the service's error handler, for its own Recover
+	report func(ctx context.Context, ev ErrorEvent) // the service's error handler; set by the service on its copy
+}
+
+// bindRecover makes every Recover in chain (an endpoint's interceptors, a list
+// of its own) tell the service's error handler: each *recoverer without a
+// report function is replaced by a copy with s's, so the user's value, which
+// may serve other services too, is left as it was.
+func (s *Service) bindRecover(chain []dialtone.Interceptor) {
+	for i, ix := range chain {
+		if r, ok := ix.(*recoverer); ok && r.report == nil {
+			bound := *r
+			bound.report = s.reportError
+			chain[i] = &bound
+		}
+	}
 }
 
 func (r *recoverer) WrapUnary(next dialtone.UnaryFunc) dialtone.UnaryFunc {

@@ -109,23 +109,45 @@ func TestOversizedReply(t *testing.T) {
 	})
 }
 
-// A handler panic answers internal error; the error handler sees what panicked.
+// A handler panic answers internal error; the error handler sees what panicked,
+// once, whether the Recover is the default one or the user's (installed among
+// the outer interceptors, or on one endpoint). One user Recover shared by two
+// services tells each service's own handler.
 func TestErrorHandlerSeesPanics(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		got := make(chan service.ErrorEvent, 1)
-		e.start(service.Config{Name: "greeter", Version: "1.0.0"}, func(s *service.Service) {
-			_ = service.Handle(s, "SayHello", greeter)
-		}, service.WithErrorHandler(func(ctx context.Context, ev service.ErrorEvent) { got <- ev }))
-		if _, derr := call(t, e.Client, "greeter.SayHello", helloReq{Name: "panic"}, nil); derr == nil || derr.Message() != "internal error" {
-			t.Fatalf("panic answered %v", derr)
-		}
-		select {
-		case ev := <-got:
-			if ev.Endpoint != "SayHello" || dialtone.CodeOf(ev.Err) != dialtone.CodeInternal || !strings.Contains(ev.Err.Error(), "panic: boom") {
-				t.Fatalf("event %+v", ev)
+		shared := service.Recover(slog.New(slog.DiscardHandler))
+		for _, tc := range []struct {
+			name  string
+			opts  []service.Option
+			epOpt []service.EndpointOption
+		}{
+			{name: "default"},
+			{name: "outer", opts: []service.Option{service.WithOuterInterceptors(service.Deadline(), shared)}},
+			{name: "endpoint", opts: []service.Option{service.WithOuterInterceptors()},
+				epOpt: []service.EndpointOption{service.WithInterceptors(shared)}},
+		} {
+			got := make(chan service.ErrorEvent, 4)
+			opts := append(tc.opts, service.WithErrorHandler(func(ctx context.Context, ev service.ErrorEvent) { got <- ev }))
+			e.start(service.Config{Name: "greeter-" + tc.name, Version: "1.0.0"}, func(s *service.Service) {
+				_ = service.Handle(s, "SayHello", greeter, tc.epOpt...)
+			}, opts...)
+			if _, derr := call(t, e.Client, "greeter-"+tc.name+".SayHello", helloReq{Name: "panic"}, nil); derr == nil || derr.Message() != "internal error" {
+				t.Fatalf("%s: panic answered %v", tc.name, derr)
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("the error handler was not called")
+			select {
+			case ev := <-got:
+				if ev.Endpoint != "SayHello" || ev.Subject != "greeter-"+tc.name+".SayHello" || dialtone.CodeOf(ev.Err) != dialtone.CodeInternal ||
+					!strings.Contains(ev.Err.Error(), "panic: boom") {
+					t.Fatalf("%s: event %+v", tc.name, ev)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: the error handler was not called", tc.name)
+			}
+			// Once per panic: the event is told before the chain returns and the
+			// error reply goes out after it, so a second one would be here by now.
+			if len(got) != 0 {
+				t.Fatalf("%s: %d more events for one panic", tc.name, len(got))
+			}
 		}
 	})
 }
