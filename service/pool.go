@@ -1,6 +1,8 @@
 package service
 
 import (
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,29 +34,30 @@ import (
 // Spares wait apart, on standby, so that the worker that takes the parked one's
 // place is woken rather than started. There are as many spares as the recent
 // concurrency needs: with one spare at most, 8 concurrent callers made the pool
-// start and end a goroutine for 84% of requests (TestWorkerPoolKeepsItsWorkers),
-// which cost the service more CPU per request than any interceptor. Spares
-// beyond one that go unwoken for spareIdle leave (scheduleTrim).
+// start and end a goroutine for 84% of requests (TestWorkerPoolKeepsItsWorkers).
+// A spare is listed, with a channel of its own, before it waits, so a wake-up
+// cannot miss a spare that is about to wait. Spares beyond one that go unwoken
+// for spareIdle leave (scheduleTrim).
 type queue struct {
 	ch      chan *nats.Msg
-	standby chan struct{} // spares wait here; unbuffered: a send reaches a waiting spare or nobody
-	trim    chan struct{} // a send tells one waiting spare to leave
 	closed  chan struct{} // closed with ch, so the spares leave too
 	direct  bool          // direct requests may use a reserved slot
 	events  bool          // consumers' messages: no endpoint, no reply
 	max     int32
 	idle    atomic.Int32 // workers parked on ch
-	spare   atomic.Int32 // workers on standby
 	workers atomic.Int32
 	started atomic.Int64  // workers started so far
 	woken   atomic.Int64  // spares woken so far; trimming leaves the spares alone while it moves
 	trimmer atomic.Bool   // a trim is scheduled
 	unused  time.Duration // how long spares beyond one may go unwoken before they leave
+
+	mu     sync.Mutex
+	spares []chan bool  // the spares' channels, the latest last: true takes the parked place, false leaves
+	spare  atomic.Int32 // len(spares), to read without mu
 }
 
 func newQueue(length, max int, direct, events bool) *queue {
-	q := &queue{standby: make(chan struct{}), trim: make(chan struct{}), closed: make(chan struct{}),
-		max: int32(max), direct: direct, events: events, unused: spareIdle}
+	q := &queue{closed: make(chan struct{}), max: int32(max), direct: direct, events: events, unused: spareIdle}
 	if length > 0 {
 		q.ch = make(chan *nats.Msg, length)
 	}
@@ -82,18 +85,32 @@ func (s *Service) spawn(q *queue) {
 	}
 }
 
-// replenish makes sure a worker will park on ch: it wakes a spare, or starts
-// a worker when there is no spare waiting.
+// replenish makes sure a worker will park on ch: it wakes the latest spare, or
+// starts a worker when there is none.
 func (s *Service) replenish(q *queue) {
-	if q.spare.Load() > 0 {
-		select {
-		case q.standby <- struct{}{}:
-			q.woken.Add(1)
-			return
-		default: // no spare is waiting yet (or any more)
-		}
+	q.mu.Lock()
+	if n := len(q.spares); n > 0 {
+		wake := q.spares[n-1]
+		q.spares = q.spares[:n-1]
+		q.spare.Store(int32(n - 1))
+		q.mu.Unlock()
+		wake <- true // buffered: the spare takes it whenever it gets to wait
+		q.woken.Add(1)
+		return
 	}
+	q.mu.Unlock()
 	s.spawn(q)
+}
+
+// standBy lists wake as a spare's channel and reports whether there are other
+// spares.
+func (q *queue) standBy(wake chan bool) (others bool) {
+	q.mu.Lock()
+	q.spares = append(q.spares, wake)
+	n := len(q.spares)
+	q.spare.Store(int32(n))
+	q.mu.Unlock()
+	return n > 1
 }
 
 // scheduleTrim arranges for spares beyond one to leave if none of them is
@@ -111,14 +128,13 @@ func (q *queue) scheduleTrim() {
 			return
 		}
 		q.trimmer.Store(false)
-		for range q.spare.Load() - 1 {
-			select {
-			case q.trim <- struct{}{}:
-			case <-q.closed:
-				return
-			default:
-				return
-			}
+		q.mu.Lock()
+		leave := slices.Clone(q.spares[:max(len(q.spares)-1, 0)]) // the oldest: the latest is woken first
+		q.spares = append(q.spares[:0], q.spares[len(leave):]...)
+		q.spare.Store(int32(len(q.spares)))
+		q.mu.Unlock()
+		for _, wake := range leave {
+			wake <- false
 		}
 	}
 	time.AfterFunc(q.unused, check)
@@ -128,6 +144,7 @@ func (q *queue) scheduleTrim() {
 // a spare that went unused (trim).
 func (s *Service) work(q *queue) {
 	defer s.wg.Done()
+	wake := make(chan bool, 1) // this worker's, while it is a spare
 	for {
 		var m *nats.Msg
 		var ok bool
@@ -135,17 +152,16 @@ func (s *Service) work(q *queue) {
 		case m, ok = <-q.ch:
 		default:
 			if q.idle.Load() >= maxIdle {
-				if q.spare.Add(1) > 1 {
+				if q.standBy(wake) {
 					q.scheduleTrim()
 				}
 				select {
-				case <-q.standby:
-					q.spare.Add(-1)
-					continue
-				case <-q.trim:
+				case stay := <-wake:
+					if stay {
+						continue
+					}
 				case <-q.closed:
 				}
-				q.spare.Add(-1)
 				q.workers.Add(-1)
 				return
 			}
