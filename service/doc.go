@@ -48,8 +48,11 @@
 // and the instance keeps serving. A reply the bus cannot carry (larger than its
 // max_payload) is answered with CodeResourceExhausted naming both sizes, so the
 // caller does not wait for its deadline. Failures a caller may not see (a reply
-// not sent, a panic) are counted in the endpoint's errors, logged, and given to
-// the handler set with WithErrorHandler. Handle adds a typed endpoint that decodes with the codec
+// the connection refused to send, a panic under any Recover) are counted in the
+// endpoint's errors, logged, and given to the handler set with
+// WithErrorHandler. The reply is sent after the interceptor chain returns, so
+// interceptors may change a successful response, and do not see a send that
+// failed (docs/design/sdk.md says why). Handle adds a typed endpoint that decodes with the codec
 // and runs dialtone.Validate on the request.
 //
 // # Interceptors
