@@ -215,6 +215,9 @@ func Kinds(nc *nats.Conn, mp metric.MeterProvider) []Kind {
 // svc-floor is raw-timeout's request to a service with no interceptors and a raw
 // handler answering the fixed reply (against raw-timeout: what the service's
 // worker pool and bookkeeping cost, with no codec, validation or telemetry).
+// raw-service is raw's request (the same bytes, no header) to typed's service:
+// against typed, what the typed caller and its header cost when the service is
+// the same.
 func DetailKinds(nc *nats.Conn) []Kind {
 	ctx := context.Background()
 	c := rpc.NewClient(nc)
@@ -231,6 +234,10 @@ func DetailKinds(nc *nats.Conn) []Kind {
 			m := timeoutMsg()
 			m.Subject = "benchf.Hello"
 			_, err := nc.RequestMsg(m, 5*time.Second)
+			return err
+		}},
+		{"raw-service", func() error {
+			_, err := nc.Request("bench.Hello", reqBytes, 5*time.Second)
 			return err
 		}},
 		{"sdk-client", func() error {
