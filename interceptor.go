@@ -66,6 +66,11 @@ type Spec struct {
 	Service  string // service name, e.g. "greeter"
 	Name     string // endpoint (or event) name, e.g. "SayHello"
 	Subject  string // the endpoint's subject, e.g. "greeter.SayHello"
+	// QueueGroup is, for an event on the subscriber's side, the queue group
+	// the subscription shares its events in (the subscribing service's name
+	// for per-service delivery); "" for a broadcast subscription and on the
+	// publisher's side.
+	QueueGroup string
 }
 
 // Request is a call as an interceptor sees it. It is passed by value: an

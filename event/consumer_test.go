@@ -17,6 +17,20 @@ import (
 	"github.com/dialtone-dev/dialtone/service"
 )
 
+// forEachDelivery runs f on both backends, for a subscription on the shared
+// workers (opts nil) and for an ordered one.
+func forEachDelivery(t *testing.T, f func(t *testing.T, e *env, opts []event.SubscribeOption)) {
+	t.Helper()
+	for _, c := range []struct {
+		name string
+		opts []event.SubscribeOption
+	}{{"shared", nil}, {"ordered", []event.SubscribeOption{event.Ordered()}}} {
+		t.Run(c.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, e *env) { f(t, e, c.opts) })
+		})
+	}
+}
+
 // eventStats returns an instance's events' counters by name.
 func eventStats(s *service.Service) map[string]service.EventStats {
 	out := map[string]service.EventStats{}
@@ -29,9 +43,10 @@ func eventStats(s *service.Service) map[string]service.EventStats {
 // TestFailuresStayWithTheConsumer publishes an event that fails validation, one
 // that is not JSON, one whose handler fails and one whose handler panics, then a
 // good one. The publisher sees no error; the consumer logs each failure, counts
-// it, and handles the good event.
+// it, and handles the good event. So does an ordered subscription, whose
+// handlers run on its own worker.
 func TestFailuresStayWithTheConsumer(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, e *env) {
+	forEachDelivery(t, func(t *testing.T, e *env, opts []event.SubscribeOption) {
 		var logs syncBuffer
 		handled := make(chan string, 16)
 		reported := make(chan service.ErrorEvent, 16)
@@ -45,7 +60,7 @@ func TestFailuresStayWithTheConsumer(t *testing.T) {
 				}
 				handled <- ev.ID
 				return nil
-			}); err != nil {
+			}, opts...); err != nil {
 				t.Fatal(err)
 			}
 		}, service.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), service.WithErrorHandler(func(ctx context.Context, ev service.ErrorEvent) {

@@ -84,6 +84,7 @@ type subscribeConfig struct {
 	name         string
 	metadata     map[string]string
 	interceptors []dialtone.Interceptor
+	concurrency  int // 0: the service's shared workers; n: n workers of its own (1: ordered)
 }
 
 type subscribeOptionFunc func(*subscribeConfig)
@@ -137,6 +138,38 @@ func WithSubscriptionInterceptors(interceptors ...dialtone.Interceptor) Subscrib
 	return subscribeOptionFunc(func(c *subscribeConfig) { c.interceptors = append(c.interceptors, interceptors...) })
 }
 
+// Ordered makes the subscription handle its events one after another, in the
+// order the instance received them, on a worker of its own: a handler never
+// runs concurrently with another of the same subscription on that instance,
+// and sees its events in the order they arrived. It is MaxConcurrent(1).
+//
+// The order is the instance's. With per-service delivery the server shares a
+// service's events out among its instances, so each instance sees its share in
+// order, not the service all events in order; a service that must handle every
+// event in publishing order runs one instance (or subscribes Broadcast and
+// leaves the events it does not own). Events from one publisher on one
+// subject arrive in publishing order; NATS orders nothing across publishers.
+//
+// A handler that returns an error (or panics) does not stop the ones after it,
+// and one that blocks holds them all up: bound slow work with a context
+// deadline.
+func Ordered() SubscribeOption { return MaxConcurrent(1) }
+
+// MaxConcurrent makes the subscription handle at most n of its events at once
+// on each instance, on n workers of its own with a queue of its own, instead of
+// on the service's shared workers (where its handlers may take every slot the
+// instance has, service.WithMaxConcurrent). Every handler still takes one of
+// the instance's slots, so the instance's limit holds across endpoints and
+// subscriptions. n below 1 is an error. MaxConcurrent(1) is Ordered.
+func MaxConcurrent(n int) SubscribeOption {
+	return subscribeOptionFunc(func(c *subscribeConfig) {
+		c.concurrency = n
+		if n < 1 {
+			c.concurrency = -1 // refused by subscribe
+		}
+	})
+}
+
 // Subscribe makes the service r belongs to handle the events of t with fn: each
 // event is decoded into a new T with the service's codec and checked against its
 // validate tags (the service's inner Validate interceptor) before fn sees it. An
@@ -147,10 +180,11 @@ func WithSubscriptionInterceptors(interceptors ...dialtone.Interceptor) Subscrib
 // By default each event reaches one instance of the service (PerService);
 // Broadcast gives it to every instance. fn runs on the service's workers, under
 // its concurrency limit (service.WithMaxConcurrent), inside its interceptors
-// (tracing, metrics, panic recovery, the user's), with events handled
-// concurrently and in no particular order. Stop drains the subscription with
-// the endpoints: events the instance received before it unsubscribed are
-// handled before Stop returns.
+// (tracing, metrics, panic recovery, the user's, and those of r when r is a
+// *service.Group), with events handled concurrently and in no particular order;
+// Ordered handles them one at a time in arrival order, MaxConcurrent(n) at most
+// n at a time. Stop drains the subscription with the endpoints: events the
+// instance received before it unsubscribed are handled before Stop returns.
 //
 // A subscription added before Start is subscribed by Start; after Start, at once.
 func Subscribe[T any](r service.Registrar, t Topic[T], fn func(ctx context.Context, ev *T) error, opts ...SubscribeOption) error {
@@ -192,6 +226,12 @@ func SubscribeRaw(r service.Registrar, spec Spec, h Handler, opts ...SubscribeOp
 	}, opts)
 }
 
+// consumerAdder is a Registrar that adds consumers itself: a *service.Service,
+// or a *service.Group, which puts its interceptors around them.
+type consumerAdder interface {
+	AddConsumer(c service.Consumer) error
+}
+
 func subscribe(r service.Registrar, spec Spec, newMsg func() any, h service.ConsumerHandler, opts []SubscribeOption) error {
 	if r == nil || r.Service() == nil {
 		return dialtone.Errorf(dialtone.CodeInvalidArgument, "event %s: nil service", spec.Name)
@@ -200,6 +240,9 @@ func subscribe(r service.Registrar, spec Spec, newMsg func() any, h service.Cons
 	var cfg subscribeConfig
 	for _, o := range opts {
 		o.applySubscribe(&cfg)
+	}
+	if cfg.concurrency < 0 {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "event %s: MaxConcurrent must be 1 or more", spec.Name)
 	}
 	queue := cfg.queue
 	if queue == "" && !cfg.broadcast {
@@ -216,6 +259,10 @@ func subscribe(r service.Registrar, spec Spec, newMsg func() any, h service.Cons
 	for k, v := range cfg.metadata {
 		md[k] = v
 	}
-	return svc.AddConsumer(service.Consumer{Name: name, Subject: spec.Subject, QueueGroup: queue,
-		New: newMsg, Handler: h, Interceptors: cfg.interceptors, Metadata: md})
+	c := service.Consumer{Name: name, Subject: spec.Subject, QueueGroup: queue,
+		New: newMsg, Handler: h, Interceptors: cfg.interceptors, Metadata: md, MaxConcurrent: cfg.concurrency}
+	if a, ok := r.(consumerAdder); ok {
+		return a.AddConsumer(c)
+	}
+	return svc.AddConsumer(c)
 }

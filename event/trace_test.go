@@ -19,9 +19,10 @@ import (
 // TestTraceLinksConsumerToProducer publishes inside a span: the producer's span
 // ("send orders.OrderPlaced") is its child, and each consumer's span ("process
 // orders.OrderPlaced") is a child of the producer's span and links to it, in
-// both services. A failing handler marks its span.
+// both services. A failing handler marks its span. The same holds for an
+// ordered subscription.
 func TestTraceLinksConsumerToProducer(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, e *env) {
+	forEachDelivery(t, func(t *testing.T, e *env, opts []event.SubscribeOption) {
 		exp := tracetest.NewInMemoryExporter()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 		defer tp.Shutdown(context.Background())
@@ -35,7 +36,7 @@ func TestTraceLinksConsumerToProducer(t *testing.T) {
 						return context.DeadlineExceeded
 					}
 					return nil
-				}); err != nil {
+				}, opts...); err != nil {
 					t.Fatal(err)
 				}
 			}

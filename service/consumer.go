@@ -14,11 +14,12 @@ import (
 // Consumer is a subscription whose messages are handled without a reply: the
 // service side of package event, which is how applications add one (event.Subscribe).
 //
-// Its messages go through the instance's workers like requests: under the same
-// concurrency limit (WithMaxConcurrent), through the same interceptors (the
-// standard ones, those given to New with WithInterceptors, the consumer's own,
-// then the inner ones), and drained by Stop (a message the instance received
-// before it unsubscribed is handled before Stop returns). Interceptors see
+// Its messages go through the instance's workers like requests (or, with
+// MaxConcurrent, through workers of its own): under the same concurrency limit
+// (WithMaxConcurrent), through the same interceptors (the standard ones, those
+// given to New with WithInterceptors, those of the Group it was added to, the
+// consumer's own, then the inner ones), and drained by Stop (a message the
+// instance received before it unsubscribed is handled before Stop returns). Interceptors see
 // dialtone.Request with Spec.Kind dialtone.KindEvent, Spec.Name the consumer's
 // name and Spec.Subject its subject; the standard Tracing interceptor makes the
 // message an OpenTelemetry consumer span, "process <Subject>", a child of the
@@ -33,8 +34,15 @@ type Consumer struct {
 	// Validate checks it. Package event sets it for typed subscriptions.
 	New          func() any
 	Handler      ConsumerHandler        // required
-	Interceptors []dialtone.Interceptor // after the service's, before the inner ones
+	Interceptors []dialtone.Interceptor // after the service's (and the group's), before the inner ones
 	Metadata     map[string]string      // shown for the consumer in $SRV.INFO "events"
+	// MaxConcurrent, when above 0, gives the consumer a queue and that many
+	// workers of its own instead of the instance's shared ones: at most
+	// MaxConcurrent of its messages are handled at once, and with 1 they are
+	// handled one after another in the order the instance received them. Each
+	// handler still takes one of the instance's slots (WithMaxConcurrent). 0
+	// means the shared workers: concurrently, in no particular order.
+	MaxConcurrent int
 }
 
 // ConsumerHandler handles one message of a Consumer, inside its interceptors.
@@ -62,6 +70,8 @@ type consumer struct {
 	wildcard bool               // the subject has wildcards: the handler's req.Subject comes with ctx
 	sub      *nats.Subscription // guarded by s.mu; nil until subscribed
 	dropped  int64              // guarded by s.mu: sub's dropped count when Stop began (a closed sub has none)
+	own      chan *nats.Msg     // c.MaxConcurrent > 0: the consumer's own queue, read by its own workers
+	working  bool               // guarded by s.mu: the own workers are started
 
 	numEvents atomic.Int64
 	numErrors atomic.Int64
@@ -88,13 +98,19 @@ func (s *Service) AddConsumer(c Consumer) error {
 			return err
 		}
 	}
+	if c.MaxConcurrent < 0 {
+		return dialtone.Errorf(dialtone.CodeInvalidArgument, "service: consumer %q: MaxConcurrent %d: want 0 (the shared workers) or more", c.Name, c.MaxConcurrent)
+	}
 	md := make(map[string]string, len(c.Metadata))
 	for k, v := range c.Metadata {
 		md[k] = v
 	}
 	c.Metadata = md
 	co := &consumer{s: s, c: c, wildcard: wire.SubjectProblem(c.Subject) != ""}
-	spec := dialtone.Spec{Kind: dialtone.KindEvent, Service: s.cfg.Name, Name: c.Name, Subject: c.Subject}
+	if c.MaxConcurrent > 0 {
+		co.own = make(chan *nats.Msg, s.opts.queueLen)
+	}
+	spec := dialtone.Spec{Kind: dialtone.KindEvent, Service: s.cfg.Name, Name: c.Name, Subject: c.Subject, QueueGroup: c.QueueGroup}
 	all := make([]dialtone.Interceptor, 0, len(s.outer)+len(s.opts.interceptors)+len(c.Interceptors)+len(s.inner))
 	all = append(append(append(append(all, s.outer...), s.opts.interceptors...), c.Interceptors...), s.inner...)
 	invoke := dialtone.Chain(co.invoke, all...)
@@ -119,6 +135,8 @@ func (s *Service) AddConsumer(c Consumer) error {
 		}
 	}
 	if s.eventQ.ch == nil {
+		// closeQueues closes it; the workers of consumers with their own queue
+		// stop on eventQ.closed.
 		s.eventQ.ch = make(chan *nats.Msg, s.opts.queueLen)
 	}
 	s.consumers = append(s.consumers, co)
@@ -133,6 +151,22 @@ func (s *Service) AddConsumer(c Consumer) error {
 		}
 	}
 	return nil
+}
+
+// AddConsumer adds a consumer to the group's service, inside the group's
+// interceptors (those given to AddGroup with WithInterceptors, its parents'
+// first): after the
+// service's, before the consumer's own. The group's subject prefix and queue
+// group are for its endpoints and do not apply: a consumer subscribes to its
+// own Subject in its own QueueGroup.
+func (g *Group) AddConsumer(c Consumer) error {
+	if g.err != nil {
+		return g.err
+	}
+	if len(g.interceptors) > 0 {
+		c.Interceptors = append(g.interceptors[:len(g.interceptors):len(g.interceptors)], c.Interceptors...)
+	}
+	return g.s.AddConsumer(c)
 }
 
 // AddPublication lists an event the instance publishes. Adding the same name and
@@ -165,7 +199,11 @@ func (s *Service) AddPublication(p Publication) error {
 }
 
 func (s *Service) subscribeConsumerLocked(co *consumer) error {
-	sub, err := s.chanSubscribeLocked(co.c.Subject, co.c.QueueGroup, s.eventQ.ch)
+	ch := s.eventQ.ch
+	if co.own != nil {
+		ch = co.own
+	}
+	sub, err := s.chanSubscribeLocked(co.c.Subject, co.c.QueueGroup, ch)
 	if err != nil {
 		return err
 	}
@@ -180,13 +218,20 @@ func (s *Service) subscribeConsumerLocked(co *consumer) error {
 	return nil
 }
 
-// consume runs the consumer of m on the calling worker once it has a slot. A
-// message that waits for a slot while Stop gives up is dropped, and logged.
+// consume runs the consumer of m, a message of the shared queue, on the
+// calling worker once it has a slot.
 func (s *Service) consume(m *nats.Msg) {
 	co := (*s.bySub.Load())[m.Sub]
 	if co == nil {
 		return // cannot happen: every subscription into eventQ is in bySub first
 	}
+	co.take(m)
+}
+
+// take runs m on the calling worker once it has one of the instance's slots. A
+// message that waits for a slot while Stop gives up is dropped, and logged.
+func (co *consumer) take(m *nats.Msg) {
+	s := co.s
 	select {
 	case s.sem <- struct{}{}:
 	default:
@@ -203,6 +248,31 @@ func (s *Service) consume(m *nats.Msg) {
 	}
 	s.inFlight.Add(1)
 	co.serve(m)
+}
+
+// work is one of the own workers of a consumer with MaxConcurrent: it handles
+// the messages of the consumer's queue, in the order they arrived, until Stop
+// has closed the consumer's subscription (eventQ.closed is closed after every
+// serving subscription is) and the queue is empty. With one worker nothing
+// else takes from the queue, so the messages are handled in arrival order.
+func (co *consumer) work() {
+	s := co.s
+	defer s.wg.Done()
+	for {
+		select {
+		case m := <-co.own:
+			co.take(m)
+		case <-s.eventQ.closed:
+			for {
+				select {
+				case m := <-co.own:
+					co.take(m)
+				default:
+					return
+				}
+			}
+		}
+	}
 }
 
 // clockBase makes time.Since read only the monotonic clock, which costs a
@@ -267,15 +337,27 @@ func (co *consumer) failed(m *nats.Msg, err error) {
 	s.reportError(s.baseCtx, ErrorEvent{Endpoint: co.c.Name, Subject: m.Subject, Err: err})
 }
 
-// spawnEventWorkersLocked starts the workers of the consumers' queue, once: an
-// instance without consumers keeps no goroutine for them.
+// spawnEventWorkersLocked starts, once, the workers of the shared queue when a
+// consumer uses it, and the own workers of each consumer with MaxConcurrent:
+// an instance without consumers keeps no goroutine for them.
 func (s *Service) spawnEventWorkersLocked() {
-	if s.eventWorkers {
-		return
-	}
-	s.eventWorkers = true
-	for range maxIdle {
-		s.spawn(s.eventQ)
+	for _, co := range s.consumers {
+		if co.own == nil {
+			if !s.eventWorkers {
+				s.eventWorkers = true
+				for range maxIdle {
+					s.spawn(s.eventQ)
+				}
+			}
+			continue
+		}
+		if !co.working {
+			co.working = true
+			for range co.c.MaxConcurrent {
+				s.wg.Add(1)
+				go co.work()
+			}
+		}
 	}
 }
 

@@ -1,0 +1,331 @@
+package event_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/event"
+	"github.com/dialtone-dev/dialtone/heartbeat"
+	"github.com/dialtone-dev/dialtone/service"
+)
+
+// peakCounter tracks how many handlers run at once, and the most there were.
+type peakCounter struct{ running, peak atomic.Int32 }
+
+func (p *peakCounter) enter() {
+	n := p.running.Add(1)
+	for {
+		old := p.peak.Load()
+		if n <= old || p.peak.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+func (p *peakCounter) leave() { p.running.Add(-1) }
+
+// TestOrderedHandlesInArrivalOrder publishes a run of events from one
+// publisher to an Ordered subscription on an instance that could run 16
+// handlers at once: they are handled one at a time, in publishing order (one
+// publisher, one subject: the order NATS keeps). A subscription without the
+// option on the same instance runs its handlers concurrently.
+func TestOrderedHandlesInArrivalOrder(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		const n = 500
+		var ordered, pooled peakCounter
+		var mu sync.Mutex
+		var got []int
+		done := make(chan struct{})
+		pooledDone := make(chan struct{})
+		var pooledN atomic.Int32
+		e.start("ledger", func(s *service.Service) {
+			if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
+				ordered.enter()
+				defer ordered.leave()
+				runtime.Gosched() // give a second handler, if there were one, the chance to overlap
+				i, err := strconv.Atoi(ev.ID)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				got = append(got, i)
+				if len(got) == n {
+					close(done)
+				}
+				mu.Unlock()
+				return nil
+			}, event.Ordered()); err != nil {
+				t.Fatal(err)
+			}
+			if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
+				pooled.enter()
+				defer pooled.leave()
+				time.Sleep(time.Millisecond) // long enough for the next events to find free slots
+				if pooledN.Add(1) == n {
+					close(pooledDone)
+				}
+				return nil
+			}, event.WithName("Pooled"), event.Broadcast()); err != nil {
+				t.Fatal(err)
+			}
+		}, service.WithMaxConcurrent(16))
+
+		pub := event.NewPublisher(e.Client)
+		for i := range n {
+			if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: strconv.Itoa(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range []chan struct{}{done, pooledDone} {
+			select {
+			case <-c:
+			case <-time.After(20 * time.Second):
+				mu.Lock()
+				t.Fatalf("ordered: %d of %d handled; pooled: %d", len(got), n, pooledN.Load())
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for i, v := range got {
+			if v != i {
+				t.Fatalf("event %d handled in place %d; the order was %v...", v, i, got[:min(len(got), i+5)])
+			}
+		}
+		if p := ordered.peak.Load(); p != 1 {
+			t.Errorf("the ordered subscription ran %d handlers at once, want 1", p)
+		}
+		if p := pooled.peak.Load(); p < 2 {
+			t.Errorf("the pooled subscription ran at most %d handler at once; want concurrency", p)
+		}
+	})
+}
+
+// TestMaxConcurrentLimitsTheSubscription holds the handlers of a subscription
+// limited to 2 on an instance that allows 8: two start, the third waits until
+// one ends; every event is handled.
+func TestMaxConcurrentLimitsTheSubscription(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		const limit, events = 2, 12
+		var pc peakCounter
+		release := make(chan struct{})
+		started := make(chan struct{}, events)
+		done := make(chan struct{}, events)
+		e.start("limited", func(s *service.Service) {
+			if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
+				pc.enter()
+				started <- struct{}{}
+				<-release
+				pc.leave()
+				done <- struct{}{}
+				return nil
+			}, event.MaxConcurrent(limit)); err != nil {
+				t.Fatal(err)
+			}
+		}, service.WithMaxConcurrent(8))
+
+		pub := event.NewPublisher(e.Client)
+		for i := range events {
+			if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: fmt.Sprint(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range limit {
+			select {
+			case <-started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("handlers did not start")
+			}
+		}
+		select {
+		case <-started:
+			t.Fatalf("a handler started beyond the subscription's limit of %d", limit)
+		case <-time.After(50 * time.Millisecond): // a negative: nothing can signal it
+		}
+		close(release)
+		for range events {
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("not every handler ran")
+			}
+		}
+		if p := pc.peak.Load(); p != limit {
+			t.Errorf("peak concurrency %d, want %d", p, limit)
+		}
+	})
+}
+
+// TestOrderedCountsAgainstTheInstanceLimit runs an ordered handler on an
+// instance with one slot: while it runs, a call to an endpoint of the same
+// instance waits, and the heartbeat shows the handler in flight.
+func TestOrderedCountsAgainstTheInstanceLimit(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		release := make(chan struct{})
+		inEvent := make(chan struct{}, 1)
+		served := make(chan struct{}, 1)
+		beats, err := e.Client.SubscribeSync(heartbeat.Subject("single"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer beats.Unsubscribe()
+		e.start("single", func(s *service.Service) {
+			if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
+				inEvent <- struct{}{}
+				<-release
+				return nil
+			}, event.Ordered()); err != nil {
+				t.Fatal(err)
+			}
+			if err := service.Handle(s, "Work", func(ctx context.Context, req *struct{}) (*struct{}, error) {
+				served <- struct{}{}
+				return &struct{}{}, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}, service.WithMaxConcurrent(1))
+
+		pub := event.NewPublisher(e.Client)
+		if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: "1"}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-inEvent:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the event was not handled")
+		}
+		reply := make(chan error, 1)
+		go func() {
+			_, err := e.Client.Request("single.Work", []byte("{}"), 10*time.Second)
+			reply <- err
+		}()
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			m, err := beats.NextMsg(time.Until(deadline))
+			if err != nil {
+				t.Fatalf("no heartbeat with the ordered handler in flight and the call queued: %v", err)
+			}
+			if h, err := heartbeat.Decode(m.Data); err == nil && h.Load.InFlight == 1 && h.Load.Queued == 1 {
+				break
+			}
+		}
+		select {
+		case <-served:
+			t.Fatal("the endpoint ran while the ordered handler held the only slot")
+		default:
+		}
+		close(release)
+		if err := <-reply; err != nil { // bounded by the request's timeout
+			t.Fatalf("call: %v", err)
+		}
+	})
+}
+
+// TestOrderedDrainLosesNothing stops an instance whose ordered subscription has
+// a backlog it received but has not handled: Stop returns once every one of
+// them is handled, in order, and the instance handles nothing after.
+func TestOrderedDrainLosesNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		const n = 200
+		gate := make(chan struct{})
+		var mu sync.Mutex
+		var got []int
+		a := e.start("billing", func(s *service.Service) {
+			if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
+				<-gate
+				i, _ := strconv.Atoi(ev.ID)
+				mu.Lock()
+				got = append(got, i)
+				mu.Unlock()
+				return nil
+			}, event.Ordered()); err != nil {
+				t.Fatal(err)
+			}
+		})
+		aIn := a.nc.Stats().InMsgs
+		pub := event.NewPublisher(e.Client)
+		for i := range n {
+			if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: strconv.Itoa(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The reply comes back the way the events went, after them: a has them all.
+		if _, err := e.Client.Request("$SRV.PING.billing."+a.ID(), nil, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if got := a.nc.Stats().InMsgs - aIn; got != n+1 {
+			t.Fatalf("the instance received %d messages, want %d events and the PING", got, n)
+		}
+		draining := make(chan struct{})
+		var once sync.Once
+		hbSub, err := e.Client.Subscribe(heartbeat.Subject("billing"), func(m *nats.Msg) {
+			if h, err := heartbeat.Decode(m.Data); err == nil && h.ID == a.ID() && h.Status == heartbeat.StatusDraining {
+				once.Do(func() { close(draining) })
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hbSub.Unsubscribe()
+		if err := e.Client.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		stopped := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			stopped <- a.Stop(ctx)
+		}()
+		select {
+		case <-draining:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no draining heartbeat")
+		}
+		close(gate)
+		select {
+		case err := <-stopped:
+			if err != nil {
+				t.Fatalf("stop: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("stop did not return")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != n {
+			t.Fatalf("the stopped instance handled %d of the %d events it received", len(got), n)
+		}
+		for i, v := range got {
+			if v != i {
+				t.Fatalf("event %d handled in place %d", v, i)
+			}
+		}
+		st := eventStats(a.Service)["OrderPlaced"]
+		if st.NumEvents != n || st.NumErrors != 0 || st.NumDropped != 0 {
+			t.Errorf("stats %+v; want %d events, no errors, none dropped", st, n)
+		}
+	})
+}
+
+// TestMaxConcurrentRefusesZero: a limit below 1 is a mistake, said at once.
+func TestMaxConcurrentRefusesZero(t *testing.T) {
+	s, err := service.New(bustestConn(t), service.Config{Name: "billing", Version: "1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error { return nil }, event.MaxConcurrent(0))
+	if dialtone.CodeOf(err) != dialtone.CodeInvalidArgument {
+		t.Fatalf("MaxConcurrent(0): %v, want invalid_argument", err)
+	}
+	if err := s.AddConsumer(service.Consumer{Name: "X", Subject: "x", MaxConcurrent: -1,
+		Handler: func(context.Context, service.Request, any) error { return nil }}); dialtone.CodeOf(err) != dialtone.CodeInvalidArgument {
+		t.Fatalf("Consumer.MaxConcurrent -1: %v, want invalid_argument", err)
+	}
+}
