@@ -184,11 +184,19 @@ func TestEventMetrics(t *testing.T) {
 		}
 		srv := collectMetrics(t, srvReader)["messaging.process.duration"]
 		if n := histCount(t, srv, append(common, attribute.String("rpc.response.status_code", "ok"),
-			attribute.String("messaging.operation.name", "process"), attribute.String("dialtone.service", "billing"))...); n != 3 {
-			t.Errorf("messaging.process.duration: %d ok, want 3", n)
+			attribute.String("messaging.operation.name", "process"), attribute.String("dialtone.service", "billing"),
+			attribute.String("messaging.consumer.group.name", "billing"))...); n != 3 {
+			t.Errorf("messaging.process.duration: %d ok in consumer group billing, want 3", n)
 		}
-		if n := histCount(t, srv, attribute.String("rpc.response.status_code", "invalid_argument")); n != 1 {
-			t.Errorf("messaging.process.duration: %d invalid_argument, want 1", n)
+		for _, dp := range srv.(metricdata.Histogram[float64]).DataPoints {
+			status, _ := dp.Attributes.Value("rpc.response.status_code")
+			if et, ok := dp.Attributes.Value("error.type"); ok != (status.AsString() != "ok") {
+				t.Errorf("messaging.process.duration: status %s with error.type %q (set: %v)", status.AsString(), et.AsString(), ok)
+			}
+		}
+		if n := histCount(t, srv, attribute.String("rpc.response.status_code", "invalid_argument"),
+			attribute.String("error.type", "invalid_argument")); n != 1 {
+			t.Errorf("messaging.process.duration: %d invalid_argument with error.type, want 1", n)
 		}
 		cli := collectMetrics(t, pubReader)["messaging.client.operation.duration"]
 		if n := histCount(t, cli, append(common, attribute.String("rpc.response.status_code", "ok"),

@@ -183,7 +183,7 @@ func NewPublisher(nc *nats.Conn, opts ...Option) *Publisher {
 	}
 	all := make([]dialtone.Interceptor, 0, len(outer)+len(cfg.interceptors)+len(cfg.inner))
 	all = append(append(append(all, outer...), cfg.interceptors...), cfg.inner...)
-	p.chain = dialtone.Chain(p.invoke, all...)
+	p.chain = dialtone.Chain(p.invoke, telemetry.BindConn(all, nc)...) // spans name the server
 	p.headers.New = func() any { return make(nats.Header, 4) }
 	return p
 }

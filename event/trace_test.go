@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -28,7 +29,7 @@ func TestTraceLinksConsumerToProducer(t *testing.T) {
 		defer tp.Shutdown(context.Background())
 
 		inHandler := make(chan trace.SpanContext, 2)
-		sub := func(fail bool) func(s *service.Service) {
+		sub := func(fail bool, more ...event.SubscribeOption) func(s *service.Service) {
 			return func(s *service.Service) {
 				if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
 					inHandler <- trace.SpanContextFromContext(ctx)
@@ -36,13 +37,13 @@ func TestTraceLinksConsumerToProducer(t *testing.T) {
 						return context.DeadlineExceeded
 					}
 					return nil
-				}, opts...); err != nil {
+				}, append(append([]event.SubscribeOption(nil), opts...), more...)...); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
 		billing := e.start("billing", sub(false), service.WithTracerProvider(tp))
-		mail := e.start("mail", sub(true), service.WithTracerProvider(tp))
+		mail := e.start("mail", sub(true, event.Broadcast()), service.WithTracerProvider(tp))
 
 		pub := event.NewPublisher(e.Client, event.WithTracerProvider(tp))
 		ctx, parent := tp.Tracer("test").Start(context.Background(), "checkout")
@@ -76,6 +77,7 @@ func TestTraceLinksConsumerToProducer(t *testing.T) {
 		if producer.Name != "send orders.OrderPlaced" || producer.Parent.SpanID() != parent.SpanContext().SpanID() {
 			t.Fatalf("producer span %q, parent %s; want send orders.OrderPlaced under the checkout span", producer.Name, producer.Parent.SpanID())
 		}
+		checkServer(t, "producer", producer.Attributes)
 		if len(consumers) != 2 {
 			t.Fatalf("%d consumer spans, want 2", len(consumers))
 		}
@@ -99,11 +101,39 @@ func TestTraceLinksConsumerToProducer(t *testing.T) {
 				t.Errorf("consumer span attributes %v", attrs)
 			}
 			failed := c.Status.Code.String() == "Error"
-			if failed != (svc == "mail") || (failed && attrs["dialtone.error_code"] != "deadline_exceeded") {
-				t.Errorf("%s: span status %v, error code %q", svc, c.Status, attrs["dialtone.error_code"])
+			if failed != (svc == "mail") || (failed && (attrs["dialtone.error_code"] != "deadline_exceeded" || attrs["error.type"] != "deadline_exceeded")) {
+				t.Errorf("%s: span status %v, error code %q, error.type %q", svc, c.Status, attrs["dialtone.error_code"], attrs["error.type"])
 			}
+			if _, ok := attrs["error.type"]; ok && !failed {
+				t.Errorf("%s: error.type %q on a span that did not fail", svc, attrs["error.type"])
+			}
+			// billing subscribes per service, in its queue group; mail broadcast, in none.
+			group, ok := attrs["messaging.consumer.group.name"]
+			if wantOK := svc == "billing"; ok != wantOK || (ok && group != "billing") {
+				t.Errorf("%s: messaging.consumer.group.name %q (set: %v); want billing for per-service delivery, absent for broadcast", svc, group, ok)
+			}
+			checkServer(t, svc, c.Attributes)
 		}
 	})
+}
+
+// checkServer checks that a span names the server it used: the tests'
+// servers listen on 127.0.0.1.
+func checkServer(t *testing.T, who string, kvs []attribute.KeyValue) {
+	t.Helper()
+	var addr string
+	var port int64
+	for _, kv := range kvs {
+		switch kv.Key {
+		case "server.address":
+			addr = kv.Value.AsString()
+		case "server.port":
+			port = kv.Value.AsInt64()
+		}
+	}
+	if addr != "127.0.0.1" || port <= 0 {
+		t.Errorf("%s span: server.address %q, server.port %d; want 127.0.0.1 and a port", who, addr, port)
+	}
 }
 
 // TestTraceContextWithoutProducerSpans publishes from a Publisher whose provider

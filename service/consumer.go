@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dialtone-dev/dialtone"
+	"github.com/dialtone-dev/dialtone/internal/telemetry"
 	"github.com/dialtone-dev/dialtone/internal/wire"
 	"github.com/nats-io/nats.go"
 )
@@ -113,7 +114,7 @@ func (s *Service) AddConsumer(c Consumer) error {
 	spec := dialtone.Spec{Kind: dialtone.KindEvent, Service: s.cfg.Name, Name: c.Name, Subject: c.Subject, QueueGroup: c.QueueGroup}
 	all := make([]dialtone.Interceptor, 0, len(s.outer)+len(s.opts.interceptors)+len(c.Interceptors)+len(s.inner))
 	all = append(append(append(append(all, s.outer...), s.opts.interceptors...), c.Interceptors...), s.inner...)
-	invoke := dialtone.Chain(co.invoke, all...)
+	invoke := dialtone.Chain(co.invoke, telemetry.BindConn(all, s.nc)...) // spans name the server
 	co.chain = func(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
 		req.Spec = spec
 		return invoke(ctx, req)

@@ -2,6 +2,10 @@ package telemetry
 
 import (
 	"context"
+	"net/url"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -17,12 +21,16 @@ import (
 // subject subscribed to), a child of the producer's and linked to it, and the
 // durations go to the messaging histograms.
 const (
-	AttrMessagingSystem = "messaging.system"           // "nats"
-	AttrOperationType   = "messaging.operation.type"   // "send" or "process"
-	AttrOperationName   = "messaging.operation.name"   // "send" or "process"
-	AttrDestination     = "messaging.destination.name" // the event's subject (the subscription's, for a consumer)
-	AttrEvent           = "dialtone.event"             // the event's (the consumer's) name
-	AttrEventService    = "dialtone.service"           // the publishing or consuming service, if any
+	AttrMessagingSystem = "messaging.system"              // "nats"
+	AttrOperationType   = "messaging.operation.type"      // "send" or "process"
+	AttrOperationName   = "messaging.operation.name"      // "send" or "process"
+	AttrDestination     = "messaging.destination.name"    // the event's subject (the subscription's, for a consumer)
+	AttrEvent           = "dialtone.event"                // the event's (the consumer's) name
+	AttrEventService    = "dialtone.service"              // the publishing or consuming service, if any
+	AttrConsumerGroup   = "messaging.consumer.group.name" // a consumer's queue group; absent for broadcast
+	AttrErrorType       = "error.type"                    // a failure's code name ("invalid_argument"); absent on success
+	AttrServerAddress   = "server.address"                // the host of the server the connection uses
+	AttrServerPort      = "server.port"                   // and its port
 	MessagingSystem     = "nats"
 
 	// ProducerDuration is the time a publish took: encoding, interceptors and
@@ -37,6 +45,52 @@ var (
 	producerSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 	consumerSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
 )
+
+// ConnBinder is an interceptor that can say more about an event when it knows
+// the connection the event travels on: Tracing names the server in its spans
+// (server.address, server.port). A consumer's chain and a Publisher's are built
+// with the interceptors bound to their connection (BindConn).
+type ConnBinder interface {
+	WithConn(nc *nats.Conn) dialtone.Interceptor
+}
+
+// WithConn returns a copy of t whose event spans name nc's server.
+func (t *tracing) WithConn(nc *nats.Conn) dialtone.Interceptor {
+	c := *t
+	c.nc = nc
+	return &c
+}
+
+// BindConn returns ix with every ConnBinder among them bound to nc; ix itself
+// is not modified.
+func BindConn(ix []dialtone.Interceptor, nc *nats.Conn) []dialtone.Interceptor {
+	out := make([]dialtone.Interceptor, len(ix))
+	for i, x := range ix {
+		if b, ok := x.(ConnBinder); ok && nc != nil {
+			x = b.WithConn(nc)
+		}
+		out[i] = x
+	}
+	return out
+}
+
+// serverAttributes are server.address and server.port of the server nc is
+// connected to, as its URL names it (a host name is not looked up); none while
+// it is not connected. Asked only for a recording span: it parses the URL.
+func serverAttributes(nc *nats.Conn) []attribute.KeyValue {
+	if nc == nil {
+		return nil
+	}
+	u, err := url.Parse(nc.ConnectedUrlRedacted())
+	if err != nil || u.Hostname() == "" {
+		return nil
+	}
+	kv := []attribute.KeyValue{attribute.String(AttrServerAddress, u.Hostname())}
+	if p, err := strconv.Atoi(u.Port()); err == nil {
+		kv = append(kv, attribute.Int(AttrServerPort, p))
+	}
+	return kv
+}
 
 // event is the Tracing interceptor for an event: on the publisher's side it
 // starts a producer span and writes the trace context into the event's headers
@@ -80,31 +134,44 @@ func (t *tracing) event(ctx context.Context, req dialtone.Request, next dialtone
 		}
 		if !client {
 			span.SetAttributes(attribute.String(AttrInstance, req.Instance))
+			if req.Spec.QueueGroup != "" {
+				span.SetAttributes(attribute.String(AttrConsumerGroup, req.Spec.QueueGroup))
+			}
 		}
+		span.SetAttributes(serverAttributes(t.nc)...)
 	}
 	if client && req.Header != nil {
 		t.prop.Inject(ctx, dialtone.HeaderCarrier(req.Header))
 	}
 	resp, err := next(ctx, req)
 	if err != nil {
+		code := dialtone.CodeOf(err).String()
 		span.SetStatus(codes.Error, err.Error())
-		span.SetAttributes(attribute.String(wire.AttrErrorCode, dialtone.CodeOf(err).String()))
+		span.SetAttributes(attribute.String(wire.AttrErrorCode, code), attribute.String(AttrErrorType, code))
 	}
 	return resp, err
 }
 
-// eventAttributes is the attribute set of an event's duration.
+// eventAttributes is the attribute set of an event's duration: with the
+// consumer's queue group, if it has one, and error.type for a failure.
 func eventAttributes(k attrKey, client bool) attribute.Set {
 	op := "process"
 	if client {
 		op = "send"
 	}
-	return attribute.NewSet(
+	kv := []attribute.KeyValue{
 		attribute.String(AttrMessagingSystem, MessagingSystem),
 		attribute.String(AttrOperationName, op),
 		attribute.String(AttrDestination, k.subject),
 		attribute.String(AttrEvent, k.name),
 		attribute.String(AttrEventService, k.service),
 		attribute.String(AttrStatus, k.code.String()),
-	)
+	}
+	if k.queue != "" {
+		kv = append(kv, attribute.String(AttrConsumerGroup, k.queue))
+	}
+	if k.code != 0 { // 0: no error
+		kv = append(kv, attribute.String(AttrErrorType, k.code.String()))
+	}
+	return attribute.NewSet(kv...)
 }

@@ -35,6 +35,7 @@ type metrics struct {
 type attrKey struct {
 	kind                   dialtone.Kind
 	service, name, subject string // subject: events only
+	queue                  string // events: the consumer's queue group
 	pattern                dialtone.Pattern
 	code                   dialtone.Code
 }
@@ -91,7 +92,7 @@ func (m *metrics) WrapUnary(next dialtone.UnaryFunc) dialtone.UnaryFunc {
 func (m *metrics) options(req *dialtone.Request, code dialtone.Code) []metric.RecordOption {
 	k := attrKey{kind: req.Spec.Kind, service: req.Spec.Service, name: req.Spec.Name, pattern: req.Pattern, code: code}
 	if k.kind == dialtone.KindEvent {
-		k.subject = req.Spec.Subject
+		k.subject, k.queue = req.Spec.Subject, req.Spec.QueueGroup
 	}
 	if v, ok := m.attrs.Load(k); ok {
 		return v.([]metric.RecordOption)

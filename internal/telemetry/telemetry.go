@@ -11,6 +11,7 @@ package telemetry
 import (
 	"context"
 
+	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -37,6 +38,7 @@ type tracing struct {
 	tracer trace.Tracer
 	gate   tracegate.Gate
 	prop   propagation.TextMapPropagator
+	nc     *nats.Conn // events: the connection, for server.address (WithConn); may be nil
 }
 
 // Tracing returns the interceptor that makes each call a span named
