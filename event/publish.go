@@ -38,7 +38,8 @@ type Publisher struct {
 	ctype   string // Content-Type to send: the codec's name, "" for JSON (the default needs no header)
 	svc     *service.Service
 	chain   dialtone.UnaryFunc
-	listed  sync.Map // subject -> struct{}: published or declared on svc
+	idlers  []telemetry.Idler // every interceptor, when each is an Idler (the standard ones only); else nil
+	listed  sync.Map          // subject -> struct{}: published or declared on svc
 	headers sync.Pool
 }
 
@@ -183,7 +184,11 @@ func NewPublisher(nc *nats.Conn, opts ...Option) *Publisher {
 	}
 	all := make([]dialtone.Interceptor, 0, len(outer)+len(cfg.interceptors)+len(cfg.inner))
 	all = append(append(append(all, outer...), cfg.interceptors...), cfg.inner...)
-	p.chain = dialtone.Chain(p.invoke, telemetry.BindConn(all, nc)...) // spans name the server
+	all = telemetry.BindConn(all, nc) // spans name the server
+	p.chain = dialtone.Chain(p.invoke, all...)
+	if busy, idlers := telemetry.Split(all); len(busy) == 0 && p.ctype == "" {
+		p.idlers = idlers
+	}
 	p.headers.New = func() any { return make(nats.Header, 4) }
 	return p
 }
@@ -288,6 +293,21 @@ func (p *Publisher) publish(ctx context.Context, spec Spec, msg any, data []byte
 			return err
 		}
 	}
+	req := dialtone.Request{
+		Spec: dialtone.Spec{Kind: dialtone.KindEvent, IsClient: true, Name: spec.Name, Subject: spec.Subject},
+		Msg:  msg,
+		Data: data,
+	}
+	if p.svc != nil {
+		req.Spec.Service = p.svc.Name()
+	}
+	if p.idlers != nil && len(hdr) == 0 && len(opts) == 0 && telemetry.AllIdle(ctx, p.idlers, telemetry.Call{Kind: dialtone.KindEvent, Client: true}) {
+		// Only the standard interceptors, none with anything to do (nothing
+		// records, no trace context to carry), and no header to send: encode and
+		// publish, without a header to fill.
+		_, err := p.invoke(ctx, req)
+		return err
+	}
 	h := p.headers.Get().(nats.Header)
 	defer func() {
 		clear(h)
@@ -299,15 +319,7 @@ func (p *Publisher) publish(ctx context.Context, spec Spec, msg any, data []byte
 	for _, o := range opts {
 		o.applyPublish(h)
 	}
-	req := dialtone.Request{
-		Spec:   dialtone.Spec{Kind: dialtone.KindEvent, IsClient: true, Name: spec.Name, Subject: spec.Subject},
-		Header: h,
-		Msg:    msg,
-		Data:   data,
-	}
-	if p.svc != nil {
-		req.Spec.Service = p.svc.Name()
-	}
+	req.Header = h
 	_, err := p.chain(ctx, req)
 	return err
 }

@@ -67,7 +67,10 @@ type Publication struct {
 type consumer struct {
 	s        *Service
 	c        Consumer
+	spec     dialtone.Spec      // what the interceptors see as req.Spec
 	chain    dialtone.UnaryFunc // the interceptors around invoke
+	lite     dialtone.UnaryFunc // chain without the Idlers, for a message they are all idle for
+	idlers   []telemetry.Idler
 	wildcard bool               // the subject has wildcards: the handler's req.Subject comes with ctx
 	sub      *nats.Subscription // guarded by s.mu; nil until subscribed
 	dropped  int64              // guarded by s.mu: sub's dropped count when Stop began (a closed sub has none)
@@ -111,14 +114,13 @@ func (s *Service) AddConsumer(c Consumer) error {
 	if c.MaxConcurrent > 0 {
 		co.own = make(chan *nats.Msg, s.opts.queueLen)
 	}
-	spec := dialtone.Spec{Kind: dialtone.KindEvent, Service: s.cfg.Name, Name: c.Name, Subject: c.Subject, QueueGroup: c.QueueGroup}
+	co.spec = dialtone.Spec{Kind: dialtone.KindEvent, Service: s.cfg.Name, Name: c.Name, Subject: c.Subject, QueueGroup: c.QueueGroup}
 	all := make([]dialtone.Interceptor, 0, len(s.outer)+len(s.opts.interceptors)+len(c.Interceptors)+len(s.inner))
 	all = append(append(append(append(all, s.outer...), s.opts.interceptors...), c.Interceptors...), s.inner...)
-	invoke := dialtone.Chain(co.invoke, telemetry.BindConn(all, s.nc)...) // spans name the server
-	co.chain = func(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
-		req.Spec = spec
-		return invoke(ctx, req)
-	}
+	all = telemetry.BindConn(all, s.nc) // spans name the server
+	co.chain = dialtone.Chain(co.invoke, all...)
+	busy, idlers := telemetry.Split(all)
+	co.lite, co.idlers = dialtone.Chain(co.invoke, busy...), idlers
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -287,7 +289,7 @@ type subjectKey struct{}
 func (co *consumer) serve(m *nats.Msg) {
 	s := co.s
 	start := time.Since(clockBase)
-	req := dialtone.Request{Instance: s.id, Header: m.Header, Data: m.Data}
+	req := dialtone.Request{Spec: co.spec, Instance: s.id, Header: m.Header, Data: m.Data}
 	if co.c.New != nil {
 		v := co.c.New()
 		r := Request{Header: m.Header, Data: m.Data, codec: s.opts.codec}
@@ -299,7 +301,13 @@ func (co *consumer) serve(m *nats.Msg) {
 	if co.wildcard {
 		ctx = context.WithValue(ctx, subjectKey{}, m.Subject)
 	}
-	_, err := co.chain(ctx, req)
+	chain := co.chain
+	if m.Header == nil && telemetry.AllIdle(ctx, co.idlers, telemetry.Call{Kind: dialtone.KindEvent}) {
+		// No trace context, no deadline, nothing recording: the standard
+		// interceptors would only pass the event on.
+		chain = co.lite
+	}
+	_, err := chain(ctx, req)
 
 	co.numEvents.Add(1)
 	co.procNanos.Add(int64(time.Since(clockBase) - start))

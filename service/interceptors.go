@@ -29,17 +29,26 @@ const instrumentationName = "github.com/dialtone-dev/dialtone/service"
 // runs under the service's context only. The context starts a timer only when
 // something waits on its Done channel, so a handler that never does costs no
 // timer.
-func Deadline() dialtone.Interceptor {
-	return dialtone.UnaryInterceptorFunc(func(next dialtone.UnaryFunc) dialtone.UnaryFunc {
-		return func(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
-			if d, ok := dialtone.TimeoutFromHeader(req.Header); ok {
-				var dc *deadlineCtx
-				ctx, dc = withDeadline(ctx, d)
-				defer dc.release()
-			}
-			return next(ctx, req)
+func Deadline() dialtone.Interceptor { return deadline{} }
+
+type deadline struct{}
+
+func (deadline) WrapUnary(next dialtone.UnaryFunc) dialtone.UnaryFunc {
+	return func(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
+		if d, ok := dialtone.TimeoutFromHeader(req.Header); ok {
+			var dc *deadlineCtx
+			ctx, dc = withDeadline(ctx, d)
+			defer dc.release()
 		}
-	})
+		return next(ctx, req)
+	}
+}
+
+// Idle reports a request without a deadline, for which the interceptor does
+// nothing (telemetry.Idler).
+func (deadline) Idle(_ context.Context, c telemetry.Call) bool {
+	_, ok := dialtone.TimeoutFromHeader(c.Header)
+	return !ok
 }
 
 // Tracing returns the interceptor that reads the caller's trace context from the
