@@ -40,6 +40,8 @@ import (
 //	         worker pool, concurrency limit, stats)
 //	bytes    the typed path with a codec that passes a []byte through: what the
 //	         SDK costs besides encoding and decoding
+//	ordered  (delivery) bytes with event.Ordered(): the handler runs on the
+//	         subscription's own worker, one event at a time, in arrival order
 //	raw2     raw again: raw2/raw is the noise band of the run (an A/A ratio)
 
 // benchOrder is an event of a realistic size (about 120 bytes of JSON).
@@ -249,12 +251,12 @@ func BenchmarkDelivery(b *testing.B) {
 		return nc
 	}
 	var seq atomic.Int64
-	typedRound := func(b *testing.B, n int, topic any, ev any, codec dialtone.Codec) float64 {
+	typedRound := func(b *testing.B, n int, topic any, ev any, codec dialtone.Codec, opts ...event.SubscribeOption) float64 {
 		switch t := topic.(type) {
 		case event.Topic[benchOrder]:
-			return typedDelivery(b, url, n, t, ev.(*benchOrder), codec, round)
+			return typedDelivery(b, url, n, t, ev.(*benchOrder), codec, round, opts...)
 		case event.Topic[[]byte]:
-			return typedDelivery(b, url, n, t, ev.(*[]byte), codec, round)
+			return typedDelivery(b, url, n, t, ev.(*[]byte), codec, round, opts...)
 		}
 		panic("unknown topic type")
 	}
@@ -293,6 +295,10 @@ func BenchmarkDelivery(b *testing.B) {
 			topic := event.NewTopic[[]byte](event.Spec{Name: "Bytes", Subject: fmt.Sprintf("bench.bytes%d", seq.Add(1))})
 			return typedRound(b, n, topic, &raw, bytesCodec{})
 		}},
+		{"ordered", func(b *testing.B, n int) float64 {
+			topic := event.NewTopic[[]byte](event.Spec{Name: "Bytes", Subject: fmt.Sprintf("bench.ordered%d", seq.Add(1))})
+			return typedRound(b, n, topic, &raw, bytesCodec{}, event.Ordered())
+		}},
 		{"raw2", func(b *testing.B, n int) float64 {
 			count, done := counter(n)
 			subject := fmt.Sprintf("bench.raw%d", seq.Add(1))
@@ -306,7 +312,7 @@ func BenchmarkDelivery(b *testing.B) {
 // typedDelivery is one round of the typed variants: a service subscribed to
 // topic, n events of ev published.
 func typedDelivery[T any](b *testing.B, url string, n int, topic event.Topic[T], ev *T, codec dialtone.Codec,
-	round func(b *testing.B, n int, done <-chan struct{}, publish func(nc *nats.Conn) error) float64) float64 {
+	round func(b *testing.B, n int, done <-chan struct{}, publish func(nc *nats.Conn) error) float64, opts ...event.SubscribeOption) float64 {
 	var got atomic.Int64
 	done := make(chan struct{})
 	snc := benchConn(b, url)
@@ -321,7 +327,7 @@ func typedDelivery[T any](b *testing.B, url string, n int, topic event.Topic[T],
 			close(done)
 		}
 		return nil
-	}); err != nil {
+	}, opts...); err != nil {
 		b.Fatal(err)
 	}
 	if err := svc.Start(context.Background()); err != nil {
