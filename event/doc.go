@@ -58,23 +58,79 @@
 //
 // # What a handler gets
 //
-// A handler runs on the service's workers, like an endpoint's, so everything a
-// call gets an event gets:
+// A handler runs on the service's workers (or its own, see Concurrency), like
+// an endpoint's, so everything a call gets an event gets:
 //
 //   - the service's codec (JSON by default, service.WithCodec), with the payload
 //     decoded into the topic's type and checked against its validate tags; an
 //     event that does not decode or validate is logged and counted, never passed
 //     on, and the publisher is not affected;
-//   - the service's interceptors, those given to service.New and the
-//     subscription's own (WithSubscriptionInterceptors), with Spec.Kind
-//     dialtone.KindEvent; among the standard ones, an OpenTelemetry consumer span,
-//     "process <subject>", a child of the producer's "send <subject>" span (W3C
-//     trace context in the event headers) with a link to it, the duration
-//     histogram messaging.process.duration, and panic recovery (a panic is
-//     logged with its stack and counted, and the instance carries on);
+//   - the service's interceptors, those given to service.New, those of the
+//     service.Group subscribed through (see Groups), and the subscription's own
+//     (WithSubscriptionInterceptors), with Spec.Kind dialtone.KindEvent and
+//     Spec.QueueGroup the subscription's queue group; among the standard ones,
+//     an OpenTelemetry consumer span, "process <subject>", a child of the
+//     producer's "send <subject>" span (W3C trace context in the event headers)
+//     with a link to it, the duration histogram messaging.process.duration, and
+//     panic recovery (a panic is logged with its stack and counted, and the
+//     instance carries on);
 //   - the concurrency limit (service.WithMaxConcurrent), shared with the
-//     endpoints: handlers run concurrently, in no particular order;
+//     endpoints (see Concurrency);
 //   - graceful drain, as above.
+//
+// Spans and the duration histograms follow OpenTelemetry's messaging
+// conventions: messaging.system "nats", messaging.operation.name and .type
+// ("send", "process"), messaging.destination.name (the subject subscribed to),
+// messaging.consumer.group.name on a consumer's (the queue group; absent for
+// Broadcast), error.type (the code's name) on a failure, and on spans
+// server.address and server.port of the server the connection uses; plus
+// dialtone.event, dialtone.service and, on a consumer's span,
+// dialtone.instance.
+//
+// While no tracer or meter provider can record, an event carries no trace
+// context and no deadline, and only the standard interceptors are installed,
+// Tracing, Metrics and Deadline have nothing to do, and neither end runs them:
+// the publisher sends the event without headers, the consumer skips them. The
+// behaviour is the same; only the cost differs.
+//
+// # Concurrency
+//
+// By default a subscription's handlers run on the instance's shared workers,
+// concurrently and in no particular order, up to the instance's limit: one
+// busy subscription can take every slot. Two options change that, per
+// subscription and per instance:
+//
+//   - Ordered: the subscription gets a queue and a worker of its own, and its
+//     handler sees the events one after another in the order the instance
+//     received them; a handler never overlaps another of the same
+//     subscription. Events from one publisher on one subject arrive in the
+//     order they were published; per-service delivery shares a service's
+//     events out among its instances, so the order is each instance's, not the
+//     service's (run one instance, or subscribe Broadcast, for a total order).
+//     An event that fails does not stop the next; one that blocks holds up the
+//     rest.
+//   - MaxConcurrent(n): a queue and n workers of its own, so at most n of its
+//     handlers run at once (Ordered is MaxConcurrent(1)).
+//
+// Either way each handler still takes one of the instance's slots, so
+// service.WithMaxConcurrent bounds everything an instance runs; the queue holds
+// service.WithQueueLength events, beyond which the client drops them as for
+// any subscription (counted in num_dropped); and drain is as above, in order.
+//
+// # Groups
+//
+// Subscribe and SubscribeRaw take a service.Registrar, so a subscription can be
+// made through a *service.Group: it then runs inside the group's interceptors
+// (those given to AddGroup with service.WithInterceptors, the enclosing
+// groups' first), between the service's and the subscription's own, as an
+// endpoint of the group would. That is where an application puts the
+// interceptors of a part of it (an audit log, a tenant check), and events
+// belong to those parts as much as endpoints do. The group's subject prefix
+// and queue group are not applied: they name endpoints (<service>.<group>.<endpoint>,
+// one queue group for the group's endpoints), while an event has its own
+// subject, chosen by its publisher, and per-service delivery is one queue group
+// per service, whatever group subscribed. A group with an invalid name refuses
+// the subscription with its error.
 //
 // A Publisher has interceptors too (WithInterceptors): by default Tracing (the
 // producer span, and the trace context in the headers) and Metrics

@@ -90,9 +90,10 @@
 // Besides endpoints, an instance can have consumers (AddConsumer): subscriptions
 // whose messages are handled without a reply, which is how package event delivers
 // events (use event.Subscribe rather than AddConsumer). A consumer's messages go
-// through the same workers as requests, under the same concurrency limit, through
-// the same interceptors (with Spec.Kind dialtone.KindEvent), and Stop drains them
-// with the endpoints. Consumers are not
+// through the same workers as requests (or, with Consumer.MaxConcurrent, through
+// workers of its own), under the same concurrency limit, through the same
+// interceptors (with Spec.Kind dialtone.KindEvent; a Group's too, when added
+// with Group.AddConsumer), and Stop drains them with the endpoints. Consumers are not
 // endpoints: $SRV.INFO, $SRV.STATS and heartbeats list them, with the events the
 // instance publishes (AddPublication), under "events".
 //
