@@ -20,10 +20,11 @@ import (
 // (WithMaxConcurrent), through the same interceptors (the standard ones, those
 // given to New with WithInterceptors, those of the Group it was added to, the
 // consumer's own, then the inner ones), and drained by Stop (a message the
-// instance received before it unsubscribed is handled before Stop returns). Interceptors see
-// dialtone.Request with Spec.Kind dialtone.KindEvent, Spec.Name the consumer's
-// name and Spec.Subject its subject; the standard Tracing interceptor makes the
-// message an OpenTelemetry consumer span, "process <Subject>", a child of the
+// instance received before it unsubscribed is handled before Stop returns).
+// Interceptors see dialtone.Request with Spec.Kind dialtone.KindEvent, Spec.Name
+// the consumer's name, Spec.Subject its subject and Spec.QueueGroup its queue
+// group; the standard Tracing interceptor makes the message an OpenTelemetry
+// consumer span, "process <Subject>", a child of the
 // trace context in its headers and linked to it.
 type Consumer struct {
 	Name       string // [A-Za-z0-9_-]+, unique among the instance's consumers
@@ -158,10 +159,9 @@ func (s *Service) AddConsumer(c Consumer) error {
 
 // AddConsumer adds a consumer to the group's service, inside the group's
 // interceptors (those given to AddGroup with WithInterceptors, its parents'
-// first): after the
-// service's, before the consumer's own. The group's subject prefix and queue
-// group are for its endpoints and do not apply: a consumer subscribes to its
-// own Subject in its own QueueGroup.
+// first): after the service's, before the consumer's own. The group's subject
+// prefix and queue group are for its endpoints and do not apply: a consumer
+// subscribes to its own Subject in its own QueueGroup.
 func (g *Group) AddConsumer(c Consumer) error {
 	if g.err != nil {
 		return g.err
