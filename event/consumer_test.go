@@ -361,8 +361,14 @@ func TestSubscribeErrors(t *testing.T) {
 }
 
 // TestDroppedEventsAreCounted overflows an instance's queue: the events the
-// client drops are counted in $SRV.STATS, so a slow consumer is visible.
+// client drops are counted in $SRV.STATS, so a slow consumer is visible. An
+// ordered subscription holds as many events as the queue would.
 func TestDroppedEventsAreCounted(t *testing.T) {
+	t.Run("shared", func(t *testing.T) { testDroppedEventsAreCounted(t) })
+	t.Run("ordered", func(t *testing.T) { testDroppedEventsAreCounted(t, event.Ordered()) })
+}
+
+func testDroppedEventsAreCounted(t *testing.T, opts ...event.SubscribeOption) {
 	e := oneBusd(t)
 	e.Client = e.Conn()
 	const n = 100
@@ -371,7 +377,7 @@ func TestDroppedEventsAreCounted(t *testing.T) {
 		if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
 			<-release
 			return nil
-		}); err != nil {
+		}, opts...); err != nil {
 			t.Fatal(err)
 		}
 	}, service.WithMaxConcurrent(1), service.WithQueueLength(1))

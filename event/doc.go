@@ -58,8 +58,8 @@
 //
 // # What a handler gets
 //
-// A handler runs on the service's workers (or its own, see Concurrency), like
-// an endpoint's, so everything a call gets an event gets:
+// A handler runs on the service's workers (or the subscription's own, see
+// Concurrency), like an endpoint's, so everything a call gets an event gets:
 //
 //   - the service's codec (JSON by default, service.WithCodec), with the payload
 //     decoded into the topic's type and checked against its validate tags; an
@@ -100,10 +100,11 @@
 // busy subscription can take every slot. Two options change that, per
 // subscription and per instance:
 //
-//   - Ordered: the subscription gets a queue and a worker of its own, and its
-//     handler sees the events one after another in the order the instance
-//     received them; a handler never overlaps another of the same
-//     subscription. Events from one publisher on one subject arrive in the
+//   - Ordered: the handler runs on the subscription's own delivery goroutine,
+//     with a queue of its own, and sees the events one after another in the
+//     order the instance received them; a handler never overlaps another of
+//     the same subscription. It is also the cheapest way to handle an event:
+//     nothing is handed to a worker. Events from one publisher on one subject arrive in the
 //     order they were published; per-service delivery shares a service's
 //     events out among its instances, so the order is each instance's, not the
 //     service's (run one instance, or subscribe Broadcast, for a total order).

@@ -139,9 +139,11 @@ func WithSubscriptionInterceptors(interceptors ...dialtone.Interceptor) Subscrib
 }
 
 // Ordered makes the subscription handle its events one after another, in the
-// order the instance received them, on a worker of its own: a handler never
-// runs concurrently with another of the same subscription on that instance,
-// and sees its events in the order they arrived. It is MaxConcurrent(1).
+// order the instance received them, on the subscription's own delivery
+// goroutine: a handler never runs concurrently with another of the same
+// subscription on that instance, and sees its events in the order they
+// arrived. Nothing is handed to a worker, so it is also the cheapest way to
+// handle an event. It is MaxConcurrent(1).
 //
 // The order is the instance's. With per-service delivery the server shares a
 // service's events out among its instances, so each instance sees its share in

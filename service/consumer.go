@@ -40,10 +40,12 @@ type Consumer struct {
 	Metadata     map[string]string      // shown for the consumer in $SRV.INFO "events"
 	// MaxConcurrent, when above 0, gives the consumer a queue and that many
 	// workers of its own instead of the instance's shared ones: at most
-	// MaxConcurrent of its messages are handled at once, and with 1 they are
-	// handled one after another in the order the instance received them. Each
-	// handler still takes one of the instance's slots (WithMaxConcurrent). 0
-	// means the shared workers: concurrently, in no particular order.
+	// MaxConcurrent of its messages are handled at once. With 1 they are
+	// handled one after another in the order the instance received them, on
+	// the subscription's own delivery goroutine (a nats.go callback), with no
+	// hand-off to a worker. Each handler still takes one of the instance's
+	// slots (WithMaxConcurrent), and the queue holds WithQueueLength messages.
+	// 0 means the shared workers: concurrently, in no particular order.
 	MaxConcurrent int
 }
 
@@ -75,7 +77,8 @@ type consumer struct {
 	wildcard bool               // the subject has wildcards: the handler's req.Subject comes with ctx
 	sub      *nats.Subscription // guarded by s.mu; nil until subscribed
 	dropped  int64              // guarded by s.mu: sub's dropped count when Stop began (a closed sub has none)
-	own      chan *nats.Msg     // c.MaxConcurrent > 0: the consumer's own queue, read by its own workers
+	own      chan *nats.Msg     // c.MaxConcurrent > 1: the consumer's own queue, read by its own workers
+	inline   bool               // c.MaxConcurrent == 1: handled on the subscription's delivery goroutine
 	working  bool               // guarded by s.mu: the own workers are started
 
 	numEvents atomic.Int64
@@ -112,7 +115,10 @@ func (s *Service) AddConsumer(c Consumer) error {
 	}
 	c.Metadata = md
 	co := &consumer{s: s, c: c, wildcard: wire.SubjectProblem(c.Subject) != ""}
-	if c.MaxConcurrent > 0 {
+	switch {
+	case c.MaxConcurrent == 1:
+		co.inline = true
+	case c.MaxConcurrent > 1:
 		co.own = make(chan *nats.Msg, s.opts.queueLen)
 	}
 	co.spec = dialtone.Spec{Kind: dialtone.KindEvent, Service: s.cfg.Name, Name: c.Name, Subject: c.Subject, QueueGroup: c.QueueGroup}
@@ -202,11 +208,17 @@ func (s *Service) AddPublication(p Publication) error {
 }
 
 func (s *Service) subscribeConsumerLocked(co *consumer) error {
-	ch := s.eventQ.ch
-	if co.own != nil {
-		ch = co.own
+	var sub *nats.Subscription
+	var err error
+	if co.inline {
+		sub, err = s.inlineSubscribeLocked(co)
+	} else {
+		ch := s.eventQ.ch
+		if co.own != nil {
+			ch = co.own
+		}
+		sub, err = s.chanSubscribeLocked(co.c.Subject, co.c.QueueGroup, ch)
 	}
-	sub, err := s.chanSubscribeLocked(co.c.Subject, co.c.QueueGroup, ch)
 	if err != nil {
 		return err
 	}
@@ -219,6 +231,27 @@ func (s *Service) subscribeConsumerLocked(co *consumer) error {
 	s.bySub.Store(&next)
 	co.sub = sub
 	return nil
+}
+
+// inlineSubscribeLocked subscribes an ordered consumer with a callback: nats.go
+// runs it on the subscription's own goroutine, one message after another in
+// arrival order, so the handler needs no hand-off to a worker. The
+// subscription holds as many messages as a queue would (WithQueueLength);
+// nats.go drops the ones beyond as a slow consumer. Its drain completes once
+// the callback has returned for the last message it received, so Stop's wait
+// for the serving subscriptions covers the handlers.
+func (s *Service) inlineSubscribeLocked(co *consumer) (*nats.Subscription, error) {
+	sub, err := s.nc.QueueSubscribe(co.c.Subject, co.c.QueueGroup, co.take)
+	if err == nil {
+		if err = sub.SetPendingLimits(s.opts.queueLen, -1); err != nil {
+			_ = sub.Unsubscribe()
+		}
+	}
+	if err != nil {
+		return nil, dialtone.Errorf(dialtone.CodeUnavailable, "service %s: subscribe %s: %w", s.cfg.Name, co.c.Subject, err)
+	}
+	s.servSubs = append(s.servSubs, sub)
+	return sub, nil
 }
 
 // consume runs the consumer of m, a message of the shared queue, on the
@@ -351,6 +384,9 @@ func (co *consumer) failed(m *nats.Msg, err error) {
 // an instance without consumers keeps no goroutine for them.
 func (s *Service) spawnEventWorkersLocked() {
 	for _, co := range s.consumers {
+		if co.inline {
+			continue
+		}
 		if co.own == nil {
 			if !s.eventWorkers {
 				s.eventWorkers = true
