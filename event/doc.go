@@ -80,7 +80,10 @@
 //
 // Spans and the duration histograms follow OpenTelemetry's messaging
 // conventions: messaging.system "nats", messaging.operation.name and .type
-// ("send", "process"), messaging.destination.name (the subject subscribed to),
+// ("send", "process"), messaging.destination.name (the subject; for a
+// wildcard subscription, on its spans the subject the event was published on,
+// with the subscription's as messaging.destination.template, and on its
+// histogram the subscription's, to keep it few series),
 // messaging.consumer.group.name on a consumer's (the queue group; absent for
 // Broadcast), error.type (the code's name) on a failure, and on spans
 // server.address and server.port of the server the connection uses; plus

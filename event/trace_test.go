@@ -205,3 +205,51 @@ func TestBaggageTravels(t *testing.T) {
 	}
 	stop(t, billing.Service)
 }
+
+// TestWildcardSpanNamesTheSubject: a wildcard subscription's consumer span is
+// named after the subscription (low cardinality), with the subject the event
+// was published on as messaging.destination.name and the subscription's as
+// messaging.destination.template.
+func TestWildcardSpanNamesTheSubject(t *testing.T) {
+	e := oneBusd(t)
+	e.Client = e.Conn()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer tp.Shutdown(context.Background())
+	got := make(chan string, 1)
+	audit := e.start("audit", func(s *service.Service) {
+		if err := event.SubscribeRaw(s, event.Spec{Name: "AllOrders", Subject: "orders.>"}, func(ctx context.Context, ev *event.Event) error {
+			got <- ev.Subject
+			return nil
+		}, event.Broadcast()); err != nil {
+			t.Fatal(err)
+		}
+	}, service.WithTracerProvider(tp))
+	pub := event.NewPublisher(e.Client)
+	if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: "o-1"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case subj := <-got:
+		if subj != "orders.OrderPlaced" {
+			t.Errorf("handler saw subject %q", subj)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("not handled")
+	}
+	stop(t, audit.Service)
+	spans := exp.GetSpans()
+	if len(spans) != 1 || spans[0].Name != "process orders.>" {
+		t.Fatalf("spans %v; want one, process orders.>", spans)
+	}
+	attrs := map[string]string{}
+	for _, kv := range spans[0].Attributes {
+		attrs[string(kv.Key)] = kv.Value.Emit()
+	}
+	if attrs["messaging.destination.name"] != "orders.OrderPlaced" || attrs["messaging.destination.template"] != "orders.>" {
+		t.Errorf("destination %q, template %q; want orders.OrderPlaced and orders.>", attrs["messaging.destination.name"], attrs["messaging.destination.template"])
+	}
+	if _, ok := attrs["messaging.consumer.group.name"]; ok {
+		t.Errorf("a broadcast subscription's span has a consumer group: %v", attrs)
+	}
+}

@@ -315,10 +315,6 @@ func (co *consumer) work() {
 // fraction of what time.Now does: it matters at the rate events arrive.
 var clockBase = time.Now()
 
-// subjectKey carries the subject a message of a wildcard consumer was published
-// on from serve to invoke, past the interceptors.
-type subjectKey struct{}
-
 func (co *consumer) serve(m *nats.Msg) {
 	s := co.s
 	start := time.Since(clockBase)
@@ -332,7 +328,7 @@ func (co *consumer) serve(m *nats.Msg) {
 	}
 	ctx := s.baseCtx
 	if co.wildcard {
-		ctx = context.WithValue(ctx, subjectKey{}, m.Subject)
+		ctx = telemetry.ContextWithSubject(ctx, m.Subject) // for invoke, and the consumer's span
 	}
 	chain := co.chain
 	if m.Header == nil && telemetry.AllIdle(ctx, co.idlers, telemetry.Call{Kind: dialtone.KindEvent}) {
@@ -355,7 +351,7 @@ func (co *consumer) serve(m *nats.Msg) {
 func (co *consumer) invoke(ctx context.Context, req dialtone.Request) (dialtone.Response, error) {
 	subject := co.c.Subject
 	if co.wildcard {
-		if v, ok := ctx.Value(subjectKey{}).(string); ok {
+		if v, ok := telemetry.SubjectFromContext(ctx); ok {
 			subject = v
 		}
 	}

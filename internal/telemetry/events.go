@@ -21,16 +21,17 @@ import (
 // subject subscribed to), a child of the producer's and linked to it, and the
 // durations go to the messaging histograms.
 const (
-	AttrMessagingSystem = "messaging.system"              // "nats"
-	AttrOperationType   = "messaging.operation.type"      // "send" or "process"
-	AttrOperationName   = "messaging.operation.name"      // "send" or "process"
-	AttrDestination     = "messaging.destination.name"    // the event's subject (the subscription's, for a consumer)
-	AttrEvent           = "dialtone.event"                // the event's (the consumer's) name
-	AttrEventService    = "dialtone.service"              // the publishing or consuming service, if any
-	AttrConsumerGroup   = "messaging.consumer.group.name" // a consumer's queue group; absent for broadcast
-	AttrErrorType       = "error.type"                    // a failure's code name ("invalid_argument"); absent on success
-	AttrServerAddress   = "server.address"                // the host of the server the connection uses
-	AttrServerPort      = "server.port"                   // and its port
+	AttrMessagingSystem = "messaging.system"               // "nats"
+	AttrOperationType   = "messaging.operation.type"       // "send" or "process"
+	AttrOperationName   = "messaging.operation.name"       // "send" or "process"
+	AttrDestination     = "messaging.destination.name"     // the event's subject (on a metric, the subscription's)
+	AttrTemplate        = "messaging.destination.template" // a wildcard subscription's subject, on its spans
+	AttrEvent           = "dialtone.event"                 // the event's (the consumer's) name
+	AttrEventService    = "dialtone.service"               // the publishing or consuming service, if any
+	AttrConsumerGroup   = "messaging.consumer.group.name"  // a consumer's queue group; absent for broadcast
+	AttrErrorType       = "error.type"                     // a failure's code name ("invalid_argument"); absent on success
+	AttrServerAddress   = "server.address"                 // the host of the server the connection uses
+	AttrServerPort      = "server.port"                    // and its port
 	MessagingSystem     = "nats"
 
 	// ProducerDuration is the time a publish took: encoding, interceptors and
@@ -45,6 +46,22 @@ var (
 	producerSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 	consumerSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
 )
+
+// subjectKey carries the subject an event of a wildcard subscription was
+// published on, from the consumer to its handler past the interceptors.
+type subjectKey struct{}
+
+// ContextWithSubject returns ctx carrying subject, the subject an event of a
+// wildcard subscription arrived on.
+func ContextWithSubject(ctx context.Context, subject string) context.Context {
+	return context.WithValue(ctx, subjectKey{}, subject)
+}
+
+// SubjectFromContext returns the subject ContextWithSubject put in ctx.
+func SubjectFromContext(ctx context.Context) (string, bool) {
+	s, ok := ctx.Value(subjectKey{}).(string)
+	return s, ok
+}
 
 // ConnBinder is an interceptor that can say more about an event when it knows
 // the connection the event travels on: Tracing names the server in its spans
@@ -122,11 +139,18 @@ func (t *tracing) event(ctx context.Context, req dialtone.Request, next dialtone
 	}
 	defer span.End()
 	if span.IsRecording() {
+		dest := req.Spec.Subject
+		if subject, ok := SubjectFromContext(ctx); ok && !client {
+			// A wildcard subscription: the subject it matched names the event, the
+			// subscription's (the span's name) is the template.
+			dest = subject
+			span.SetAttributes(attribute.String(AttrTemplate, req.Spec.Subject))
+		}
 		span.SetAttributes(
 			attribute.String(AttrMessagingSystem, MessagingSystem),
 			attribute.String(AttrOperationType, op),
 			attribute.String(AttrOperationName, op),
-			attribute.String(AttrDestination, req.Spec.Subject),
+			attribute.String(AttrDestination, dest),
 			attribute.String(AttrEvent, req.Spec.Name),
 		)
 		if req.Spec.Service != "" {
