@@ -29,8 +29,7 @@ func TestGroupInterceptorsApplyToSubscriptions(t *testing.T) {
 				return next(ctx, req)
 			}
 		})
-		var in *instance
-		in = e.start("billing", func(s *service.Service) {
+		in := e.start("billing", func(s *service.Service) {
 			outer := s.AddGroup("admin", service.WithInterceptors(sn.interceptor("outer group")), service.WithQueueGroup("admins"))
 			inner := outer.AddGroup("audit", service.WithInterceptors(sn.interceptor("inner group"), refuse))
 			if err := event.Subscribe(inner, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
