@@ -52,3 +52,22 @@ func raceEnabled() bool {
 	}
 	return false
 }
+
+// TestPublishAllocsWithoutInterceptors: a Publisher with no interceptors at all
+// (WithOuterInterceptors()) takes the direct path too, and allocates nothing.
+func TestPublishAllocsWithoutInterceptors(t *testing.T) {
+	if raceEnabled() {
+		t.Skip("-race instruments allocations; CI runs this test without it")
+	}
+	nc := bustestConn(t)
+	ctx := context.Background()
+	raw := []byte(`{"id":"o-1","total":4200}`)
+	topic := event.NewTopic[[]byte](event.Spec{Name: "Bytes", Subject: "orders.Bytes"})
+	pub := event.NewPublisher(nc, event.WithCodec(bytesCodec{}), event.WithOuterInterceptors())
+	if err := event.Publish(ctx, pub, topic, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if got := testing.AllocsPerRun(1000, func() { _ = event.Publish(ctx, pub, topic, &raw) }); got != 0 {
+		t.Errorf("%v allocations per publish, want 0", got)
+	}
+}

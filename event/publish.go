@@ -38,8 +38,9 @@ type Publisher struct {
 	ctype   string // Content-Type to send: the codec's name, "" for JSON (the default needs no header)
 	svc     *service.Service
 	chain   dialtone.UnaryFunc
-	idlers  []telemetry.Idler // every interceptor, when each is an Idler (the standard ones only); else nil
-	listed  sync.Map          // subject -> struct{}: published or declared on svc
+	direct  bool // every interceptor is an Idler (the standard ones only, or none), and JSON
+	idlers  []telemetry.Idler
+	listed  sync.Map // subject -> struct{}: published or declared on svc
 	headers sync.Pool
 }
 
@@ -187,7 +188,7 @@ func NewPublisher(nc *nats.Conn, opts ...Option) *Publisher {
 	all = telemetry.BindConn(all, nc) // spans name the server
 	p.chain = dialtone.Chain(p.invoke, all...)
 	if busy, idlers := telemetry.Split(all); len(busy) == 0 && p.ctype == "" {
-		p.idlers = idlers
+		p.direct, p.idlers = true, idlers
 	}
 	p.headers.New = func() any { return make(nats.Header, 4) }
 	return p
@@ -301,7 +302,7 @@ func (p *Publisher) publish(ctx context.Context, spec Spec, msg any, data []byte
 	if p.svc != nil {
 		req.Spec.Service = p.svc.Name()
 	}
-	if p.idlers != nil && len(hdr) == 0 && len(opts) == 0 && telemetry.AllIdle(ctx, p.idlers, telemetry.Call{Kind: dialtone.KindEvent, Client: true}) {
+	if p.direct && len(hdr) == 0 && len(opts) == 0 && telemetry.AllIdle(ctx, p.idlers, telemetry.Call{Kind: dialtone.KindEvent, Client: true}) {
 		// Only the standard interceptors, none with anything to do (nothing
 		// records, no trace context to carry), and no header to send: encode and
 		// publish, without a header to fill.
