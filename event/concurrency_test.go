@@ -329,3 +329,47 @@ func TestMaxConcurrentRefusesZero(t *testing.T) {
 		t.Fatalf("Consumer.MaxConcurrent -1: %v, want invalid_argument", err)
 	}
 }
+
+// TestStopGivesUpOnAStuckOrderedHandler: a handler that does not return holds
+// up its subscription's events, and Stop, bounded by its context, gives up on
+// it: it returns deadline_exceeded, and the handler's context ends.
+func TestStopGivesUpOnAStuckOrderedHandler(t *testing.T) {
+	forEachDelivery(t, func(t *testing.T, e *env, opts []event.SubscribeOption) {
+		entered := make(chan struct{}, 4)
+		ended := make(chan error, 4)
+		in := e.start("stuck", func(s *service.Service) {
+			if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
+				entered <- struct{}{}
+				<-ctx.Done()
+				ended <- ctx.Err()
+				return ctx.Err()
+			}, opts...); err != nil {
+				t.Fatal(err)
+			}
+		}, service.WithMaxConcurrent(1))
+		pub := event.NewPublisher(e.Client)
+		for i := range 3 {
+			if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: strconv.Itoa(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("not handled")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		if err := in.Stop(ctx); dialtone.CodeOf(err) != dialtone.CodeDeadlineExceeded {
+			t.Fatalf("stop: %v, want deadline_exceeded", err)
+		}
+		select {
+		case err := <-ended:
+			if err == nil {
+				t.Error("the handler's context ended without an error")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the stuck handler's context did not end")
+		}
+	})
+}
