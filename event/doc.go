@@ -96,6 +96,15 @@
 // the publisher sends the event without headers, the consumer skips them. The
 // behaviour is the same; only the cost differs.
 //
+// A Publisher has interceptors too (WithInterceptors): by default Tracing (the
+// producer span, and the trace context in the headers) and Metrics
+// (messaging.client.operation.duration).
+//
+// Errors and panics are logged at Warn and Error, given to the service's error
+// handler (service.WithErrorHandler), and counted per subscription in
+// $SRV.STATS ("events": num_events, num_errors, num_dropped, last_error,
+// processing time).
+//
 // # Concurrency
 //
 // By default a subscription's handlers run on the instance's shared workers,
@@ -107,12 +116,12 @@
 //     with a queue of its own, and sees the events one after another in the
 //     order the instance received them; a handler never overlaps another of
 //     the same subscription. It is also the cheapest way to handle an event:
-//     nothing is handed to a worker. Events from one publisher on one subject arrive in the
-//     order they were published; per-service delivery shares a service's
-//     events out among its instances, so the order is each instance's, not the
-//     service's (run one instance, or subscribe Broadcast, for a total order).
-//     An event that fails does not stop the next; one that blocks holds up the
-//     rest.
+//     nothing is handed to a worker. Events from one publisher on one subject
+//     arrive in the order they were published; per-service delivery shares a
+//     service's events out among its instances, so the order is each
+//     instance's, not the service's (run one instance, or subscribe Broadcast,
+//     for a total order). An event that fails does not stop the next; one that
+//     blocks holds up the rest.
 //   - MaxConcurrent(n): a queue and n workers of its own, so at most n of its
 //     handlers run at once (Ordered is MaxConcurrent(1)).
 //
@@ -120,6 +129,8 @@
 // service.WithMaxConcurrent bounds everything an instance runs; the queue holds
 // service.WithQueueLength events, beyond which the client drops them as for
 // any subscription (counted in num_dropped); and drain is as above, in order.
+// The events waiting in such a queue are not yet counted in the heartbeat's
+// "queued" load, which counts the shared queues only.
 //
 // # Groups
 //
@@ -130,20 +141,11 @@
 // endpoint of the group would. That is where an application puts the
 // interceptors of a part of it (an audit log, a tenant check), and events
 // belong to those parts as much as endpoints do. The group's subject prefix
-// and queue group are not applied: they name endpoints (<service>.<group>.<endpoint>,
-// one queue group for the group's endpoints), while an event has its own
-// subject, chosen by its publisher, and per-service delivery is one queue group
-// per service, whatever group subscribed. A group with an invalid name refuses
+// and queue group are not applied: they name endpoints
+// (<service>.<group>.<endpoint>, one queue group for the group's endpoints),
+// while an event has its own subject, chosen by its publisher, and per-service
+// delivery is one queue group per service, whatever group subscribed. A group with an invalid name refuses
 // the subscription with its error.
-//
-// A Publisher has interceptors too (WithInterceptors): by default Tracing (the
-// producer span, and the trace context in the headers) and Metrics
-// (messaging.client.operation.duration).
-//
-// Errors and panics are logged at Warn and Error, given to the service's error
-// handler (service.WithErrorHandler), and counted per subscription in
-// $SRV.STATS ("events": num_events, num_errors, num_dropped, last_error,
-// processing time).
 //
 // # Who publishes and consumes what
 //
