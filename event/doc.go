@@ -144,8 +144,8 @@
 // and queue group are not applied: they name endpoints
 // (<service>.<group>.<endpoint>, one queue group for the group's endpoints),
 // while an event has its own subject, chosen by its publisher, and per-service
-// delivery is one queue group per service, whatever group subscribed. A group with an invalid name refuses
-// the subscription with its error.
+// delivery is one queue group per service, whatever group subscribed. A group
+// with an invalid name refuses the subscription with its error.
 //
 // # Who publishes and consumes what
 //
