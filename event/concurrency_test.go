@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -230,8 +231,14 @@ func TestOrderedCountsAgainstTheInstanceLimit(t *testing.T) {
 
 // TestOrderedDrainLosesNothing stops an instance whose ordered subscription has
 // a backlog it received but has not handled: Stop returns once every one of
-// them is handled, in order, and the instance handles nothing after.
+// them is handled, in order, and the instance handles nothing after. So does
+// a subscription with MaxConcurrent(3), in its own order.
 func TestOrderedDrainLosesNothing(t *testing.T) {
+	t.Run("ordered", func(t *testing.T) { testOwnQueueDrain(t, true, event.Ordered()) })
+	t.Run("max3", func(t *testing.T) { testOwnQueueDrain(t, false, event.MaxConcurrent(3)) })
+}
+
+func testOwnQueueDrain(t *testing.T, ordered bool, opt event.SubscribeOption) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		const n = 200
 		gate := make(chan struct{})
@@ -245,7 +252,7 @@ func TestOrderedDrainLosesNothing(t *testing.T) {
 				got = append(got, i)
 				mu.Unlock()
 				return nil
-			}, event.Ordered()); err != nil {
+			}, opt); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -302,9 +309,12 @@ func TestOrderedDrainLosesNothing(t *testing.T) {
 		if len(got) != n {
 			t.Fatalf("the stopped instance handled %d of the %d events it received", len(got), n)
 		}
+		if !ordered {
+			slices.Sort(got)
+		}
 		for i, v := range got {
 			if v != i {
-				t.Fatalf("event %d handled in place %d", v, i)
+				t.Fatalf("event %d handled in place %d (or twice)", v, i)
 			}
 		}
 		st := eventStats(a.Service)["OrderPlaced"]
