@@ -347,6 +347,7 @@ func TestStopGivesUpOnAStuckOrderedHandler(t *testing.T) {
 	forEachDelivery(t, func(t *testing.T, e *env, opts []event.SubscribeOption) {
 		entered := make(chan struct{}, 4)
 		ended := make(chan error, 4)
+		failures := make(chan service.ErrorEvent, 8)
 		in := e.start("stuck", func(s *service.Service) {
 			if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
 				entered <- struct{}{}
@@ -356,7 +357,7 @@ func TestStopGivesUpOnAStuckOrderedHandler(t *testing.T) {
 			}, opts...); err != nil {
 				t.Fatal(err)
 			}
-		}, service.WithMaxConcurrent(1))
+		}, service.WithMaxConcurrent(1), service.WithErrorHandler(func(ctx context.Context, ev service.ErrorEvent) { failures <- ev }))
 		pub := event.NewPublisher(e.Client)
 		for i := range 3 {
 			if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: strconv.Itoa(i)}); err != nil {
@@ -381,5 +382,85 @@ func TestStopGivesUpOnAStuckOrderedHandler(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the stuck handler's context did not end")
 		}
+		// Every event is accounted for: handled (here, failed) or dropped. The
+		// shared pool fails those still waiting for the slot; an ordered
+		// subscription's backlog, which nats.go discards, counts as dropped.
+		for {
+			st := eventStats(in.Service)["OrderPlaced"]
+			if st.NumEvents+st.NumDropped == 3 && st.NumErrors == st.NumEvents {
+				break
+			}
+			select {
+			case <-failures:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("stats %+v: want the 3 events handled or dropped", st)
+			}
+		}
 	})
+}
+
+// TestOwnQueueBacklogIsQueued blocks the handlers of an ordered subscription
+// and of one with MaxConcurrent(2) and publishes more events than they take:
+// the heartbeat counts the rest as queued, whether they wait in the
+// subscription's own queue or, for the ordered one, in the subscription
+// itself.
+func TestOwnQueueBacklogIsQueued(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opt     event.SubscribeOption
+		running int
+	}{{"ordered", event.Ordered(), 1}, {"max2", event.MaxConcurrent(2), 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, e *env) {
+				release := make(chan struct{})
+				inEvent := make(chan struct{}, 8)
+				beats, err := e.Client.SubscribeSync(heartbeat.Subject("backlog"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer beats.Unsubscribe()
+				in := e.start("backlog", func(s *service.Service) {
+					if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {
+						inEvent <- struct{}{}
+						<-release
+						return nil
+					}, tc.opt); err != nil {
+						t.Fatal(err)
+					}
+				})
+				defer func() {
+					close(release)
+					stop(t, in.Service)
+				}()
+				const total = 5
+				pub := event.NewPublisher(e.Client)
+				for i := range total {
+					if err := event.Publish(context.Background(), pub, orderPlaced, &OrderPlaced{ID: strconv.Itoa(i)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for range tc.running {
+					select {
+					case <-inEvent:
+					case <-time.After(10 * time.Second):
+						t.Fatal("the events were not handled")
+					}
+				}
+				want := total - tc.running
+				var last *heartbeat.Heartbeat
+				for deadline := time.Now().Add(10 * time.Second); ; {
+					m, err := beats.NextMsg(time.Until(deadline))
+					if err != nil {
+						t.Fatalf("no heartbeat with %d in flight and %d queued (last %+v): %v", tc.running, want, last, err)
+					}
+					if h, err := heartbeat.Decode(m.Data); err == nil {
+						last = h
+						if h.Load.InFlight == tc.running && h.Load.Queued == want {
+							break
+						}
+					}
+				}
+			})
+		})
+	}
 }

@@ -129,8 +129,7 @@
 // service.WithMaxConcurrent bounds everything an instance runs; the queue holds
 // service.WithQueueLength events, beyond which the client drops them as for
 // any subscription (counted in num_dropped); and drain is as above, in order.
-// The events waiting in such a queue are not yet counted in the heartbeat's
-// "queued" load, which counts the shared queues only.
+// The events waiting in such a queue count in the heartbeat's "queued" load.
 //
 // # Groups
 //

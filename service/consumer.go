@@ -79,6 +79,7 @@ type consumer struct {
 	dropped  int64              // guarded by s.mu: sub's dropped count when Stop began (a closed sub has none)
 	own      chan *nats.Msg     // c.MaxConcurrent > 1: the consumer's own queue, read by its own workers
 	inline   bool               // c.MaxConcurrent == 1: handled on the subscription's delivery goroutine
+	taking   atomic.Int32       // inline: messages in take (nats.go counts them pending until take returns)
 	working  bool               // guarded by s.mu: the own workers are started
 
 	numEvents atomic.Int64
@@ -268,6 +269,8 @@ func (s *Service) consume(m *nats.Msg) {
 // message that waits for a slot while Stop gives up is dropped, and logged.
 func (co *consumer) take(m *nats.Msg) {
 	s := co.s
+	co.taking.Add(1)
+	defer co.taking.Add(-1)
 	select {
 	case s.sem <- struct{}{}:
 	default:
@@ -404,6 +407,27 @@ func (s *Service) spawnEventWorkersLocked() {
 
 // recordDropped keeps each consumer's count of dropped messages before Stop
 // closes the subscriptions, which takes the count with them.
+// recordDiscarded is recordDropped for a Stop that gave up: the messages an
+// ordered consumer's subscription still holds, which nats.go discards when it
+// is removed, are counted as dropped too.
+func (s *Service) recordDiscarded() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, co := range s.consumers {
+		if co.sub == nil {
+			continue
+		}
+		if n, err := co.sub.Dropped(); err == nil {
+			co.dropped = int64(n)
+		}
+		if co.inline {
+			if n, _, err := co.sub.Pending(); err == nil {
+				co.dropped += int64(max(n-int(co.taking.Load()), 0))
+			}
+		}
+	}
+}
+
 func (s *Service) recordDropped() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -210,11 +210,23 @@ func (s *Service) work(q *queue) {
 }
 
 // queued counts the requests and events received but not yet given a slot:
-// those in the channels and those a worker holds while every slot is taken.
-// Messages still in the connection's buffers are not counted.
+// those in the channels (the shared ones and consumers' own), those an ordered
+// consumer's subscription holds for its callback, and those a worker holds
+// while every slot is taken. Messages still in the connection's buffers are not
+// counted.
 func (s *Service) queued() int {
 	s.mu.Lock()
 	events := len(s.eventQ.ch) // made by the first AddConsumer, under mu
+	for _, co := range s.consumers {
+		switch {
+		case co.own != nil:
+			events += len(co.own)
+		case co.inline && co.sub != nil:
+			if n, _, err := co.sub.Pending(); err == nil {
+				events += max(n-int(co.taking.Load()), 0) // those in take are in flight or waiting
+			}
+		}
+	}
 	s.mu.Unlock()
 	return len(s.reqQ.ch) + len(s.directQ.ch) + events + int(s.waiting.Load())
 }

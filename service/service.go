@@ -391,6 +391,7 @@ func (s *Service) drain(ctx context.Context, servSubs []*nats.Subscription) erro
 	if timedOut {
 		// Give up on the drain: remove the subscriptions outright, which stops
 		// delivery into the queues at once, so they can be closed.
+		s.recordDiscarded()
 		for _, sub := range servSubs {
 			_ = sub.Unsubscribe()
 		}
