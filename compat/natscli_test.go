@@ -176,7 +176,9 @@ func TestNatsCLI(t *testing.T) {
 			}
 
 			info := cli(t, bin, home, addr, "app", "account", "info")
-			mustContain(t, "account info", info, "Account Information", "Connected Server ID: "+id, "Client ID:")
+			// busd reports the 2.10 protocol, so the CLI asks $SYS.REQ.USER.INFO and
+			// shows who the user is.
+			mustContain(t, "account info", info, "Account Information", "Connected Server ID: "+id, "Client ID:", "User: app", "Account: APP")
 			var ui struct {
 				Data struct {
 					User    string `json:"user"`

@@ -290,3 +290,18 @@ func TestE2ELameDuckNotifiesClient(t *testing.T) {
 		t.Fatal("nats.go did not see lame duck mode")
 	}
 }
+
+// TestE2EReportedVersion: nats.go sees the protocol version busd speaks, with
+// busd's own release after it, and reads it as 2.10.0 (what clients gate
+// features on: the nats CLI's account info asks 2.10 for $SYS.REQ.USER.INFO).
+func TestE2EReportedVersion(t *testing.T) {
+	s := runServer(t, nil)
+	nc := connect(t, s.ClientURL())
+	if v := nc.ConnectedServerVersion(); v != "2.10.0+busd."+Version {
+		t.Fatalf("server version %q, want 2.10.0+busd.%s", v, Version)
+	}
+	var major, minor, patch int
+	if n, err := fmt.Sscanf(nc.ConnectedServerVersion(), "%d.%d.%d", &major, &minor, &patch); n != 3 || err != nil || major != 2 || minor != 10 || patch != 0 {
+		t.Fatalf("version reads as %d.%d.%d (%v)", major, minor, patch, err)
+	}
+}

@@ -260,7 +260,7 @@ func TestMonitorVarz(t *testing.T) {
 	}{
 		{"server_id", v.ID, s.id},
 		{"server_name", v.Name, "busd-test"},
-		{"version", v.Version, Version},
+		{"version", v.Version, ReportedVersion},
 		{"proto", v.Proto, 1},
 		{"go", v.GoVersion, runtime.Version()},
 		{"host", v.Host, "127.0.0.1"},

@@ -90,7 +90,7 @@ func (m *monitor) varz() *varz {
 	v := &varz{
 		ID:             s.id,
 		Name:           o.ServerName,
-		Version:        Version,
+		Version:        ReportedVersion,
 		Proto:          1,
 		GoVersion:      runtime.Version(),
 		Host:           o.Host,

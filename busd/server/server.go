@@ -263,7 +263,7 @@ func (s *Server) infoDoc(c *client, ldm bool, edit func(*info)) []byte {
 	in := info{
 		ID:           s.id,
 		Name:         s.opts.ServerName,
-		Version:      Version,
+		Version:      ReportedVersion,
 		Proto:        1,
 		Go:           runtime.Version(),
 		Host:         host,

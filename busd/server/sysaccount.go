@@ -234,7 +234,7 @@ type serverInfo struct {
 
 func (ss *sysState) serverInfo() serverInfo {
 	s := ss.s
-	return serverInfo{Name: s.opts.ServerName, Host: s.opts.Host, ID: s.id, Version: Version,
+	return serverInfo{Name: s.opts.ServerName, Host: s.opts.Host, ID: s.id, Version: ReportedVersion,
 		Seq: ss.seq.Add(1), Time: time.Now().UTC()}
 }
 
