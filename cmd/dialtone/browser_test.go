@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"math/rand/v2"
 	"os"
@@ -191,25 +192,50 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	text := func(sel string) string {
-		t.Helper()
-		sctx, cancel := step()
-		defer cancel()
-		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
+	pollJS := func(sctx context.Context, js string) error {
+		_, err := chromedp.Run(sctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(15*time.Second), chromedp.WithPollingInterval(50*time.Millisecond)))
+		return err
 	}
 	poll := func(what, js string) {
 		t.Helper()
 		sctx, cancel := step()
 		defer cancel()
-		_, err := chromedp.Run(sctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(15*time.Second), chromedp.WithPollingInterval(50*time.Millisecond)))
-		if err != nil {
+		if err := pollJS(sctx, js); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
+	// shows waits until the text of the element sel passes test, a JavaScript
+	// expression of t (the element's innerText), and otherwise fails with the
+	// text the element last had. The page is live: a tick or an event may
+	// re-render any part of it at any moment, so the element is looked up and
+	// read in one evaluation each time, never through a node found earlier.
+	shows := func(what, sel, test string) {
+		t.Helper()
+		q, _ := json.Marshal(sel)
+		read := `(() => { const e = document.querySelector(` + string(q) + `); return e ? e.innerText : null; })()`
+		sctx, cancel := step()
+		defer cancel()
+		if err := pollJS(sctx, `(() => { const t = `+read+`; return t !== null && (`+test+`); })()`); err != nil {
+			rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+			defer rcancel()
+			got, rerr := chromedp.Run(rctx, chromedp.Evaluate[*string](read))
+			switch {
+			case rerr != nil:
+				t.Errorf("%s: %v (and reading %s: %v)", what, err, sel, rerr)
+			case got == nil:
+				t.Errorf("%s: no element %s", what, sel)
+			default:
+				t.Errorf("%s: %q", what, *got)
+			}
+		}
+	}
+	// has is a test for shows: the text holds every part.
+	has := func(parts ...string) string {
+		b, _ := json.Marshal(parts)
+		return string(b) + `.every((p) => t.includes(p))`
+	}
+	is := func(s string) string { b, _ := json.Marshal(s); return "t === " + string(b) }
+	startsWith := func(s string) string { b, _ := json.Marshal(s); return "t.startsWith(" + string(b) + ")" }
 	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
 	gone := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitNotPresent(chromedp.CSS(sel)) }
 	js := func(expr string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](expr) }
@@ -226,33 +252,32 @@ func TestDashboardInBrowser(t *testing.T) {
 		in      *instance
 		version string
 	}{{a, "v1.0.0"}, {b, "v1.1.0"}} {
-		got := text(card(c.in.svc.ID()))
-		for _, want := range []string{c.in.svc.ID(), c.version, "up", "load 0/8", "0 queued", "up "} {
-			if !strings.Contains(got, want) {
-				t.Errorf("card of %s lacks %q: %q", c.in.svc.ID(), want, got)
-			}
-		}
+		shows("the card of "+c.in.svc.ID(), card(c.in.svc.ID()), has(c.in.svc.ID(), c.version, "up", "load 0/8", "0 queued", "up "))
 	}
-	if got := text("#summary"); !strings.HasPrefix(got, "2 services · 4 instances") {
-		t.Errorf("summary %q", got)
-	}
-	if got := text("#live"); got != "live" {
-		t.Errorf("live badge %q", got)
-	}
+	shows("the summary", "#summary", startsWith("2 services · 4 instances"))
+	shows("the live badge", "#live", is("live"))
 
 	// A service's card shows the events it publishes and consumes, and the
 	// "who listens to what" panel lists each subject's publishers and consumers.
 	consumed := `article[data-service="inventory"] .svc-events li[data-event-role="consume"][data-event-name="OrderPlaced"]`
 	wait("inventory's events", visible(consumed),
 		visible(`article[data-service="inventory"] .svc-events li[data-event-role="publish"][data-event-name="StockLow"]`))
-	if got := text(consumed); !containsAll(got, "consumes", "OrderPlaced", "orders.OrderPlaced", "queue inventory") {
-		t.Errorf("inventory's OrderPlaced: %q", got)
-	}
-	if got := text(`#wiring li[data-subject="orders.OrderPlaced"]`); !containsAll(got, "no publisher running", "inventory (queue inventory)") {
-		t.Errorf("who listens to orders.OrderPlaced: %q", got)
-	}
-	if got := text(`#wiring li[data-subject="inventory.StockLow"]`); !containsAll(got, "inventory", "nobody listens") {
-		t.Errorf("who listens to inventory.StockLow: %q", got)
+	shows("inventory's OrderPlaced", consumed, has("consumes", "OrderPlaced", "orders.OrderPlaced", "queue inventory"))
+	shows("who listens to orders.OrderPlaced", `#wiring li[data-subject="orders.OrderPlaced"]`, has("no publisher running", "inventory (queue inventory)"))
+	shows("who listens to inventory.StockLow", `#wiring li[data-subject="inventory.StockLow"]`, has("inventory", "nobody listens"))
+
+	// A tick that changes nothing rebuilds nothing: the cards, the event lists
+	// and the endpoint rows stay the same elements, so a selection, a hovered
+	// tooltip or a node a script holds survives it (only the charts are
+	// redrawn). Five ticks are watched; the fleet does not change meanwhile.
+	wait("watch the page for five ticks", js(`window.rebuilt = [];
+		window.untilTick = state.now + 5 * state.interval;
+		window.watcher = new MutationObserver((ms) => { for (const m of ms) for (const n of m.removedNodes)
+			if (n.nodeType === 1 && !(n instanceof SVGElement)) rebuilt.push(n.outerHTML.slice(0, 100)); });
+		for (const id of ['fleet', 'wiring', 'events']) watcher.observe(document.getElementById(id), { childList: true, subtree: true });`))
+	poll("five ticks", `state.now >= window.untilTick`)
+	if rebuilt, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`watcher.disconnect(); rebuilt`)); err != nil || len(rebuilt) > 0 {
+		t.Errorf("five ticks that changed nothing removed %d elements (%v), first %q", len(rebuilt), err, rebuilt[:min(len(rebuilt), 3)])
 	}
 
 	// An instance that joins now appears, and the log says so.
@@ -277,15 +302,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	wait("the endpoints of greeter in the explorer", chromedp.WaitReady(chromedp.CSS(`#ex-endpoint option[value="SayHello"]`)))
 	wait("the explorer's form", choose("SayHello"), visible(`#ex-form input[name="name"]`))
-	if hint := text(`#ex-form [data-field="name"]`); !strings.Contains(hint, "Name is who to greet; at most 64 characters") {
-		t.Errorf("name field %q", hint)
-	}
+	shows("the name field's hint", `#ex-form [data-field="name"]`, has("Name is who to greet; at most 64 characters"))
 	wait("call SayHello", typeIn(`#ex-form input[name="name"]`, "Ada"),
 		click(`#ex-send`))
 	poll("the reply shows", `document.getElementById('ex-result').textContent.includes('"message": "Hello, Ada!"')`)
-	if st := text("#ex-status"); !strings.HasPrefix(st, "✓ reply in") {
-		t.Errorf("status after a good call: %q", st)
-	}
+	shows("the status after a good call", "#ex-status", startsWith("✓ reply in"))
 	// A request that fails the schema is not sent; the field is marked.
 	wait("call with no name", js(`document.querySelector('#ex-form input[name="name"]').value = '';
 		document.getElementById('ex-form').dispatchEvent(new Event('input'))`), click(`#ex-send`))

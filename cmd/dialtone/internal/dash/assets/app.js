@@ -55,6 +55,39 @@ function el(tag, attrs, ...kids) {
   return e;
 }
 
+// The page is redrawn on every tick, so it changes only what changed: a text
+// set to what it already is, or a list rebuilt with the same items, would
+// replace nodes the reader may be selecting, hovering or holding.
+function setText(e, v) { if (e.textContent !== v) e.textContent = v; }
+function setAttr(e, k, v) { if (e.getAttribute(k) !== v) e.setAttribute(k, v); }
+
+// syncList makes parent's element children one per item, in order: it keeps
+// the child with the item's key (running update on it), makes the missing ones
+// and removes the rest, and moves only a child that is out of place.
+function syncList(parent, items, keyOf, make, update) {
+  const old = new Map();
+  for (const c of parent.children) old.set(c.dataset.key, c);
+  const nodes = items.map((it) => {
+    const k = keyOf(it);
+    let n = old.get(k);
+    if (n) old.delete(k);
+    else { n = make(it); n.dataset.key = k; }
+    if (update) update(n, it);
+    return n;
+  });
+  for (const n of old.values()) n.remove();
+  inOrder(parent, nodes);
+}
+
+// inOrder puts nodes into parent one after the other in the given order,
+// moving only those out of place; the first stays where it is if it is there.
+function inOrder(parent, nodes) {
+  nodes.forEach((n, i) => {
+    if (i === 0) { if (n.parentNode !== parent) parent.prepend(n); }
+    else if (nodes[i - 1].nextElementSibling !== n) nodes[i - 1].after(n);
+  });
+}
+
 // ---- charts ----
 const SVGNS = "http://www.w3.org/2000/svg";
 function niceMax(v) {
@@ -128,24 +161,23 @@ function renderFleet() {
       root.append(art);
     }
     const span = fmtSpan(state.window * state.interval);
-    art.querySelector(".h-rate").textContent = `requests / s, last ${span}`;
-    art.querySelector(".h-lat").textContent = `latency, last ${span}`;
+    setText(art.querySelector(".h-rate"), `requests / s, last ${span}`);
+    setText(art.querySelector(".h-lat"), `latency, last ${span}`);
     const insts = svc.instances || [];
-    art.querySelector(".versions").textContent = "version " + (svc.versions || []).join(", ");
-    art.querySelector(".count").textContent = insts.length + (insts.length === 1 ? " instance" : " instances");
+    setText(art.querySelector(".versions"), "version " + (svc.versions || []).join(", "));
+    setText(art.querySelector(".count"), insts.length + (insts.length === 1 ? " instance" : " instances"));
     renderInstances(art.querySelector(".instances"), insts);
     renderServiceEvents(art.querySelector(".svc-events"), svc);
     rps += renderEndpoints(art.querySelector("tbody"), svc);
   }
   for (const art of root.querySelectorAll("article[data-service]")) if (!seen.has(art.dataset.service)) art.remove();
   // Keep the services in name order.
-  [...root.querySelectorAll("article[data-service]")]
-    .sort((a, b) => a.dataset.service.localeCompare(b.dataset.service))
-    .forEach((a) => root.append(a));
+  inOrder(root, [...root.querySelectorAll("article[data-service]")]
+    .sort((a, b) => a.dataset.service.localeCompare(b.dataset.service)));
   $("empty").hidden = state.services.length > 0;
   const n = allInstances().length;
   renderWiring();
-  $("summary").textContent = `${state.services.length} service${state.services.length === 1 ? "" : "s"} · ${n} instance${n === 1 ? "" : "s"} · ${fmtRate(rps)} req/s`;
+  setText($("summary"), `${state.services.length} service${state.services.length === 1 ? "" : "s"} · ${n} instance${n === 1 ? "" : "s"} · ${fmtRate(rps)} req/s`);
 }
 
 function renderInstances(box, insts) {
@@ -162,20 +194,20 @@ function renderInstances(box, insts) {
           el("span", { class: "queued", title: "requests waiting for a slot" }), el("span", { class: "uptime" })));
       box.append(card);
     }
-    card.dataset.status = in_.status;
+    setAttr(card, "data-status", in_.status);
     card.classList.toggle("draining", in_.status === "draining");
-    card.querySelector(".version").textContent = "v" + in_.version;
+    setText(card.querySelector(".version"), "v" + in_.version);
     const st = card.querySelector(".status");
-    st.textContent = in_.status;
-    st.className = "pill status " + in_.status;
+    setText(st, in_.status);
+    setAttr(st, "class", "pill status " + in_.status);
     const frac = in_.capacity > 0 ? in_.in_flight / in_.capacity : 0;
     const load = card.querySelector(".load");
     load.querySelector("span").style.width = Math.min(100, frac * 100).toFixed(1) + "%";
     load.classList.toggle("hot", frac >= 0.75 && frac < 1);
     load.classList.toggle("full", frac >= 1);
-    card.querySelector(".inflight").textContent = `load ${in_.in_flight}/${in_.capacity}`;
-    card.querySelector(".queued").textContent = `${in_.queued || 0} queued`;
-    card.querySelector(".uptime").textContent = "up " + fmtUptime(in_.uptime_s + (Date.now() - state.now) / 1000);
+    setText(card.querySelector(".inflight"), `load ${in_.in_flight}/${in_.capacity}`);
+    setText(card.querySelector(".queued"), `${in_.queued || 0} queued`);
+    setText(card.querySelector(".uptime"), "up " + fmtUptime(in_.uptime_s + (Date.now() - state.now) / 1000));
   }
   for (const c of box.querySelectorAll("[data-instance]")) if (!keep.has(c.dataset.instance)) c.remove();
 }
@@ -187,40 +219,52 @@ function endpointNames(svc) {
   return names;
 }
 
-// renderEndpoints fills one service's table; it returns the service's req/s.
+// renderEndpoints fills one service's table, a row per endpoint kept from tick
+// to tick; it returns the service's req/s.
 function renderEndpoints(tbody, svc) {
   let total = 0;
-  const rows = [];
-  for (const name of endpointNames(svc)) {
+  const rows = endpointNames(svc).map((name) => {
     const key = svc.name + "." + name;
     const s = state.series.get(key) || { samples: [], subject: "" };
     const last = s.samples[s.samples.length - 1] || {};
     total += last.rps || 0;
     let subject = s.subject;
     if (!subject) for (const in_ of svc.instances || []) for (const ep of in_.endpoints || []) if (ep.name === name) subject = ep.subject;
-    const hasPct = s.samples.some((p) => p.p50_ms != null);
-    const latNow = hasPct ? last.p50_ms : last.avg_ms;
-    const errPct = last.rps > 0 ? (100 * (last.eps || 0)) / last.rps : 0;
-    const tr = el("tr", { "data-endpoint": key, "data-rps": String(last.rps || 0), "data-total": String(last.total || 0) },
-      el("td", {}, el("div", { text: name }), el("div", { class: "subject", text: subject }),
-        s.last_error ? el("div", { class: "lasterr", title: s.last_error, text: "last error: " + s.last_error }) : null),
-      el("td", { class: "num rps", text: fmtRate(last.rps) }),
-      el("td", { class: "num", title: `${(last.errors || 0).toLocaleString("en-US")} errors of ${(last.total || 0).toLocaleString("en-US")} requests` ,
-        text: `${fmtRate(last.eps)}/s` + (errPct > 0 ? ` (${errPct.toFixed(errPct < 10 ? 1 : 0)}%)` : "") }),
-      el("td", { class: "num", title: hasPct ? "p50 / p99 over the instances' recent window" : "average over the last interval",
-        text: hasPct ? `p50 ${fmtMS(last.p50_ms)} · p99 ${fmtMS(last.p99_ms)}` : `avg ${fmtMS(latNow)}` }),
-      el("td", { class: "chart-cell" }, chart([
-        { cls: "rate", area: true, values: s.samples.map((p) => [p.t, p.rps]) },
-        { cls: "errs", values: s.samples.map((p) => [p.t, p.eps]) },
-      ], fmtRate)),
-      el("td", { class: "chart-cell" }, chart(hasPct ? [
-        { cls: "avg", values: s.samples.map((p) => [p.t, p.p50_ms]) },
-        { cls: "p99", values: s.samples.map((p) => [p.t, p.p99_ms]) },
-      ] : [{ cls: "avg", values: s.samples.map((p) => [p.t, p.avg_ms]) }], fmtMS)));
-    rows.push(tr);
-  }
-  tbody.replaceChildren(...rows);
+    return { key, name, s, last, subject };
+  });
+  syncList(tbody, rows, (r) => r.key, (r) => el("tr", { "data-endpoint": r.key },
+    el("td", {}, el("div", { text: r.name }), el("div", { class: "subject" }), el("div", { class: "lasterr", hidden: true })),
+    el("td", { class: "num v-rps" }), el("td", { class: "num v-errs" }), el("td", { class: "num v-lat" }),
+    el("td", { class: "chart-cell rate-chart" }), el("td", { class: "chart-cell lat-chart" })), updateEndpoint);
   return total;
+}
+
+function updateEndpoint(tr, { s, last, subject }) {
+  setAttr(tr, "data-rps", String(last.rps || 0));
+  setAttr(tr, "data-total", String(last.total || 0));
+  setText(tr.querySelector(".subject"), subject);
+  const le = tr.querySelector(".lasterr");
+  le.hidden = !s.last_error;
+  setText(le, s.last_error ? "last error: " + s.last_error : "");
+  setAttr(le, "title", s.last_error || "");
+  const hasPct = s.samples.some((p) => p.p50_ms != null);
+  const errPct = last.rps > 0 ? (100 * (last.eps || 0)) / last.rps : 0;
+  setText(tr.querySelector(".v-rps"), fmtRate(last.rps));
+  const errs = tr.querySelector(".v-errs");
+  setAttr(errs, "title", `${(last.errors || 0).toLocaleString("en-US")} errors of ${(last.total || 0).toLocaleString("en-US")} requests`);
+  setText(errs, `${fmtRate(last.eps)}/s` + (errPct > 0 ? ` (${errPct.toFixed(errPct < 10 ? 1 : 0)}%)` : ""));
+  const lat = tr.querySelector(".v-lat");
+  setAttr(lat, "title", hasPct ? "p50 / p99 over the instances' recent window" : "average over the last interval");
+  setText(lat, hasPct ? `p50 ${fmtMS(last.p50_ms)} · p99 ${fmtMS(last.p99_ms)}` : `avg ${fmtMS(last.avg_ms)}`);
+  // The charts move with every tick: they are drawn again.
+  tr.querySelector(".rate-chart").replaceChildren(chart([
+    { cls: "rate", area: true, values: s.samples.map((p) => [p.t, p.rps]) },
+    { cls: "errs", values: s.samples.map((p) => [p.t, p.eps]) },
+  ], fmtRate));
+  tr.querySelector(".lat-chart").replaceChildren(chart(hasPct ? [
+    { cls: "avg", values: s.samples.map((p) => [p.t, p.p50_ms]) },
+    { cls: "p99", values: s.samples.map((p) => [p.t, p.p99_ms]) },
+  ] : [{ cls: "avg", values: s.samples.map((p) => [p.t, p.avg_ms]) }], fmtMS));
 }
 
 // ---- typed events: who publishes and who listens ----
@@ -239,11 +283,12 @@ function delivery(ev) { return ev.queue_group ? "queue group " + ev.queue_group 
 function renderServiceEvents(ul, svc) {
   const evs = serviceEvents(svc);
   ul.hidden = evs.length === 0;
-  ul.replaceChildren(...evs.map((ev) =>
+  // What an item shows is all in its key.
+  syncList(ul, evs, (ev) => [ev.role, ev.name, ev.subject, ev.queue_group || ""].join("\n"), (ev) =>
     el("li", { "data-event-role": ev.role, "data-event-name": ev.name, title: ev.role === "publish" ? "published on " + ev.subject : "consumed from " + ev.subject + ", " + delivery(ev) },
       el("span", { class: "pill " + ev.role, text: ev.role === "publish" ? "publishes" : "consumes" }),
       el("b", { text: ev.name }), el("span", { class: "subject", text: ev.subject }),
-      ev.role === "consume" ? el("span", { class: "delivery", text: ev.queue_group ? "queue " + ev.queue_group : "broadcast" }) : null)));
+      ev.role === "consume" ? el("span", { class: "delivery", text: ev.queue_group ? "queue " + ev.queue_group : "broadcast" }) : null));
 }
 
 // subjectMatches reports whether a NATS subject matches a subscription's
@@ -270,36 +315,55 @@ function renderWiring() {
   const subjects = new Set(pubs.keys());
   for (const s of subs) if (![...pubs.keys()].some((p) => subjectMatches(s.ev.subject, p))) subjects.add(s.ev.subject);
   const ul = $("wiring");
-  if (!subjects.size) {
-    ul.replaceChildren(el("li", { class: "none", text: "No service publishes or consumes typed events." }));
-    return;
-  }
-  ul.replaceChildren(...[...subjects].sort().map((subject) => {
+  const rows = [...subjects].sort().map((subject) => {
     const from = [...(pubs.get(subject) || [])].sort();
     const to = subs.filter((s) => s.ev.subject === subject || (pubs.has(subject) && subjectMatches(s.ev.subject, subject)))
       .sort((a, b) => a.service.localeCompare(b.service))
       .map((s) => `${s.service} (${s.ev.queue_group ? "queue " + s.ev.queue_group : "broadcast"}${s.ev.subject !== subject ? ", via " + s.ev.subject : ""})`);
-    return el("li", { "data-subject": subject },
-      el("span", { class: "subject", text: subject }),
-      el("div", { class: "flow" },
-        el("span", { text: "from" }), el("span", { class: from.length ? "from" : "from nobody", text: from.length ? from.join(", ") : "no publisher running" }),
-        el("span", { text: "to" }), el("span", { class: to.length ? "to" : "to nobody", text: to.length ? to.join(", ") : "nobody listens" })));
-  }));
+    return { key: "subject:" + subject, subject, from, to };
+  });
+  if (!rows.length) rows.push({ key: "none" });
+  syncList(ul, rows, (r) => r.key, (r) => r.subject === undefined
+    ? el("li", { class: "none", text: "No service publishes or consumes typed events." })
+    : el("li", { "data-subject": r.subject }, el("span", { class: "subject", text: r.subject }),
+      el("div", { class: "flow" }, el("span", { text: "from" }), el("span", { class: "from" }), el("span", { text: "to" }), el("span", { class: "to" }))),
+  (li, r) => {
+    if (r.subject === undefined) return;
+    const from = li.querySelector(".from"), to = li.querySelector(".to");
+    setAttr(from, "class", r.from.length ? "from" : "from nobody");
+    setText(from, r.from.length ? r.from.join(", ") : "no publisher running");
+    setAttr(to, "class", r.to.length ? "to" : "to nobody");
+    setText(to, r.to.length ? r.to.join(", ") : "nobody listens");
+  });
 }
 
 // ---- events ----
+// renderEvents draws the whole log, newest first; addEvent adds one entry.
 function renderEvents() {
   const ol = $("events");
   if (!state.events.length) {
     ol.replaceChildren(el("li", { class: "none", text: "Instances joining, draining, leaving and expiring show up here as it happens." }));
     return;
   }
-  ol.replaceChildren(...state.events.slice().reverse().map((ev) =>
-    el("li", { "data-event": ev.type, "data-instance": ev.instance.id },
-      el("time", { text: fmtTime(Date.parse(ev.time)) }),
-      el("span", {}, el("span", { class: "pill " + ev.type, text: ev.type })),
-      el("span", { class: "who", title: ev.instance.id },
-        el("b", { text: ev.instance.service }), " ", el("span", { class: "mono", text: shortID(ev.instance.id) }), " v" + ev.instance.version))));
+  ol.replaceChildren(...state.events.slice().reverse().map(eventItem));
+}
+function addEvent(ev) {
+  const ol = $("events");
+  state.events.push(ev);
+  ol.querySelector(":scope > li.none")?.remove();
+  ol.prepend(eventItem(ev));
+  const over = state.events.length - 200;
+  if (over > 0) {
+    state.events.splice(0, over);
+    for (let i = 0; i < over; i++) ol.lastElementChild?.remove();
+  }
+}
+function eventItem(ev) {
+  return el("li", { "data-event": ev.type, "data-instance": ev.instance.id },
+    el("time", { text: fmtTime(Date.parse(ev.time)) }),
+    el("span", {}, el("span", { class: "pill " + ev.type, text: ev.type })),
+    el("span", { class: "who", title: ev.instance.id },
+      el("b", { text: ev.instance.service }), " ", el("span", { class: "mono", text: shortID(ev.instance.id) }), " v" + ev.instance.version));
 }
 
 // ---- stream ----
@@ -311,8 +375,8 @@ function connect() {
   const setLive = (on) => {
     state.live = on;
     const l = $("live");
-    l.textContent = on ? (state.connected ? "live" : "bus lost, retrying") : "offline";
-    l.className = "live " + (on && state.connected ? "on" : "off");
+    setText(l, on ? (state.connected ? "live" : "bus lost, retrying") : "offline");
+    setAttr(l, "class", "live " + (on && state.connected ? "on" : "off"));
   };
   es.addEventListener("snapshot", (m) => {
     const d = JSON.parse(m.data);
@@ -343,10 +407,8 @@ function connect() {
   es.addEventListener("fleet", (m) => {
     const d = JSON.parse(m.data);
     state.services = d.services;
-    state.events.push(d.event);
-    if (state.events.length > 200) state.events.splice(0, state.events.length - 200);
+    addEvent(d.event);
     renderFleet();
-    renderEvents();
     syncExplorerChoices();
   });
   es.onerror = () => setLive(false);
