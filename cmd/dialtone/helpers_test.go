@@ -86,6 +86,16 @@ func startGreeter(t testing.TB, url, version string) *instance {
 
 func (in *instance) unblock() { in.once.Do(func() { close(in.release) }) }
 
+// waitHeld waits until a Hold request is in the handler.
+func (in *instance) waitHeld(t testing.TB) {
+	t.Helper()
+	select {
+	case <-in.held:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no Hold request reached %s within 10s", in.svc.ID())
+	}
+}
+
 // kill drops the instance's connection without a word: it expires.
 func (in *instance) kill() { in.nc.Close() }
 

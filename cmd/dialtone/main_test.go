@@ -198,7 +198,7 @@ func TestWatch(t *testing.T) {
 
 		// Drain a while a request is held: draining, then left once it is answered.
 		hold := startCLI(t, url, "call", "greeter.Hold", `{"ms":20000}`, "--instance", a.svc.ID(), "--timeout", "30s")
-		<-a.held
+		a.waitHeld(t)
 		stopped := make(chan error, 1)
 		go func() { stopped <- a.svc.Stop(t.Context()) }()
 		w.expect(t, 5*time.Second, "draining", a.svc.ID(), "draining")

@@ -61,6 +61,11 @@ type Server struct {
 	log      *slog.Logger
 	listen   string // host of the listen address, for the Host check
 
+	// mu guards the state below, and orders what the pages get: the fleet is
+	// read, kept and sent to every page in one step under mu (by tick and by
+	// watch alike), and a page subscribes and takes its snapshot in one step, so
+	// each page gets readings in the order they were made, and each message
+	// either in its snapshot or after it, never both.
 	mu       sync.Mutex
 	sampler  *sampler
 	events   []fleet.Event
@@ -124,26 +129,30 @@ func (s *Server) run(ctx context.Context) {
 }
 
 func (s *Server) watch(ctx context.Context) {
+	// The instances the pages were shown before the watch began are not news
+	// when the watch lists them first.
 	present := map[string]bool{}
-	for _, svc := range s.f.Services() {
+	s.mu.Lock()
+	for _, svc := range s.services {
 		for _, in := range svc.Instances {
 			present[in.ID] = true
 		}
 	}
+	s.mu.Unlock()
 	for ev := range s.f.Watch(ctx) {
 		if ev.Type == "joined" && present[ev.Instance.ID] {
 			delete(present, ev.Instance.ID) // running before the dashboard: not news
 			continue
 		}
-		services := s.f.Services()
 		s.mu.Lock()
+		services := s.f.Services()
 		s.events = append(s.events, ev)
 		if over := len(s.events) - eventLogSize; over > 0 {
 			s.events = append(s.events[:0], s.events[over:]...)
 		}
 		s.services = services
+		s.broadcastLocked("fleet", map[string]any{"event": ev, "services": orEmpty(services)})
 		s.mu.Unlock()
-		s.broadcast("fleet", map[string]any{"event": ev, "services": orEmpty(services)})
 	}
 }
 
@@ -172,18 +181,18 @@ func (s *Server) tick(ctx context.Context) {
 		}
 		return
 	}
-	services := s.f.Services()
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	services := s.f.Services()
 	samples := s.sampler.add(stats, now)
 	s.services = services
 	series := s.sampler.snapshot()
-	s.mu.Unlock()
 	meta := make([]map[string]string, 0, len(series))
 	for _, sr := range series {
 		meta = append(meta, map[string]string{"key": sr.Key, "service": sr.Service, "endpoint": sr.Endpoint,
 			"subject": sr.Subject, "last_error": sr.LastError})
 	}
-	s.broadcast("tick", map[string]any{"now": now.UnixMilli(), "connected": s.f.Conn().IsConnected(),
+	s.broadcastLocked("tick", map[string]any{"now": now.UnixMilli(), "connected": s.f.Conn().IsConnected(),
 		"services": orEmpty(services), "samples": samples, "endpoints": meta})
 }
 
@@ -194,12 +203,11 @@ func orEmpty[T any](v []T) []T {
 	return v
 }
 
-// broadcast sends one SSE message to every open page. A page that cannot keep
-// up is dropped; its EventSource reconnects and gets a fresh snapshot.
-func (s *Server) broadcast(event string, v any) {
+// broadcastLocked sends one SSE message to every open page; s.mu is held. A
+// page that cannot keep up is dropped; its EventSource reconnects and gets a
+// fresh snapshot.
+func (s *Server) broadcastLocked(event string, v any) {
 	msg := sse(event, v)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for ch := range s.subs {
 		select {
 		case ch <- msg:
@@ -218,10 +226,8 @@ func sse(event string, v any) []byte {
 	return []byte("event: " + event + "\ndata: " + string(data) + "\n\n")
 }
 
-// snapshot is everything a page needs when it connects.
-func (s *Server) snapshot() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// snapshotLocked is everything a page needs when it connects; s.mu is held.
+func (s *Server) snapshotLocked() []byte {
 	return sse("snapshot", map[string]any{
 		"server":      s.f.URL(),
 		"connected":   s.f.Conn().IsConnected(),
@@ -308,6 +314,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	ch := make(chan []byte, 64)
 	s.mu.Lock()
 	s.subs[ch] = struct{}{}
+	snapshot := s.snapshotLocked()
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -320,7 +327,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	if _, err := w.Write([]byte("retry: 1000\n\n")); err != nil {
 		return
 	}
-	if _, err := w.Write(s.snapshot()); err != nil {
+	if _, err := w.Write(snapshot); err != nil {
 		return
 	}
 	fl.Flush()

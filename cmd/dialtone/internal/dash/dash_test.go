@@ -51,6 +51,12 @@ func serve(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+	return serveFleet(t, url, 50*time.Millisecond)
+}
+
+// serveFleet starts a dashboard of the bus at url, polling every interval, on
+// 127.0.0.1, and returns its base URL.
+func serveFleet(t *testing.T, url string, interval time.Duration) string {
 	f, err := fleet.Open(t.Context(), bustest.Connect(t, url))
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +68,7 @@ func serve(t *testing.T) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- New(f, Options{Interval: 50 * time.Millisecond}).Serve(ctx, l) }()
+	go func() { done <- New(f, Options{Interval: interval}).Serve(ctx, l) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
