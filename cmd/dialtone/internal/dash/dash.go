@@ -11,7 +11,9 @@
 // alone. It is kept live by Server-Sent Events on /api/stream: a "snapshot" when
 // the page connects, a "tick" every poll interval (instances and the newest
 // sample of every endpoint) and a "fleet" message for each instance event as it
-// happens.
+// happens. Each page gets the fleet in the order it was read, and each change
+// once: in its snapshot or after it. The page updates its elements in place and
+// rebuilds nothing a tick did not change, so a selection or a tooltip survives.
 //
 // The explorer's calls go through POST /api/call. Because that endpoint makes
 // calls on the operator's bus, the server answers only requests whose Host is
