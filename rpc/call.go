@@ -304,10 +304,10 @@ func (c *Client) invoke(ctx context.Context, req dialtone.Request) (dialtone.Res
 			if !inv.retrySet && req.Pattern != dialtone.PatternAvailable {
 				inv.budget = c.timeout
 			} else {
-				inv.deadline = time.Now().Add(c.timeout)
+				inv.deadline = c.now().Add(c.timeout)
 			}
 		} else {
-			inv.deadline = time.Now().Add(c.timeout)
+			inv.deadline = c.now().Add(c.timeout)
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithDeadline(ctx, inv.deadline)
 			defer cancel()
@@ -334,19 +334,19 @@ func (c *Client) attempts(inv *invocation) (*nats.Msg, error) {
 	if !inv.retrySet {
 		return c.attempt(inv)
 	}
-	start := time.Now()
+	start := c.now()
 	msg, err := c.attempt(inv)
 	if err == nil {
 		return msg, nil
 	}
-	longest := time.Since(start) // how long an attempt may need, as far as we know
+	longest := c.now().Sub(start) // how long an attempt may need, as far as we know
 	policy := inv.retry.withDefaults()
 	for n := 1; n < policy.MaxAttempts; n++ {
 		if dialtone.CodeOf(err) != dialtone.CodeUnavailable {
 			return nil, err
 		}
 		wait := policy.backoff(n, rand.Float64())
-		if time.Until(inv.deadline)-wait < max(minAttemptTime, longest) {
+		if c.until(inv.deadline)-wait < max(minAttemptTime, longest) {
 			return nil, err // the next attempt could not finish in time: stop now
 		}
 		if inv.recording {
@@ -356,20 +356,20 @@ func (c *Client) attempts(inv *invocation) (*nats.Msg, error) {
 				attribute.String("cause", err.Error()),
 			))
 		}
-		t := time.NewTimer(wait)
+		t := c.newTimer(wait)
 		select {
 		case <-inv.ctx.Done(): // nil, so never ready, when inv.blocking
 			t.Stop()
 			return nil, contextError(inv.ctx, inv.ep)
 		case <-t.C:
 		}
-		start = time.Now()
+		start = c.now()
 		m, aerr := c.attempt(inv)
-		longest = max(longest, time.Since(start))
+		longest = max(longest, c.now().Sub(start))
 		if aerr == nil {
 			return m, nil
 		}
-		if dialtone.CodeOf(aerr) == dialtone.CodeDeadlineExceeded && !time.Now().Before(inv.deadline) {
+		if dialtone.CodeOf(aerr) == dialtone.CodeDeadlineExceeded && !c.now().Before(inv.deadline) {
 			// The retry ran out of the call's time: why the call failed is still
 			// the last real error, not the deadline the retry used up.
 			if inv.recording {
@@ -387,7 +387,7 @@ func (c *Client) request(inv *invocation, m *nats.Msg, wait time.Duration) (*nat
 	if inv.blocking {
 		return c.nc.RequestMsg(m, wait)
 	}
-	if wait < time.Until(inv.deadline) {
+	if wait < c.until(inv.deadline) {
 		ctx, cancel := context.WithTimeout(inv.ctx, wait)
 		defer cancel()
 		return c.nc.RequestMsgWithContext(ctx, m)
@@ -424,7 +424,7 @@ func (c *Client) attempt(inv *invocation) (*nats.Msg, error) {
 
 	remaining := inv.budget
 	if remaining == 0 {
-		remaining = time.Until(inv.deadline)
+		remaining = c.until(inv.deadline)
 	}
 	if remaining <= 0 {
 		return nil, dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
@@ -449,7 +449,7 @@ func (c *Client) probe(inv *invocation) (id, inbox, key string, err error) {
 	ep := inv.ep
 	subject := wire.AvailSubject(ep.Service)
 	wait := c.availTimeout
-	remaining := time.Until(inv.deadline)
+	remaining := c.until(inv.deadline)
 	if remaining <= 0 {
 		return "", "", "", dialtone.Errorf(dialtone.CodeDeadlineExceeded, "rpc: %s: %w", ep, context.DeadlineExceeded)
 	}

@@ -39,6 +39,7 @@ type Client struct {
 	byEndpoint   map[endpointKey]dialtone.UnaryFunc // chains of endpoints with interceptors of their own
 	scratches    sync.Pool                          // *callScratch
 	wires        sync.Pool                          // *wireScratch
+	clock        clock                              // nil: package time
 }
 
 type endpointKey struct{ service, name string }

@@ -191,3 +191,71 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 		panic("unreachable")
 	}
 }
+
+// fakeClock is a client's clock (rpc.SetClock) that moves only when a test
+// advances it, or by the whole of each wait a retry starts, which then ends at
+// once. What the retry rules decide then follows from the times a test sets,
+// however busy the machine is.
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	waits []time.Duration // every wait started, in order
+}
+
+func newFakeClock(now time.Time) *fakeClock { return &fakeClock{now: now} }
+
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeClock) NewTimer(d time.Duration) *time.Timer {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.waits = append(f.waits, d)
+	f.mu.Unlock()
+	return time.NewTimer(0)
+}
+
+// Advance moves the clock on by d, as if an attempt took that long.
+func (f *fakeClock) Advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+// Set moves the clock to t.
+func (f *fakeClock) Set(t time.Time) {
+	f.mu.Lock()
+	f.now = t
+	f.mu.Unlock()
+}
+
+func (f *fakeClock) Waits() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.waits...)
+}
+
+// attemptLog records, for each request an instance receives, when it arrived on
+// a fake clock (relative to base) and the Dialtone-Timeout it carried.
+type attemptLog struct {
+	mu       sync.Mutex
+	at       []time.Duration
+	timeouts []time.Duration
+}
+
+func (l *attemptLog) record(clk *fakeClock, base time.Time, m *nats.Msg) {
+	d, _ := dialtone.TimeoutFromHeader(m.Header)
+	l.mu.Lock()
+	l.at = append(l.at, clk.Now().Sub(base))
+	l.timeouts = append(l.timeouts, d)
+	l.mu.Unlock()
+}
+
+func (l *attemptLog) get() (at, timeouts []time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Duration(nil), l.at...), append([]time.Duration(nil), l.timeouts...)
+}

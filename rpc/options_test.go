@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -89,49 +90,114 @@ func TestRetryNoResponders(t *testing.T) {
 	})
 }
 
-// The retries stop when the next attempt could not start with time to spare: with
-// a 1s deadline and 300ms waits the attempts start at about 0, 300, 600 and 900ms,
-// and the caller sees the last Unavailable before its deadline. The margins are
-// wide (the 4th attempt starts with ~100ms left, a 5th would start past the
-// deadline), so the count does not depend on scheduling.
+// The retries stop when the next attempt could not start with time to spare, and
+// the caller gets the last Unavailable at once. On a clock that moves only by the
+// retry waits, with 10s to the deadline and 3s waits the attempts start at 0, 3, 6
+// and 9s; a 5th would start at 12s, past the deadline, so the call ends at 9s
+// without waiting again. Each attempt tells the service the time it has left.
 func TestRetryWithinDeadline(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		nc := connect(t, b.clientURL())
-		var calls atomic.Int64
-		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, flaky(1<<40, &calls, dialtone.CodeUnavailable))
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		base := time.Now()
+		clk := newFakeClock(base)
+		var log attemptLog
+		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"},
+			func(_ context.Context, _ *instance, m *nats.Msg) *nats.Msg {
+				log.record(clk, base, m)
+				return replyError(dialtone.Errorf(dialtone.CodeUnavailable, "try again"))
+			})
+		ctx, cancel := context.WithDeadline(context.Background(), base.Add(10*time.Second))
 		defer cancel()
-		_, err := rpc.Call(ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
-			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 1000, InitialBackoff: 300 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, Jitter: -1}))
-		expectCode(t, err, dialtone.CodeUnavailable)
+		c := rpc.NewClient(nc)
+		rpc.SetClock(c, clk)
+		_, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "Ada"},
+			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 1000, InitialBackoff: 3 * time.Second, MaxBackoff: 3 * time.Second, Jitter: -1}))
+		if de := expectCode(t, err, dialtone.CodeUnavailable); de.Message() != "try again" {
+			t.Fatalf("message = %q", de.Message())
+		}
 		if ctx.Err() != nil {
 			t.Fatal("retried until the deadline passed")
 		}
+		at, timeouts := log.get()
+		s := time.Second
+		if want := []time.Duration{0, 3 * s, 6 * s, 9 * s}; !slices.Equal(at, want) {
+			t.Fatalf("attempts at %v, want %v", at, want)
+		}
+		if want := []time.Duration{10 * s, 7 * s, 4 * s, 1 * s}; !slices.Equal(timeouts, want) {
+			t.Fatalf("Dialtone-Timeout of the attempts = %v, want %v", timeouts, want)
+		}
+		if w := clk.Waits(); !slices.Equal(w, []time.Duration{3 * s, 3 * s, 3 * s}) {
+			t.Fatalf("waits %v: want 3 of 3s, none after the last attempt", w)
+		}
 		if n := inst.requests.Load(); n != 4 {
-			t.Fatalf("%d attempts in 1s with 300ms waits, want 4", n)
+			t.Fatalf("instance saw %d requests, want 4", n)
 		}
 	})
 }
 
-// No attempt starts without a floor of time left: after a fast failure with 100ms
-// to go, a 95ms wait would leave ~4ms for the next attempt, too little to be worth
-// it, so the call fails at once with the Unavailable it has.
+// A retry needs time left for an attempt as long as the longest so far: when
+// every attempt takes 2s, with 10s to go and 1s waits the attempts start at 0, 3
+// and 6s; the third ends at 8s, and the 2s left would cover the wait and the 10ms
+// floor but not another 2s attempt, so the call stops there.
+func TestRetryLeavesTimeForTheLongestAttempt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		nc := connect(t, b.clientURL())
+		base := time.Now()
+		clk := newFakeClock(base)
+		var log attemptLog
+		startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"},
+			func(_ context.Context, _ *instance, m *nats.Msg) *nats.Msg {
+				log.record(clk, base, m)
+				clk.Advance(2 * time.Second)
+				return replyError(dialtone.Errorf(dialtone.CodeUnavailable, "slow"))
+			})
+		ctx, cancel := context.WithDeadline(context.Background(), base.Add(10*time.Second))
+		defer cancel()
+		c := rpc.NewClient(nc)
+		rpc.SetClock(c, clk)
+		_, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "Ada"},
+			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 1000, InitialBackoff: time.Second, MaxBackoff: time.Second, Jitter: -1}))
+		expectCode(t, err, dialtone.CodeUnavailable)
+		at, _ := log.get()
+		if want := []time.Duration{0, 3 * time.Second, 6 * time.Second}; !slices.Equal(at, want) {
+			t.Fatalf("attempts at %v, want %v", at, want)
+		}
+		if got := clk.Now().Sub(base); got != 8*time.Second {
+			t.Fatalf("returned at %v, want 8s: at once after the third attempt", got)
+		}
+	})
+}
+
+// No attempt starts without a floor of 10ms left after its wait: after a failure
+// with 104ms to go, a 95ms wait would leave 9ms, so the call fails at once with
+// the Unavailable it has; with 105ms to go the 10ms left are enough.
 func TestRetryNeedsTimeLeft(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		nc := connect(t, b.clientURL())
 		var calls atomic.Int64
 		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"}, flaky(1<<40, &calls, dialtone.CodeUnavailable))
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		_, err := rpc.Call(ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
-			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 5, InitialBackoff: 95 * time.Millisecond, MaxBackoff: 95 * time.Millisecond, Jitter: -1}))
-		expectCode(t, err, dialtone.CodeUnavailable)
-		if n := inst.requests.Load(); n != 1 {
-			t.Fatalf("%d attempts, want 1: the second would start with ~4ms left", n)
-		}
-		if took := time.Since(start); took >= 95*time.Millisecond {
-			t.Fatalf("took %v: waited for a retry it then did not make", took)
+		for _, tc := range []struct {
+			left     time.Duration
+			attempts int64
+			waits    int
+		}{{104 * time.Millisecond, 1, 0}, {105 * time.Millisecond, 2, 1}} {
+			// The deadline is 10s away in real time; the client's clock says less.
+			deadline := time.Now().Add(10 * time.Second)
+			clk := newFakeClock(deadline.Add(-tc.left))
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			c := rpc.NewClient(nc)
+			rpc.SetClock(c, clk)
+			before := inst.requests.Load()
+			_, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "Ada"},
+				rpc.Retry(rpc.RetryPolicy{MaxAttempts: 5, InitialBackoff: 95 * time.Millisecond, MaxBackoff: 95 * time.Millisecond, Jitter: -1}))
+			cancel()
+			expectCode(t, err, dialtone.CodeUnavailable)
+			if n := inst.requests.Load() - before; n != tc.attempts {
+				t.Fatalf("%v left: %d attempts, want %d", tc.left, n, tc.attempts)
+			}
+			if w := clk.Waits(); len(w) != tc.waits {
+				t.Fatalf("%v left: waits %v, want %d: no wait for a retry it then does not make", tc.left, w, tc.waits)
+			}
 		}
 	})
 }
@@ -141,18 +207,25 @@ func TestRetryNeedsTimeLeft(t *testing.T) {
 func TestRetryOutOfTimeReturnsLastError(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		nc := connect(t, b.clientURL())
+		deadline := time.Now().Add(300 * time.Millisecond)
+		clk := newFakeClock(time.Now())
 		var n atomic.Int64
 		inst := startInstance(t, b.instanceURL(0), nc, "greeter", []string{"greeter.SayHello"},
 			func(ctx context.Context, _ *instance, m *nats.Msg) *nats.Msg {
 				if n.Add(1) == 1 {
 					return replyError(dialtone.Errorf(dialtone.CodeUnavailable, "overloaded"))
 				}
-				<-ctx.Done() // the second attempt hangs past the caller's deadline
+				// The second attempt takes all the time left: it hangs past the
+				// caller's deadline, on the client's clock and in real time.
+				clk.Set(deadline)
+				<-ctx.Done()
 				return nil
 			})
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
-		_, err := rpc.Call(ctx, rpc.NewClient(nc), sayHello, &helloReq{Name: "Ada"},
+		c := rpc.NewClient(nc)
+		rpc.SetClock(c, clk)
+		_, err := rpc.Call(ctx, c, sayHello, &helloReq{Name: "Ada"},
 			rpc.Retry(rpc.RetryPolicy{MaxAttempts: 3, InitialBackoff: 10 * time.Millisecond, Jitter: -1}))
 		if de := expectCode(t, err, dialtone.CodeUnavailable); de.Message() != "overloaded" {
 			t.Fatalf("message = %q, want the first attempt's", de.Message())
