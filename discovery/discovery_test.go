@@ -2,6 +2,7 @@ package discovery_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,46 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 	}
 }
 
+// waitBeatNow returns once a "beat now" request sent on nc is answered by every
+// instance in ids. Across a cluster, the instances' interest in it reaches nc's
+// node asynchronously; only then can a registry there reach them all.
+func waitBeatNow(t *testing.T, nc *nats.Conn, ids []string) {
+	t.Helper()
+	inbox := nc.NewRespInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	for range 100 {
+		if err := nc.PublishRequest(heartbeat.BeatSubject, inbox, nil); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for {
+			m, err := sub.NextMsg(100 * time.Millisecond) // then ask again
+			if err != nil {
+				break
+			}
+			if h, err := heartbeat.Decode(m.Data); err == nil {
+				seen[h.ID] = true
+			}
+			if missing := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return seen[id] }); len(missing) == 0 {
+				return
+			}
+		}
+	}
+	t.Fatalf("instances %v never all answered beat now", ids)
+}
+
+// A registry started after its services knows them when New returns, not a
+// heartbeat interval (here 10s) later: New asks every instance to beat now and
+// applies the replies that come within its startup wait. The wait is long here
+// so that replies delayed on a loaded machine still count (by default it is
+// 100ms, which replies from three nodes under -race can overrun); a reply that
+// misses it is applied when it comes (TestLateBeatReplyApplied).
 func TestRegistryKnowsRunningServicesAtOnce(t *testing.T) {
+	const startupWait = time.Second
 	for _, b := range bustest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			urls := b.Start(t)
@@ -93,22 +133,18 @@ func TestRegistryKnowsRunningServicesAtOnce(t *testing.T) {
 				s := startService(t, bustest.Connect(t, urls[i%len(urls)]), "slowbeat", "1.0.0", service.WithHeartbeatInterval(10*time.Second))
 				ids = append(ids, s.ID())
 			}
-			startService(t, bustest.Connect(t, urls[0]), "other", "2.0.0", service.WithHeartbeatInterval(10*time.Second))
+			other := startService(t, bustest.Connect(t, urls[0]), "other", "2.0.0", service.WithHeartbeatInterval(10*time.Second))
 			nc := bustest.Connect(t, urls[len(urls)-1])
-			// Across a cluster, wait until the services' subscriptions reached this node.
-			waitFor(t, 5*time.Second, "services reachable", func() bool {
-				m, err := nc.Request("$SRV.PING.slowbeat."+ids[2], nil, time.Second)
-				return err == nil && m != nil
-			})
+			waitBeatNow(t, nc, append(slices.Clone(ids), other.ID()))
 			start := time.Now()
-			reg := newRegistry(t, nc)
+			reg := newRegistry(t, nc, discovery.WithStartupWait(startupWait))
 			took := time.Since(start)
 			got := reg.Instances("slowbeat")
 			if len(got) != 3 {
 				t.Fatalf("registry knows %d instances after New (%v), want 3", len(got), took)
 			}
-			if took > time.Second {
-				t.Fatalf("New took %v", took)
+			if took < startupWait {
+				t.Fatalf("New returned after %v, before its startup wait %v ended", took, startupWait)
 			}
 			for _, id := range ids {
 				if inst, ok := reg.Instance(id); !ok || inst.Name != "slowbeat" || inst.Status != heartbeat.StatusUp {
@@ -126,6 +162,71 @@ func TestRegistryKnowsRunningServicesAtOnce(t *testing.T) {
 				t.Fatalf("by wrong version: %+v", got)
 			}
 		})
+	}
+}
+
+// TestLateBeatReplyApplied: a reply to "beat now" that comes after New returned
+// (the startup wait is a bound, not a promise that every reply is in) is applied
+// when it comes, not lost until the instance's next heartbeat.
+func TestLateBeatReplyApplied(t *testing.T) {
+	for _, b := range bustest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			urls := b.Start(t)
+			// A hand-made instance that holds its reply until the test lets it go.
+			inst := bustest.Connect(t, urls[0])
+			asked := make(chan *nats.Msg, 1024)
+			if _, err := inst.Subscribe(heartbeat.BeatSubject, func(m *nats.Msg) { asked <- m }); err != nil {
+				t.Fatal(err)
+			}
+			if err := inst.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			nc := bustest.Connect(t, urls[len(urls)-1])
+			// Across a cluster, wait until a request from the registry's node gets there.
+			const probe = "_test.probe"
+			waitFor(t, 5*time.Second, "beat now reaches the instance", func() bool {
+				if err := nc.PublishRequest(heartbeat.BeatSubject, probe, nil); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-asked:
+					return true
+				case <-time.After(50 * time.Millisecond):
+					return false
+				}
+			})
+			reg := newRegistry(t, nc, discovery.WithStartupWait(10*time.Millisecond))
+			events := reg.Watch(t.Context())
+			var req *nats.Msg
+			for req == nil || req.Reply == probe { // skip the probes' late arrivals
+				req = recvMsg(t, asked, "the registry's beat now")
+			}
+			if _, ok := reg.Instance("late"); ok {
+				t.Fatal("known before it replied")
+			}
+			data, err := heartbeat.Encode(&heartbeat.Heartbeat{
+				Schema: heartbeat.Schema, ID: "late", Name: "tardy", Version: "1.0.0", Seq: 1,
+				Status: heartbeat.StatusUp, Inbox: "_DT.tardy.late", IntervalMS: 10_000,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := req.Respond(data); err != nil {
+				t.Fatal(err)
+			}
+			waitEvent(t, events, discovery.Joined, "late", 5*time.Second)
+		})
+	}
+}
+
+func recvMsg(t *testing.T, ch <-chan *nats.Msg, what string) *nats.Msg {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s within 10s", what)
+		return nil
 	}
 }
 
