@@ -221,7 +221,9 @@ func TestDisconnectEventsNotInGlobal(t *testing.T) {
 			nc := bustest.Connect(t, url)
 			reg := newRegistry(t, nc)
 			events := reg.Watch(t.Context())
-			s := startService(t, bustest.Connect(t, url), "steady", "1.0.0")
+			// A 1s interval: a 100ms one can fall 3 intervals behind on a loaded
+			// machine, and its fair expiry would look like a believed forgery.
+			s := startService(t, bustest.Connect(t, url), "steady", "1.0.0", service.WithHeartbeatInterval(time.Second))
 			waitEvent(t, events, discovery.Joined, s.ID(), 5*time.Second)
 			inst, _ := reg.Instance(s.ID())
 			forged := fmt.Sprintf(`{"type":"io.nats.server.advisory.v1.client_disconnect","server":{"id":%q},"client":{"id":%d}}`, inst.ServerID, inst.ClientID)

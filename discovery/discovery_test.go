@@ -291,7 +291,9 @@ func TestKilledInstanceExpires(t *testing.T) {
 			}
 			victimConn := bustest.Connect(t, urls[1%len(urls)])
 			victim := startService(t, victimConn, "fragile", "1.0.0")
-			survivor := startService(t, bustest.Connect(t, urls[0]), "fragile", "1.0.0")
+			// The survivor beats rarely: on a loaded machine a 100ms beat can be late
+			// by 3 intervals, and its expiry would be a fair one, not what is tested.
+			survivor := startService(t, bustest.Connect(t, urls[0]), "fragile", "1.0.0", service.WithHeartbeatInterval(10*time.Second))
 			for _, w := range watches {
 				waitEvent(t, w, discovery.Joined, victim.ID(), 5*time.Second)
 			}
@@ -305,8 +307,11 @@ func TestKilledInstanceExpires(t *testing.T) {
 				if silent < 3*interval {
 					t.Fatalf("registry %d expired after %v of silence, want >= %v", i, silent, 3*interval)
 				}
-				// Expiry is scheduled for the deadline; allow for a loaded machine.
-				if late := silent - 3*interval; late > 250*time.Millisecond {
+				// Expiry is scheduled for the deadline (TestSweepWakesAtEarliestDeadline
+				// checks the schedule); how late the event reaches this goroutine
+				// depends on the machine: up to 300ms was measured with the CPUs busy
+				// under -race. The bound catches a sweep on a coarse tick, not latency.
+				if late := silent - 3*interval; late > time.Second {
 					t.Fatalf("registry %d expired %v after the deadline", i, late)
 				}
 				t.Logf("registry %d: expired %v after the kill", i, time.Since(killed))

@@ -140,6 +140,36 @@ func TestRegistryLifecycleEvents(t *testing.T) {
 	}
 }
 
+// TestSweepWakesAtEarliestDeadline: the sweeper is scheduled for the earliest
+// expiry, not a fixed tick: a new instance that promises a shorter interval
+// brings the wake-up forward, and a heartbeat that moves a deadline later does
+// not push it back past another instance's.
+func TestSweepWakesAtEarliestDeadline(t *testing.T) {
+	r, clk := testRegistry(t)
+	go r.sweep()
+	defer r.Close()
+	t0 := clk.now()
+	wake := func() time.Time {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.nextWake
+	}
+	r.apply(hb("a", "svc", "1.0.0", 1, heartbeat.StatusUp), t0) // 1s interval
+	if got := wake(); !got.Equal(t0.Add(3 * time.Second)) {
+		t.Fatalf("wake at %v, want the deadline t0+3s", got.Sub(t0))
+	}
+	fast := hb("b", "svc", "1.0.0", 1, heartbeat.StatusUp)
+	fast.IntervalMS = 200
+	r.apply(fast, t0)
+	if got := wake(); !got.Equal(t0.Add(600 * time.Millisecond)) {
+		t.Fatalf("wake at %v, want b's deadline t0+600ms", got.Sub(t0))
+	}
+	r.apply(hb("a", "svc", "1.0.0", 2, heartbeat.StatusUp), t0.Add(time.Second))
+	if got := wake(); !got.Equal(t0.Add(600 * time.Millisecond)) {
+		t.Fatalf("wake at %v after a's later heartbeat, want b's deadline t0+600ms", got.Sub(t0))
+	}
+}
+
 func TestWatchDropsOldestWhenFull(t *testing.T) {
 	// A watcher whose reader is not reading (its run loop is not started, so
 	// nothing takes events off the queue while the test looks at it).
