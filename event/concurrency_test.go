@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/event"
 	"github.com/dialtone-dev/dialtone/heartbeat"
@@ -270,20 +268,7 @@ func testOwnQueueDrain(t *testing.T, ordered bool, opt event.SubscribeOption) {
 		if got := a.nc.Stats().InMsgs - aIn; got != n+1 {
 			t.Fatalf("the instance received %d messages, want %d events and the PING", got, n)
 		}
-		draining := make(chan struct{})
-		var once sync.Once
-		hbSub, err := e.Client.Subscribe(heartbeat.Subject("billing"), func(m *nats.Msg) {
-			if h, err := heartbeat.Decode(m.Data); err == nil && h.ID == a.ID() && h.Status == heartbeat.StatusDraining {
-				once.Do(func() { close(draining) })
-			}
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer hbSub.Unsubscribe()
-		if err := e.Client.Flush(); err != nil {
-			t.Fatal(err)
-		}
+		draining := watchDraining(t, e.Client, "billing", a.ID())
 		stopped := make(chan error, 1)
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -3,15 +3,11 @@ package event_test
 import (
 	"context"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/dialtone-dev/dialtone/event"
-	"github.com/dialtone-dev/dialtone/heartbeat"
 	"github.com/dialtone-dev/dialtone/service"
 )
 
@@ -75,21 +71,7 @@ func TestDrainLosesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		draining := make(chan struct{})
-		var once sync.Once
-		hbSub, err := e.Client.Subscribe(heartbeat.Subject("billing"), func(m *nats.Msg) {
-			// A drain that takes longer than a heartbeat interval says so again.
-			if h, err := heartbeat.Decode(m.Data); err == nil && h.ID == a.ID() && h.Status == heartbeat.StatusDraining {
-				once.Do(func() { close(draining) })
-			}
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer hbSub.Unsubscribe()
-		if err := e.Client.Flush(); err != nil {
-			t.Fatal(err)
-		}
+		draining := watchDraining(t, e.Client, "billing", a.ID())
 
 		stopping.Store(true)
 		stopped := make(chan error, 1)

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/dialtone-dev/dialtone/event"
+	"github.com/dialtone-dev/dialtone/heartbeat"
 	"github.com/dialtone-dev/dialtone/internal/bustest"
 	"github.com/dialtone-dev/dialtone/service"
 )
@@ -182,4 +183,26 @@ func bustestConn(t *testing.T) *nats.Conn {
 func bustestURL(t *testing.T) string {
 	t.Helper()
 	return bustest.Busd(t)
+}
+
+// watchDraining returns a channel closed when instance id of service says in a
+// heartbeat that it is draining. It is watching when watchDraining returns.
+func watchDraining(t *testing.T, nc *nats.Conn, service, id string) <-chan struct{} {
+	t.Helper()
+	draining := make(chan struct{})
+	var once sync.Once
+	// A drain that takes longer than a heartbeat interval says so again: once.
+	sub, err := nc.Subscribe(heartbeat.Subject(service), func(m *nats.Msg) {
+		if h, err := heartbeat.Decode(m.Data); err == nil && h.ID == id && h.Status == heartbeat.StatusDraining {
+			once.Do(func() { close(draining) })
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return draining
 }
