@@ -41,7 +41,7 @@ import (
 //	bytes    the typed path with a codec that passes a []byte through: what the
 //	         SDK costs besides encoding and decoding
 //	ordered  (delivery) bytes with event.Ordered(): the handler runs on the
-//	         subscription's own worker, one event at a time, in arrival order
+//	         subscription's own delivery goroutine, one event at a time, in arrival order
 //	raw2     raw again: raw2/raw is the noise band of the run (an A/A ratio)
 
 // benchOrder is an event of a realistic size (about 120 bytes of JSON).

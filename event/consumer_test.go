@@ -44,7 +44,7 @@ func eventStats(s *service.Service) map[string]service.EventStats {
 // that is not JSON, one whose handler fails and one whose handler panics, then a
 // good one. The publisher sees no error; the consumer logs each failure, counts
 // it, and handles the good event. So does an ordered subscription, whose
-// handlers run on its own worker.
+// handlers run on the subscription's delivery goroutine.
 func TestFailuresStayWithTheConsumer(t *testing.T) {
 	forEachDelivery(t, func(t *testing.T, e *env, opts []event.SubscribeOption) {
 		var logs syncBuffer
