@@ -137,18 +137,7 @@ func TestMaxConcurrentLimitsTheSubscription(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for range limit {
-			select {
-			case <-started:
-			case <-time.After(10 * time.Second):
-				t.Fatal("handlers did not start")
-			}
-		}
-		select {
-		case <-started:
-			t.Fatalf("a handler started beyond the subscription's limit of %d", limit)
-		case <-time.After(50 * time.Millisecond): // a negative: nothing can signal it
-		}
+		startedExactly(t, started, limit)
 		close(release)
 		for range events {
 			select {

@@ -14,6 +14,7 @@ import (
 	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/event"
 	"github.com/dialtone-dev/dialtone/heartbeat"
+	"github.com/dialtone-dev/dialtone/internal/bustest"
 	"github.com/dialtone-dev/dialtone/service"
 )
 
@@ -47,7 +48,7 @@ func eventStats(s *service.Service) map[string]service.EventStats {
 // handlers run on the subscription's delivery goroutine.
 func TestFailuresStayWithTheConsumer(t *testing.T) {
 	forEachDelivery(t, func(t *testing.T, e *env, opts []event.SubscribeOption) {
-		var logs syncBuffer
+		var logs bustest.Buffer
 		handled := make(chan string, 16)
 		reported := make(chan service.ErrorEvent, 16)
 		in := e.start("billing", func(s *service.Service) {
@@ -180,18 +181,7 @@ func TestConcurrencyLimitIsShared(t *testing.T) {
 			_, err := e.Client.Request("limited.Work", []byte("{}"), 10*time.Second)
 			reply <- err
 		}()
-		for range limit {
-			select {
-			case <-started:
-			case <-time.After(10 * time.Second):
-				t.Fatal("handlers did not start")
-			}
-		}
-		select {
-		case <-started:
-			t.Fatalf("a handler started beyond the limit of %d", limit)
-		case <-time.After(50 * time.Millisecond): // a negative: nothing can signal it
-		}
+		startedExactly(t, started, limit)
 		// The heartbeat's load shows the backlog: every event and the call beyond
 		// the limit wait for a slot.
 		want := events + 1 - limit
@@ -236,7 +226,7 @@ func (upperJSON) Unmarshal(data []byte, v any) error { return json.Unmarshal(dat
 func TestCodec(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		got := make(chan string, 1)
-		var logs syncBuffer
+		var logs bustest.Buffer
 		sub := func(svc string) func(s *service.Service) {
 			return func(s *service.Service) {
 				if err := event.Subscribe(s, orderPlaced, func(ctx context.Context, ev *OrderPlaced) error {

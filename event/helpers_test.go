@@ -1,7 +1,6 @@
 package event_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -145,24 +144,6 @@ func (t *tally) counts(key string) (distinct, total int) {
 	return len(t.byKey[key]), total
 }
 
-// syncBuffer is a bytes.Buffer for a slog handler written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // stop stops an instance within 10s and fails the test on an error.
 func stop(t testing.TB, s *service.Service) {
 	t.Helper()
@@ -205,4 +186,22 @@ func watchDraining(t *testing.T, nc *nats.Conn, service, id string) <-chan struc
 		t.Fatal(err)
 	}
 	return draining
+}
+
+// startedExactly waits for n handlers to say they started, then fails if one
+// more does within 50ms: the limit they run under is n.
+func startedExactly(t *testing.T, started <-chan struct{}, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("handlers did not start")
+		}
+	}
+	select {
+	case <-started:
+		t.Fatalf("a handler started beyond the limit of %d", n)
+	case <-time.After(50 * time.Millisecond): // a negative: nothing can signal it
+	}
 }

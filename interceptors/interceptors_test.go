@@ -1,12 +1,9 @@
 package interceptors_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,43 +61,9 @@ func forEachBackend(t *testing.T, f func(t *testing.T, url string)) {
 	}
 }
 
-// records decodes the JSON lines a slog.JSONHandler wrote.
-func records(t *testing.T, buf *syncBuffer) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("%q: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLogging(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url string) {
-		var srvLog, cliLog syncBuffer
+		var srvLog, cliLog bustest.Buffer
 		s := serve(t, url, nil, service.WithInterceptors(
 			interceptors.Logging(slog.New(slog.NewJSONHandler(&srvLog, nil)), interceptors.LogLevels(slog.LevelDebug, slog.LevelError),
 				interceptors.LogAttrs(func(ctx context.Context, req dialtone.Request) []slog.Attr {
@@ -118,21 +81,21 @@ func TestLogging(t *testing.T) {
 
 		// The service logs successes at Debug, below its handler's Info, so only the
 		// failure, at Error, is written.
-		srv := records(t, &srvLog)
+		srv := srvLog.JSONLines(t)
 		if len(srv) != 1 || srv[0]["level"] != "ERROR" || srv[0]["msg"] != "rpc request" || srv[0]["service"] != "greeter" ||
 			srv[0]["endpoint"] != "SayHello" || srv[0]["pattern"] != "direct" || srv[0]["instance"] != s.ID() ||
 			srv[0]["code"] != "invalid_argument" || srv[0]["duration"] == nil || !strings.Contains(srv[0]["error"].(string), "name (required)") {
 			t.Fatalf("service records %v", srv)
 		}
 		// The client samples no success; its failure is logged at Warn.
-		cli := records(t, &cliLog)
+		cli := cliLog.JSONLines(t)
 		if len(cli) != 1 || cli[0]["level"] != "WARN" || cli[0]["msg"] != "rpc call" || cli[0]["code"] != "invalid_argument" ||
 			cli[0]["instance"] != s.ID() {
 			t.Fatalf("client records %v", cli)
 		}
 
 		// Everything at Info, with the extra attribute.
-		srvLog = syncBuffer{}
+		srvLog = bustest.Buffer{}
 		c2 := rpc.NewClient(bustest.Connect(t, url), rpc.WithInterceptors(interceptors.Logging(slog.New(slog.NewJSONHandler(&srvLog, nil)),
 			interceptors.LogAttrs(func(ctx context.Context, req dialtone.Request) []slog.Attr {
 				return []slog.Attr{slog.String("user", req.Header.Get("X-User"))}
@@ -140,7 +103,7 @@ func TestLogging(t *testing.T) {
 		if _, err := rpc.Call(ctx, c2, sayHello, &HelloRequest{Name: "Ada"}, rpc.Header("X-User", "u1")); err != nil {
 			t.Fatal(err)
 		}
-		if r := records(t, &srvLog); len(r) != 1 || r[0]["level"] != "INFO" || r[0]["code"] != "ok" || r[0]["user"] != "u1" || r[0]["pattern"] != "balanced" {
+		if r := srvLog.JSONLines(t); len(r) != 1 || r[0]["level"] != "INFO" || r[0]["code"] != "ok" || r[0]["user"] != "u1" || r[0]["pattern"] != "balanced" {
 			t.Fatalf("records %v", r)
 		}
 	})

@@ -3,46 +3,18 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dialtone-dev/dialtone/internal/bustest"
+
 	"github.com/dialtone-dev/dialtone"
 	"github.com/dialtone-dev/dialtone/rpc"
 	"github.com/dialtone-dev/dialtone/service"
 )
-
-// syncBuffer is a bytes.Buffer for a logger written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) records(t *testing.T) []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, line := range bytes.Split(bytes.TrimSpace(b.buf.Bytes()), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal(line, &rec); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
 
 // A reply larger than the bus's max_payload cannot be sent. The caller must learn
 // that at once (ResourceExhausted, naming both sizes), not wait out its deadline;
@@ -50,7 +22,7 @@ func (b *syncBuffer) records(t *testing.T) []map[string]any {
 // handler sees it.
 func TestOversizedReply(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		var logs syncBuffer
+		var logs bustest.Buffer
 		var mu sync.Mutex
 		var events []service.ErrorEvent
 		s := e.start(service.Config{Name: "big", Version: "1.0.0"}, func(s *service.Service) {
@@ -98,13 +70,13 @@ func TestOversizedReply(t *testing.T) {
 		}
 
 		warned := false
-		for _, rec := range logs.records(t) {
+		for _, rec := range logs.JSONLines(t) {
 			if rec["level"] == "WARN" && strings.Contains(rec["err"].(string), "max_payload") && rec["endpoint"] == "Blob" {
 				warned = true
 			}
 		}
 		if !warned {
-			t.Errorf("no Warn record about the reply; logs: %v", logs.records(t))
+			t.Errorf("no Warn record about the reply; logs: %v", logs.JSONLines(t))
 		}
 	})
 }

@@ -118,31 +118,14 @@ type background struct {
 	lines  chan string
 	cancel context.CancelFunc
 	done   chan int
-	stderr *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stderr *bustest.Buffer
 }
 
 func startCLI(t testing.TB, url string, args ...string) *background {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	b := &background{lines: make(chan string, 1024), cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
+	b := &background{lines: make(chan string, 1024), cancel: cancel, done: make(chan int, 1), stderr: &bustest.Buffer{}}
 	go func() {
 		code := run(ctx, append(args, "--server", url), strings.NewReader(""), pw, b.stderr)
 		pw.Close()
